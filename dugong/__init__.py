@@ -1,0 +1,85 @@
+"""dugong: an HTTP/1.1 client with pipelining, ``Expect: 100-continue`` and coroutines.
+
+The public names below live in private modules and are imported from them on
+first use (PEP 562), so that ``import dugong.loop`` does not load the HTTP
+machinery.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "4.0.0"
+
+if TYPE_CHECKING:
+    from ._aio import AioFuture
+    from ._buffer import BUFFER_SIZE
+    from ._connection import HTTPConnection
+    from ._errors import (
+        ConnectionClosed,
+        ConnectionTimedOut,
+        DNSUnavailable,
+        DugongError,
+        ExcessBodyData,
+        HostnameNotResolvable,
+        InvalidResponse,
+        StateError,
+        UnsupportedResponse,
+    )
+    from ._headers import CaseInsensitiveDict, ResponseHeaders
+    from ._http11 import (
+        MAX_HEADER_FIELDS,
+        MAX_HEADER_SIZE,
+        MAX_INFORMATIONAL_RESPONSES,
+        MAX_LINE_SIZE,
+        BodyFollowing,
+        HTTPResponse,
+    )
+    from ._net import DNS_TEST_HOSTNAMES, is_temp_network_error
+    from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
+
+_WHERE: dict[str, str] = {
+    "AioFuture": "_aio",
+    "BUFFER_SIZE": "_buffer",
+    "HTTPConnection": "_connection",
+    "ConnectionClosed": "_errors",
+    "ConnectionTimedOut": "_errors",
+    "DNSUnavailable": "_errors",
+    "DugongError": "_errors",
+    "ExcessBodyData": "_errors",
+    "HostnameNotResolvable": "_errors",
+    "InvalidResponse": "_errors",
+    "StateError": "_errors",
+    "UnsupportedResponse": "_errors",
+    "CaseInsensitiveDict": "_headers",
+    "ResponseHeaders": "_headers",
+    "MAX_HEADER_FIELDS": "_http11",
+    "MAX_HEADER_SIZE": "_http11",
+    "MAX_INFORMATIONAL_RESPONSES": "_http11",
+    "MAX_LINE_SIZE": "_http11",
+    "BodyFollowing": "_http11",
+    "HTTPResponse": "_http11",
+    "DNS_TEST_HOSTNAMES": "_net",
+    "is_temp_network_error": "_net",
+    "POLLIN": "_poll",
+    "POLLOUT": "_poll",
+    "PollCoroutine": "_poll",
+    "PollNeeded": "_poll",
+    "eval_coroutine": "_poll",
+}
+
+__all__ = sorted(_WHERE) + ["__version__"]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dugong' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
