@@ -1,0 +1,987 @@
+"""HTTPConnection: one HTTP/1.1 connection, as coroutines over a non-blocking socket.
+
+Rules of this module
+--------------------
+* Every operation is written once, as a ``co_*`` generator that yields
+  :class:`PollNeeded` when the socket would block.  The blocking method of the
+  same name is ``eval_coroutine(self.co_x(...), self.timeout)``.
+* The sender side (``send_request``, ``write``, ``end_body``) and the reader
+  side (``read_response`` and the body reads) share only the FIFO of requests
+  awaiting a response and the state of a pending ``Expect: 100-continue``.
+  That is what makes "one thread sends, another reads" safe.  A request is
+  appended to the FIFO *before* its first byte is sent, so a response can
+  never arrive for a request the reader does not know about.
+* Socket errors that mean "the peer is gone" become :exc:`ConnectionClosed` in
+  one place (:meth:`_peer_gone`).  A response that cannot be framed safely
+  raises :exc:`InvalidResponse`/:exc:`UnsupportedResponse` and closes the
+  socket: a connection that saw a protocol error is never reused.
+* A request interrupted after some of its bytes were sent (a timeout, a
+  cancelled coroutine) leaves the server with half a message, so the
+  connection is closed; interrupted before its first byte, it is withdrawn and
+  the connection stays usable.  Reading is interruptible anywhere: nothing is
+  consumed from the buffer until a whole head, line or body piece is there.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Final, Literal, NamedTuple, overload
+
+from . import _http11
+from ._buffer import BUFFER_SIZE, ReceiveBuffer
+from ._errors import (
+    ConnectionClosed,
+    ExcessBodyData,
+    InvalidResponse,
+    StateError,
+    UnsupportedResponse,
+)
+from ._http11 import (
+    CHUNKED,
+    LENGTH,
+    MAX_HEADER_SIZE,
+    MAX_INFORMATIONAL_RESPONSES,
+    MAX_LINE_SIZE,
+    NO_BODY,
+    UNTIL_CLOSE,
+    BodyFollowing,
+    BytesLike,
+    HTTPResponse,
+    excerpt,
+)
+from ._net import (
+    PEER_GONE_ERRORS,
+    Resolver,
+    co_open_tcp,
+    co_resolve,
+    co_tls_handshake,
+    wrap_tls,
+)
+from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
+from ._trace import Tracer, open_trace
+
+__all__ = ["HTTPConnection", "ProxyError"]
+
+log = logging.getLogger("dugong")
+
+# Methods whose requests carry a body by definition: an absent body is sent as
+# "Content-Length: 0" (RFC 9110 section 8.6).
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+# Bodies up to this size are sent in one system call with the request head.
+_COALESCE_LIMIT: Final = 16 * 1024
+# A connection idle for longer than this is checked for a server-side close
+# (or stray data) before a request is sent on it.
+_IDLE_CHECK_AFTER: Final = 0.05
+_CRLF: Final = b"\r\n"
+_UNLIMITED: Final = 1 << 62
+
+
+class ProxyError(ConnectionError):
+    """The proxy refused to open a tunnel (its answer to ``CONNECT`` was not 2xx)."""
+
+    def __init__(self, proxy: tuple[str, int], status: int, reason: str) -> None:
+        super().__init__(f"proxy {proxy[0]}:{proxy[1]} refused the tunnel: {status} {reason}")
+        #: The proxy's status code.
+        self.status = status
+        #: The proxy's reason phrase.
+        self.reason = reason
+
+
+class _Request(NamedTuple):
+    method: str
+    path: str
+
+
+class _Upload:
+    """A request body being sent with ``write``."""
+
+    __slots__ = ("request", "remaining", "awaiting_100")
+
+    def __init__(self, request: _Request, remaining: int | None, awaiting_100: bool) -> None:
+        self.request = request
+        self.remaining = remaining  # None: chunked
+        self.awaiting_100 = awaiting_100
+
+
+def _host_header(hostname: str, port: int, default_port: int) -> str:
+    try:
+        is_v6 = isinstance(ipaddress.ip_address(hostname), ipaddress.IPv6Address)
+    except ValueError:
+        is_v6 = False
+    host = f"[{hostname}]" if is_v6 else hostname
+    return host if port == default_port else f"{host}:{port}"
+
+
+class HTTPConnection:
+    """An HTTP/1.1 connection to one server, with pipelining.
+
+    Requests can be sent (:meth:`send_request`) before earlier responses are
+    read (:meth:`read_response`); responses come back in order.  The TCP
+    connection is opened when the first request is sent (or by
+    :meth:`connect`).  Each blocking method has a ``co_`` twin that is a
+    coroutine yielding :class:`PollNeeded` instead of blocking.
+
+    Args:
+        hostname: the server's host name or IP address.
+        port: the server's port; 80, or 443 when *ssl_context* is given.
+        ssl_context: use TLS with this context (SNI and host name checking
+            follow the context's settings).
+        proxy: ``(host, port)`` of an HTTP proxy.  Plain http requests are
+            sent to it in absolute form; https opens a ``CONNECT`` tunnel.
+        resolver: a blocking ``getaddrinfo``-like function used (in a worker
+            thread) to resolve host names; for tests and special set-ups.
+    """
+
+    def __init__(
+        self,
+        hostname: str,
+        port: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: tuple[str, int] | None = None,
+        *,
+        resolver: Resolver | None = None,
+    ) -> None:
+        if hostname.startswith("[") and hostname.endswith("]"):
+            hostname = hostname[1:-1]
+        default_port = 443 if ssl_context is not None else 80
+        #: The server's host name or address.
+        self.hostname = hostname
+        #: The server's port.
+        self.port = port if port is not None else default_port
+        #: The TLS context, or None for plain HTTP.
+        self.ssl_context = ssl_context
+        #: ``(host, port)`` of the proxy, or None.
+        self.proxy = proxy
+        #: Seconds without progress after which blocking methods raise
+        #: :exc:`ConnectionTimedOut`; None waits forever.
+        self.timeout: float | None = None
+        self._resolver = resolver
+        self._host = _host_header(hostname, self.port, default_port)
+        # Plain http through a proxy: absolute-form targets (RFC 9112 section 3.2.2).
+        self._target_prefix = (
+            f"http://{self._host}" if proxy is not None and ssl_context is None else ""
+        )
+        self._sock: socket.socket | None = None
+        self._fd = -1
+        self._tracer: Tracer | None = None
+        self._rbuf = ReceiveBuffer()
+        self._pending: deque[_Request] = deque()
+        self._upload: _Upload | None = None
+        self._body_kind = NO_BODY
+        self._body_left = 0  # LENGTH: bytes left; CHUNKED: bytes left in this chunk
+        self._chunk_crlf = False  # CHUNKED: a CRLF ends the chunk just read
+        self._keep_alive = True
+        self._closed_msg: str | None = None  # why no more requests/responses are possible
+        self._send_closed_msg: str | None = None  # why no more can be sent
+        self._idle_since = 0.0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def co_connect(self) -> PollCoroutine[None]:
+        """Open the connection (resolve, connect, proxy tunnel, TLS), if not open.
+
+        Every step yields :class:`PollNeeded` instead of blocking; name
+        resolution runs in a small pool of worker threads.
+
+        Raises:
+            HostnameNotResolvable: the host name does not resolve.
+            DNSUnavailable: no name resolves: DNS is not reachable.
+            OSError: the TCP connection could not be opened.
+            ProxyError: the proxy refused the ``CONNECT`` tunnel.
+            ssl.SSLError: the TLS handshake failed (e.g. certificate).
+            ConnectionClosed: the peer closed during the set-up.
+        """
+        if self._sock is not None:
+            return
+        if self._closed_msg is not None:
+            raise ConnectionClosed(self._closed_msg)
+        host, port = self.proxy if self.proxy is not None else (self.hostname, self.port)
+        addresses = yield from co_resolve(host, port, self._resolver)
+        sock = yield from co_open_tcp(addresses)
+        self._sock, self._fd = sock, sock.fileno()
+        self._tracer = open_trace()
+        try:
+            if self.proxy is not None and self.ssl_context is not None:
+                yield from self._co_open_tunnel()
+            if self.ssl_context is not None:
+                tls = wrap_tls(sock, self.ssl_context, self.hostname)
+                self._sock = tls
+                yield from co_tls_handshake(tls)
+        except BaseException:
+            self._close_socket()
+            raise
+        self._idle_since = time.monotonic()
+        log.debug("connected to %s:%d (fd %d)", self.hostname, self.port, self._fd)
+
+    def connect(self) -> None:
+        """Blocking twin of :meth:`co_connect`, honouring :attr:`timeout`."""
+        eval_coroutine(self.co_connect(), self.timeout)
+
+    def _co_open_tunnel(self) -> PollCoroutine[None]:
+        assert self.proxy is not None
+        authority = _host_header(self.hostname, self.port, -1)
+        head = _http11.serialize_head("CONNECT", authority, [("Host", authority)])
+        yield from self._co_send_all(head)
+        raw = yield from self._co_read_head("CONNECT " + authority)
+        parsed = _http11.parse_response_head(raw)
+        if not 200 <= parsed.status <= 299:
+            raise ProxyError(self.proxy, parsed.status, parsed.reason)
+        if self._rbuf.available:
+            raise InvalidResponse(
+                f"proxy sent data after its 2xx answer to CONNECT: {excerpt(self._rbuf.take(80))}"
+            )
+        self._rbuf.release()
+
+    def disconnect(self) -> None:
+        """Close the connection and forget all pending requests and responses.
+
+        The next request opens a new connection.
+        """
+        self._close_socket()
+        self._rbuf = ReceiveBuffer()
+        self._pending.clear()
+        self._upload = None
+        self._body_kind = NO_BODY
+        self._keep_alive = True
+        self._closed_msg = None
+        self._send_closed_msg = None
+
+    def reset(self) -> None:
+        """Make the connection usable again after :exc:`ConnectionClosed` or an error.
+
+        Same as :meth:`disconnect`: pending requests are forgotten and the next
+        request opens a new connection.
+        """
+        self.disconnect()
+
+    def close(self) -> None:
+        """Same as :meth:`disconnect` (for :mod:`io` wrappers, which call it)."""
+        self.disconnect()
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            log.debug("closing connection to %s:%d (fd %d)", self.hostname, self.port, self._fd)
+            self._sock.close()
+            self._sock, self._fd = None, -1
+        if self._tracer is not None:
+            self._tracer.close()
+            self._tracer = None
+
+    def _shut(self, why: str) -> None:
+        """Close the socket for good: later operations raise ConnectionClosed(why)."""
+        self._close_socket()
+        self._closed_msg = self._send_closed_msg = why
+        self._rbuf = ReceiveBuffer()
+
+    def __enter__(self) -> HTTPConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+    # Enough of io.RawIOBase for io.TextIOWrapper / io.BytesLikeedReader to wrap us.
+    def readable(self) -> bool:
+        """True: response bodies can be read."""
+        return True
+
+    def writable(self) -> bool:
+        """True: request bodies can be written."""
+        return True
+
+    def seekable(self) -> bool:
+        """False: a connection is a stream."""
+        return False
+
+    def flush(self) -> None:
+        """Nothing to do: writes are not buffered."""
+
+    @property
+    def closed(self) -> bool:
+        """True when no socket is open (before connecting or after closing)."""
+        return self._sock is None
+
+    @overload
+    def get_ssl_peercert(self, binary_form: Literal[False] = False) -> dict[str, object] | None: ...
+
+    @overload
+    def get_ssl_peercert(self, binary_form: Literal[True]) -> bytes | None: ...
+
+    def get_ssl_peercert(self, binary_form: bool = False) -> dict[str, object] | bytes | None:
+        """The server's certificate (see :meth:`ssl.SSLSocket.getpeercert`), or None.
+
+        Args:
+            binary_form: return the DER-encoded certificate instead of a dict.
+        """
+        if not isinstance(self._sock, ssl.SSLSocket):
+            return None
+        if binary_form:
+            return self._sock.getpeercert(binary_form=True)
+        cert = self._sock.getpeercert()
+        return dict(cert) if cert is not None else None
+
+    def get_ssl_cipher(self) -> tuple[str, str, int] | None:
+        """``(cipher name, protocol version, secret bits)``, or None without TLS."""
+        if not isinstance(self._sock, ssl.SSLSocket):
+            return None
+        return self._sock.cipher()
+
+    # -------------------------------------------------------------- socket I/O
+
+    def _peer_gone(self, exc: BaseException, doing: str) -> ConnectionClosed:
+        """The one place where socket errors become ConnectionClosed."""
+        if self._closed_msg is not None:
+            return ConnectionClosed(self._closed_msg)
+        return ConnectionClosed(f"connection to {self.hostname}:{self.port} lost while {doing}: {exc}")
+
+    def _co_send_all(self, data: BytesLike, doing: str = "sending a request") -> PollCoroutine[int]:
+        """Send all of *data*; returns its length.
+
+        If interrupted (a timeout, a closed coroutine) after part of *data*
+        was sent, the connection is shut: the server holds half a message.
+        Interrupted before the first byte, nothing changes.
+        """
+        sock = self._sock
+        if sock is None or self._send_closed_msg is not None:
+            raise ConnectionClosed(self._send_closed_msg or "connection is not open")
+        view = memoryview(data).cast("B")
+        total = len(view)
+        sent = 0
+        try:
+            while True:
+                try:
+                    sent += sock.send(view[sent:] if sent else view)
+                except (BlockingIOError, ssl.SSLWantWriteError):
+                    yield PollNeeded(self._fd, POLLOUT)
+                    continue
+                except ssl.SSLWantReadError:
+                    yield PollNeeded(self._fd, POLLIN)
+                    continue
+                if sent == total:
+                    break
+            if self._tracer is not None:
+                self._tracer.sent(view)
+            return total
+        except PEER_GONE_ERRORS as exc:
+            self._send_closed_msg = f"server closed the connection while we were {doing}"
+            raise self._peer_gone(exc, doing) from exc
+        except OSError as exc:
+            if self._closed_msg is not None or self._sock is None:
+                raise ConnectionClosed(self._closed_msg or "connection closed") from exc
+            raise
+        except BaseException:
+            if sent:
+                if self._tracer is not None:
+                    self._tracer.sent(view[:sent])
+                self._shut(f"connection closed: interrupted after {sent} of {total} bytes of {doing}")
+            raise
+
+    def _co_recv_into(self, target: memoryview, doing: str) -> PollCoroutine[int]:
+        """Receive at least one byte into *target*; return how many (0: the peer closed)."""
+        sock = self._sock
+        if sock is None:
+            raise ConnectionClosed(self._closed_msg or "connection is not open")
+        while True:
+            try:
+                received = sock.recv_into(target)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                yield PollNeeded(self._fd, POLLIN)
+                continue
+            except ssl.SSLWantWriteError:
+                yield PollNeeded(self._fd, POLLOUT)
+                continue
+            except PEER_GONE_ERRORS as exc:
+                error = self._peer_gone(exc, doing)
+                self._shut(str(error))
+                raise error from exc
+            except OSError as exc:
+                if self._closed_msg is not None or self._sock is None:
+                    raise ConnectionClosed(self._closed_msg or "connection closed") from exc
+                raise
+            if self._tracer is not None and received:
+                self._tracer.received(target[:received])
+            return received
+
+    def _co_fill(self, doing: str) -> PollCoroutine[int]:
+        """Receive more data into the buffer; return how much (0: the peer closed)."""
+        rbuf = self._rbuf
+        received = yield from self._co_recv_into(rbuf.free_tail(), doing)
+        rbuf.end += received
+        return received
+
+    def _co_read_head(self, request: str) -> PollCoroutine[bytes]:
+        """Read up to and including the CRLF CRLF that ends a head; return it without."""
+        rbuf = self._rbuf
+        scan_from = 0  # relative to rbuf.start: where CRLF CRLF may begin
+        while True:
+            end = rbuf.data.find(b"\r\n\r\n", rbuf.start + scan_from, rbuf.end)
+            if end >= 0:
+                head = rbuf.view[rbuf.start : end].tobytes()
+                rbuf.start = end + 4
+                return head
+            size = rbuf.available
+            if size and not rbuf.data.startswith(b"HTTP/"[:size], rbuf.start):
+                raise InvalidResponse(
+                    f"expected a status line 'HTTP/1.x ...' in response to {request},"
+                    f" got {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
+                )
+            if size >= MAX_HEADER_SIZE:
+                raise InvalidResponse(
+                    f"response head to {request} larger than MAX_HEADER_SIZE"
+                    f" ({MAX_HEADER_SIZE} bytes) without an end: {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
+                )
+            scan_from = max(0, size - 3)
+            if not (yield from self._co_fill(f"waiting for the response to {request}")):
+                if size:
+                    raise ConnectionClosed(
+                        f"server closed the connection in the middle of the response head to {request}"
+                        f" after {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
+                    )
+                raise ConnectionClosed(
+                    f"server closed the connection without answering {request}"
+                )
+
+    def _co_read_line(self, what: str) -> PollCoroutine[bytes]:
+        """Read a CRLF-terminated line of at most MAX_LINE_SIZE; return it without CRLF."""
+        rbuf = self._rbuf
+        scan_from = 0
+        while True:
+            end = rbuf.data.find(_CRLF, rbuf.start + scan_from, rbuf.end)
+            if end >= 0:
+                line = rbuf.view[rbuf.start : end].tobytes()
+                rbuf.start = end + 2
+                return line
+            size = rbuf.available
+            if size > MAX_LINE_SIZE:
+                raise InvalidResponse(
+                    f"{what} longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes):"
+                    f" {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
+                )
+            scan_from = max(0, size - 1)
+            yield from self._co_fill_or_fail(what)
+
+    def _co_fill_or_fail(self, doing: str) -> PollCoroutine[None]:
+        if not (yield from self._co_fill(f"reading {doing}")):
+            raise ConnectionClosed(f"server closed the connection while we were reading {doing}")
+
+    # ------------------------------------------------------------- sending
+
+    def co_send_request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        body: BytesLike | BodyFollowing | None = None,
+        expect100: bool = False,
+    ) -> PollCoroutine[None]:
+        """Send a request; its response is read later with :meth:`co_read_response`.
+
+        Args:
+            method: the request method, e.g. ``'GET'``.
+            path: the request target, e.g. ``'/index.html?x=1'``: visible ASCII
+                only, percent-encode the rest.
+            headers: extra header fields; not modified.  Dugong adds ``Host``,
+                ``Content-Length`` (or ``Transfer-Encoding: chunked``),
+                ``Content-MD5`` for bytes bodies, ``Accept-Encoding:
+                identity`` and ``Connection: keep-alive`` unless given.
+            body: None, a bytes-like object sent with the head, or
+                :class:`BodyFollowing` to send it afterwards with :meth:`write`
+                (chunked when its length is None; end it with :meth:`end_body`).
+            expect100: send ``Expect: 100-continue`` and wait for the server's
+                go-ahead: the first :meth:`read_response` then returns the 100
+                response (or the final response, which cancels the body).  Only
+                with :class:`BodyFollowing`.
+
+        Raises:
+            ValueError: a value would corrupt the request (nothing was sent).
+            StateError: the body of the previous request is not complete.
+            ConnectionClosed: the connection was closed; call :meth:`reset`.
+        """
+        if self._upload is not None:
+            raise StateError(
+                f"the body of {self._upload.request.method} {self._upload.request.path}"
+                " has not been sent completely"
+            )
+        if self._send_closed_msg is not None:
+            raise ConnectionClosed(self._send_closed_msg)
+        data: memoryview | None = None
+        md5: str | None = None
+        if body is None:
+            length: int | None = 0 if method in _BODY_METHODS else None
+        elif isinstance(body, BodyFollowing):
+            length = body.length
+        else:
+            data = memoryview(body).cast("B")
+            length = len(data)
+            md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+        if expect100 and not isinstance(body, BodyFollowing):
+            raise ValueError("expect100 needs body=BodyFollowing(...)")
+        chunked = isinstance(body, BodyFollowing) and length is None
+        fields = _http11.request_fields(self._host, headers, length, chunked, md5, expect100)
+        head = _http11.serialize_head(method, self._target_prefix + path, fields)
+        if self._sock is None:
+            yield from self.co_connect()
+        elif (
+            not self._pending
+            and self._body_kind == NO_BODY
+            and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
+        ):
+            self._check_idle()
+        request = _Request(method, path)
+        self._pending.append(request)
+        try:
+            if data is not None and length and length <= _COALESCE_LIMIT:
+                yield from self._co_send_all(head + data, f"sending {method} {path}")
+            else:
+                yield from self._co_send_all(head, f"sending {method} {path}")
+        except BaseException:
+            if self._send_closed_msg is None:
+                self._pending.pop()  # not a byte was sent: withdraw the request
+            raise
+        if isinstance(body, BodyFollowing):
+            if length != 0 or expect100:
+                self._upload = _Upload(request, length, expect100)
+        elif data is not None and length and length > _COALESCE_LIMIT:
+            yield from self._co_send_all(data, f"sending the body of {method} {path}")
+
+    def send_request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        body: BytesLike | BodyFollowing | None = None,
+        expect100: bool = False,
+    ) -> None:
+        """Blocking twin of :meth:`co_send_request`."""
+        eval_coroutine(self.co_send_request(method, path, headers, body, expect100), self.timeout)
+
+    def _check_idle(self) -> None:
+        """Before reusing an idle connection: has the server closed it or sent junk?"""
+        sock = self._sock
+        assert sock is not None
+        if isinstance(sock, ssl.SSLSocket) or self._rbuf.available:
+            return
+        try:
+            peeked = sock.recv(80, socket.MSG_PEEK)
+        except BlockingIOError:
+            return
+        except PEER_GONE_ERRORS as exc:
+            self._shut(f"server reset the idle connection: {exc}; nothing was sent")
+            raise ConnectionClosed(self._closed_msg or "") from exc
+        if not peeked:
+            self._shut("server closed the idle connection; the request was not sent")
+            raise ConnectionClosed(self._closed_msg or "")
+        self._shut("server sent data while no request was pending")
+        raise InvalidResponse(f"server sent data while no request was pending: {excerpt(peeked)}")
+
+    def co_write(self, buf: BytesLike) -> PollCoroutine[None]:
+        """Send part of the request body announced with :class:`BodyFollowing`.
+
+        With a chunked body (``BodyFollowing(None)``) each non-empty write is
+        one chunk; end the body with :meth:`end_body`.  Writing ``b''`` does
+        nothing.
+
+        Raises:
+            StateError: no body is pending, or the 100-continue answer has not
+                been read yet.
+            ExcessBodyData: *buf* goes past the announced length.
+            ConnectionClosed: the server closed the connection; an answer it
+                sent before closing can still be read with :meth:`read_response`.
+        """
+        upload = self._upload
+        if upload is None:
+            raise StateError("no request body is pending: send_request(..., body=BodyFollowing(n)) first")
+        if upload.awaiting_100:
+            raise StateError("the server has not answered the 100-continue expectation yet: call read_response() first")
+        data = memoryview(buf).cast("B")
+        size = len(data)
+        if not size:
+            return
+        request = upload.request
+        doing = f"sending the body of {request.method} {request.path}"
+        if upload.remaining is None:
+            prefix = b"%x\r\n" % size
+            try:
+                if size <= _COALESCE_LIMIT:
+                    yield from self._co_send_all(prefix + data + _CRLF, doing)
+                else:
+                    yield from self._co_send_all(prefix, doing)
+                    yield from self._co_send_all(data, doing)
+                    yield from self._co_send_all(_CRLF, doing)
+            except ConnectionClosed:
+                self._upload = None
+                raise
+            return
+        if size > upload.remaining:
+            raise ExcessBodyData(
+                f"tried to write {size} bytes but only {upload.remaining} of the announced"
+                f" body of {request.method} {request.path} remain"
+            )
+        try:
+            yield from self._co_send_all(data, doing)
+        except ConnectionClosed:
+            self._upload = None
+            raise
+        upload.remaining -= size
+        if upload.remaining == 0:
+            self._upload = None
+
+    def write(self, buf: BytesLike) -> None:
+        """Blocking twin of :meth:`co_write`."""
+        eval_coroutine(self.co_write(buf), self.timeout)
+
+    def co_end_body(self) -> PollCoroutine[None]:
+        """End the request body: for a chunked body, send the last chunk.
+
+        For a body of known length this only checks that all of it was
+        written (it ends by itself with the last byte); without a pending body
+        it does nothing.
+
+        Raises:
+            StateError: bytes of a known-length body are still missing, or
+                the 100-continue answer has not been read yet.
+        """
+        upload = self._upload
+        if upload is None:
+            return
+        if upload.awaiting_100:
+            raise StateError("the server has not answered the 100-continue expectation yet")
+        if upload.remaining is not None:
+            raise StateError(f"{upload.remaining} bytes of the request body are still to be written")
+        try:
+            yield from self._co_send_all(b"0\r\n\r\n", "ending a chunked body")
+        except ConnectionClosed:
+            self._upload = None
+            raise
+        self._upload = None
+
+    def end_body(self) -> None:
+        """Blocking twin of :meth:`co_end_body`."""
+        eval_coroutine(self.co_end_body(), self.timeout)
+
+    # ------------------------------------------------------------- reading
+
+    def response_pending(self) -> bool:
+        """True if a response (or part of its body) is still to be read."""
+        return bool(self._pending) or self._body_kind != NO_BODY
+
+    def co_read_response(self) -> PollCoroutine[HTTPResponse]:
+        """Read the status line and header of the next response.
+
+        Informational (1xx) responses are skipped, except the ``100
+        Continue`` a request sent with ``expect100`` waits for: that one is
+        returned, and the body can be written next.  If the final response
+        arrives instead, the body is cancelled and the connection closes
+        after this response (the server cannot know the body will not come).
+
+        Returns:
+            The response.  Read its body next (unless it has none).
+
+        Raises:
+            StateError: the previous body is unread, no request is pending, or
+                the body of this response's request is not completely sent.
+            ConnectionClosed: the server closed the connection.
+            InvalidResponse, UnsupportedResponse: the server's answer cannot
+                be read safely; the connection is closed.
+        """
+        if self._body_kind != NO_BODY:
+            raise StateError("the body of the previous response has not been read completely")
+        if not self._pending:
+            if self._closed_msg is not None:
+                raise ConnectionClosed(self._closed_msg)
+            raise StateError("no request is waiting for a response")
+        request = self._pending[0]
+        upload = self._upload
+        if upload is not None and upload.request is request and not upload.awaiting_100:
+            raise StateError(
+                f"the body of {request.method} {request.path} has not been sent completely"
+            )
+        if self._closed_msg is not None:
+            raise ConnectionClosed(self._closed_msg)
+        described = f"{request.method} {request.path}"
+        try:
+            for _ in range(MAX_INFORMATIONAL_RESPONSES + 1):
+                head = _http11.parse_response_head((yield from self._co_read_head(described)))
+                status = head.status
+                if status >= 200 or status == 101:
+                    break
+                if status == 100 and upload is not None and upload.request is request and upload.awaiting_100:
+                    upload.awaiting_100 = False
+                    if upload.remaining == 0:
+                        self._upload = None
+                    return HTTPResponse(request.method, request.path, 100, head.reason, head.headers, 0)
+                log.debug("skipping informational response %d to %s", status, described)
+            else:
+                raise InvalidResponse(
+                    f"more than {MAX_INFORMATIONAL_RESPONSES} informational responses to {described}"
+                )
+            self._pending.popleft()
+            if status == 101 or (request.method == "CONNECT" and status < 300):
+                # The connection now speaks another protocol: read it with read_raw().
+                self._closed_msg = self._send_closed_msg = (
+                    f"connection switched protocols ({status} to {described}); use read_raw()"
+                )
+                return HTTPResponse(request.method, request.path, status, head.reason, head.headers, 0)
+            framing = _http11.response_framing(request.method, head)
+        except (InvalidResponse, UnsupportedResponse) as exc:
+            self._shut(f"connection closed after an unusable response to {described}: {exc}")
+            raise
+        except ConnectionClosed as exc:
+            self._shut(str(exc))
+            raise
+        self._keep_alive = framing.keep_alive
+        if upload is not None and upload.request is request:
+            # A final answer before "100 Continue": the body is cancelled.
+            self._upload = None
+            self._keep_alive = False
+        self._body_kind = framing.kind
+        if framing.kind == LENGTH:
+            assert framing.length is not None
+            self._body_left = framing.length
+            if not framing.length:
+                self._end_body()
+        elif framing.kind == CHUNKED:
+            self._body_left = 0
+            self._chunk_crlf = False
+        elif framing.kind == NO_BODY:
+            self._end_body()
+        return HTTPResponse(
+            request.method, request.path, status, head.reason, head.headers, framing.length
+        )
+
+    def read_response(self) -> HTTPResponse:
+        """Blocking twin of :meth:`co_read_response`."""
+        return eval_coroutine(self.co_read_response(), self.timeout)
+
+    def _end_body(self) -> None:
+        """The current response is complete."""
+        self._body_kind = NO_BODY
+        if not self._keep_alive:
+            self._shut("server closed the connection (it said so in its last response)")
+            return
+        self._idle_since = time.monotonic()
+        if not self._pending and self._upload is None:
+            if self._rbuf.available:
+                junk = self._rbuf.take(80)
+                self._shut("server sent more data than its response announced")
+                log.debug("extra data after the last response: %s", excerpt(junk))
+            else:
+                self._rbuf.release()
+
+    def _co_body_limit(self) -> PollCoroutine[int]:
+        """How many body bytes may be taken next (0: the body is complete).
+
+        For chunked bodies this reads the CRLF ending the previous chunk, the
+        next chunk-size line and, after the last chunk, the trailer section.
+        """
+        kind = self._body_kind
+        if kind == LENGTH or kind == NO_BODY:
+            return self._body_left if kind == LENGTH else 0
+        if kind == UNTIL_CLOSE:
+            return _UNLIMITED
+        if self._body_left:
+            return self._body_left
+        rbuf = self._rbuf
+        try:
+            if self._chunk_crlf:
+                while rbuf.available < 2:
+                    yield from self._co_fill_or_fail("the CRLF after a chunk")
+                if rbuf.data[rbuf.start : rbuf.start + 2] != _CRLF:
+                    raise InvalidResponse(
+                        f"expected CRLF after chunk data, got {excerpt(rbuf.view[rbuf.start : rbuf.start + 20])}"
+                    )
+                rbuf.start += 2
+                self._chunk_crlf = False
+            size = _http11.parse_chunk_size((yield from self._co_read_line("a chunk-size line")))
+            if size:
+                self._body_left = size
+                self._chunk_crlf = True
+                return size
+            yield from self._co_read_trailers()
+        except (InvalidResponse, UnsupportedResponse) as exc:
+            self._shut(f"connection closed after an invalid chunked body: {exc}")
+            raise
+        except ConnectionClosed as exc:
+            self._shut(str(exc))
+            raise
+        self._end_body()
+        return 0
+
+    def _co_read_trailers(self) -> PollCoroutine[None]:
+        """Read (and drop) the trailer section after the last chunk (RFC 9112 section 7.1.2)."""
+        rbuf = self._rbuf
+        while rbuf.available < 2:
+            yield from self._co_fill_or_fail("the end of a chunked body")
+        if rbuf.data.startswith(_CRLF, rbuf.start):
+            rbuf.start += 2
+            return
+        scan_from = 0
+        while True:
+            end = rbuf.data.find(b"\r\n\r\n", rbuf.start + scan_from, rbuf.end)
+            if end >= 0:
+                raw = rbuf.view[rbuf.start : end].tobytes()
+                rbuf.start = end + 4
+                break
+            size = rbuf.available
+            if size >= MAX_HEADER_SIZE:
+                raise InvalidResponse(f"trailer section larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)")
+            scan_from = max(0, size - 3)
+            yield from self._co_fill_or_fail("the trailer section")
+        if b"\0" in raw or raw.count(b"\r") != raw.count(b"\n"):
+            raise InvalidResponse(f"invalid trailer section: {excerpt(raw)}")
+        trailers = _http11.parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
+        log.debug("ignoring %d trailer fields", len(trailers))
+
+    def _body_eof(self) -> None:
+        """The server closed the connection while a body was being read."""
+        if self._body_kind == UNTIL_CLOSE:
+            self._keep_alive = False
+            self._end_body()
+            return
+        if self._body_kind == LENGTH:
+            missing = f"{self._body_left} bytes of the body missing"
+        else:
+            missing = "in the middle of a chunked body"
+        self._shut(f"server closed the connection with {missing}")
+        raise ConnectionClosed(self._closed_msg or "")
+
+    def _consumed(self, size: int) -> None:
+        if self._body_kind == LENGTH:
+            self._body_left -= size
+            if not self._body_left:
+                self._end_body()
+        elif self._body_kind == CHUNKED:
+            self._body_left -= size
+
+    def co_read(self, len_: int | None = None) -> PollCoroutine[bytes]:
+        """Read up to *len_* bytes of the response body (all of it if None).
+
+        Returns:
+            At least one byte, or ``b''`` only at the end of the body.
+        """
+        if len_ is None:
+            return (yield from self.co_readall())
+        if len_ <= 0:
+            return b""
+        limit = yield from self._co_body_limit()
+        if not limit:
+            return b""
+        rbuf = self._rbuf
+        if not rbuf.available:
+            if not (yield from self._co_fill("reading a response body")):
+                self._body_eof()
+                return b""
+        data = rbuf.take(min(len_, limit))
+        self._consumed(len(data))
+        return data
+
+    def read(self, len_: int | None = None) -> bytes:
+        """Blocking twin of :meth:`co_read`."""
+        return eval_coroutine(self.co_read(len_), self.timeout)
+
+    def co_readinto(self, buf: BytesLike) -> PollCoroutine[int]:
+        """Read response body data into *buf*; return how many bytes (0: end of body).
+
+        Once the internal buffer is drained, data is received straight into
+        *buf*, without copies.
+        """
+        target = memoryview(buf).cast("B")
+        if not len(target):
+            return 0
+        limit = yield from self._co_body_limit()
+        if not limit:
+            return 0
+        rbuf = self._rbuf
+        if rbuf.available:
+            size = rbuf.take_into(target[:limit] if limit < len(target) else target)
+        else:
+            size = yield from self._co_recv_into(
+                target[:limit] if limit < len(target) else target, "reading a response body"
+            )
+            if not size:
+                self._body_eof()
+                return 0
+        self._consumed(size)
+        return size
+
+    def readinto(self, buf: BytesLike) -> int:
+        """Blocking twin of :meth:`co_readinto`."""
+        return eval_coroutine(self.co_readinto(buf), self.timeout)
+
+    def co_readall(self) -> PollCoroutine[bytes]:
+        """Read the rest of the response body and return it."""
+        rbuf = self._rbuf
+        if self._body_kind == LENGTH:
+            size = self._body_left
+            if rbuf.available >= size:
+                data = rbuf.take(size)
+                self._consumed(size)
+                return data
+        parts: list[bytes] = []
+        while True:
+            data = yield from self.co_read(BUFFER_SIZE)
+            if not data:
+                return b"".join(parts)
+            parts.append(data)
+
+    def readall(self) -> bytes:
+        """Blocking twin of :meth:`co_readall`."""
+        return eval_coroutine(self.co_readall(), self.timeout)
+
+    def co_discard(self) -> PollCoroutine[None]:
+        """Read and throw away the rest of the response body."""
+        scratch: bytearray | None = None
+        while True:
+            limit = yield from self._co_body_limit()
+            if not limit:
+                return
+            rbuf = self._rbuf
+            if rbuf.available:
+                size = min(limit, rbuf.available)
+                rbuf.skip(size)
+                self._consumed(size)
+                continue
+            if scratch is None:
+                scratch = bytearray(BUFFER_SIZE)
+            size = yield from self.co_readinto(scratch)
+            if not size:
+                return
+
+    def discard(self) -> None:
+        """Blocking twin of :meth:`co_discard`."""
+        eval_coroutine(self.co_discard(), self.timeout)
+
+    def co_read_raw(self, size: int) -> PollCoroutine[bytes]:
+        """Read up to *size* bytes from the connection, ignoring HTTP framing.
+
+        For connections that switched protocols (``101``, or a ``CONNECT``
+        tunnel).  Returns ``b''`` when the server closed the connection.
+        """
+        rbuf = self._rbuf
+        if rbuf.available:
+            return rbuf.take(size)
+        target = bytearray(min(size, BUFFER_SIZE))
+        received = yield from self._co_recv_into(memoryview(target), "reading raw data")
+        return bytes(target[:received])
+
+    def read_raw(self, size: int) -> bytes:
+        """Blocking twin of :meth:`co_read_raw`."""
+        return eval_coroutine(self.co_read_raw(size), self.timeout)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._sock is None else f"fd {self._fd}"
+        return f"<HTTPConnection {self.hostname}:{self.port} {state}, {len(self._pending)} pending>"
+

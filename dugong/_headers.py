@@ -1,0 +1,195 @@
+"""Header containers: :class:`CaseInsensitiveDict` for requests, :class:`ResponseHeaders`.
+
+:class:`ResponseHeaders` reads like the :class:`email.message.Message` that
+dugong 3.x returned (``headers['Content-Type']`` is ``None`` when absent,
+``get_all``, ``items``, iteration over the field names, ``in``), but it is a
+plain list of fields with a parallel list of lower-cased names, so lookups are
+C-speed list scans and nothing is parsed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import TypeVar, overload
+
+__all__ = ["CaseInsensitiveDict", "ResponseHeaders"]
+
+_D = TypeVar("_D")
+
+
+class CaseInsensitiveDict(MutableMapping[str, str]):
+    """A dict of header fields whose keys compare case-insensitively.
+
+    The case of the most recently set key is preserved for iteration, so
+    ``CaseInsensitiveDict({'content-TYPE': 'x'})`` iterates as
+    ``'content-TYPE'`` but ``d['Content-Type']`` finds it.
+
+    Args:
+        data: initial fields, a mapping or an iterable of ``(name, value)``.
+        **kwargs: more initial fields.
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(
+        self,
+        data: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        **kwargs: str,
+    ) -> None:
+        self._store: dict[str, tuple[str, str]] = {}
+        if data is not None:
+            self.update(data)
+        self.update(kwargs)
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._store[key.lower()] = (key, value)
+
+    def __getitem__(self, key: str) -> str:
+        return self._store[key.lower()][1]
+
+    def __delitem__(self, key: str) -> None:
+        del self._store[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self._store.values())
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._store
+
+    def lower_items(self) -> Iterator[tuple[str, str]]:
+        """Iterate over ``(lower-cased name, value)`` pairs."""
+        return ((lower, pair[1]) for lower, pair in self._store.items())
+
+    def copy(self) -> CaseInsensitiveDict:
+        """Return a shallow copy."""
+        return CaseInsensitiveDict(self._store.values())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.lower_items()) == dict(CaseInsensitiveDict(other).lower_items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self.items())!r})"
+
+
+class ResponseHeaders:
+    """The header fields of a response, in the order received.
+
+    Repeated fields are kept.  Name lookups are case-insensitive.  Values are
+    ``str``, decoded as ISO-8859-1 (every byte maps to one character), with
+    surrounding whitespace removed and obsolete line folding replaced by a
+    space (RFC 9112 section 5.2).
+
+    Args:
+        fields: ``(name, value)`` pairs as received.
+        lower_names: the names lower-cased, parallel to *fields*; computed
+            when not given.
+    """
+
+    __slots__ = ("_fields", "_lower")
+
+    def __init__(
+        self, fields: list[tuple[str, str]], lower_names: list[str] | None = None
+    ) -> None:
+        self._fields = fields
+        self._lower = (
+            lower_names if lower_names is not None else [name.lower() for name, _ in fields]
+        )
+
+    def __getitem__(self, name: str) -> str | None:
+        """The value of the first field called *name*, or ``None`` if absent."""
+        return self.get(name)
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, failobj: _D) -> str | _D: ...
+
+    def get(self, name: str, failobj: object = None) -> object:
+        """Return the value of the first field called *name*, or *failobj*."""
+        try:
+            return self._fields[self._lower.index(name.lower())][1]
+        except ValueError:
+            return failobj
+
+    @overload
+    def get_all(self, name: str) -> list[str] | None: ...
+
+    @overload
+    def get_all(self, name: str, failobj: _D) -> list[str] | _D: ...
+
+    def get_all(self, name: str, failobj: object = None) -> object:
+        """Return the values of every field called *name*, or *failobj* if none."""
+        lower = name.lower()
+        values = [
+            field[1] for field, candidate in zip(self._fields, self._lower) if candidate == lower
+        ]
+        return values if values else failobj
+
+    def get_content_type(self) -> str:
+        """The media type of ``Content-Type``, lower-cased, without parameters.
+
+        Like :meth:`email.message.Message.get_content_type`, this is
+        ``'text/plain'`` when the field is absent or malformed.
+        """
+        value = self.get("Content-Type")
+        if value is None:
+            return "text/plain"
+        media_type = value.partition(";")[0].strip().lower()
+        return media_type if media_type.count("/") == 1 else "text/plain"
+
+    @overload
+    def get_content_charset(self) -> str | None: ...
+
+    @overload
+    def get_content_charset(self, failobj: _D) -> str | _D: ...
+
+    def get_content_charset(self, failobj: object = None) -> object:
+        """The ``charset`` parameter of ``Content-Type``, lower-cased, or *failobj*."""
+        value = self.get("Content-Type")
+        if value is None:
+            return failobj
+        for param in value.split(";")[1:]:
+            key, _, charset = param.partition("=")
+            if key.strip().lower() == "charset":
+                return charset.strip().strip('"').lower() or failobj
+        return failobj
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lower
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the field names, repeated fields repeated."""
+        return (name for name, _ in self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def keys(self) -> list[str]:
+        """The field names, in the order received."""
+        return [name for name, _ in self._fields]
+
+    def values(self) -> list[str]:
+        """The field values, in the order received."""
+        return [value for _, value in self._fields]
+
+    def items(self) -> list[tuple[str, str]]:
+        """The ``(name, value)`` pairs, in the order received."""
+        return list(self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ResponseHeaders):
+            return self._fields == other._fields
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._fields!r})"

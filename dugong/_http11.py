@@ -1,0 +1,469 @@
+"""RFC 9112 wire format, without I/O: request heads out, response heads and framing in.
+
+Rules this module keeps
+-----------------------
+* Nothing here touches a socket.  Functions take bytes or ``str`` and return
+  values or raise :exc:`InvalidResponse` / :exc:`UnsupportedResponse` (for what
+  the server sent) or :exc:`ValueError` (for what the caller asked us to send).
+* A request is validated completely before it is serialised, so a value that
+  could change how a server reads the message (CR, LF or NUL in a field, a
+  method that is not a token, a target with spaces) is refused before a byte
+  leaves (RFC 9110 section 5.5, RFC 9112 section 3).
+* A response head is parsed in one pass over one ``str``: the byte checks that
+  protect against response splitting (NUL, bare CR, bare LF) run as C-level
+  ``count``/``in`` over the whole head, and each line is then split with
+  ``partition``.  There is no regular expression per line and no ``email``.
+* Framing is decided by one function, :func:`response_framing`, which walks
+  RFC 9112 section 6.3 in order.  Where the RFC allows leniency that could let
+  a response be framed two ways (both ``Transfer-Encoding`` and
+  ``Content-Length``, differing lengths, transfer codings in an HTTP/1.0
+  message), we refuse: the connection is then not reused.
+* Every error message says what was expected and quotes (escaped, shortened)
+  what arrived.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final, Literal, NamedTuple, TypeAlias
+
+from ._errors import InvalidResponse, UnsupportedResponse
+from ._headers import ResponseHeaders
+
+__all__ = [
+    "BytesLike",
+    "MAX_LINE_SIZE",
+    "MAX_HEADER_SIZE",
+    "MAX_HEADER_FIELDS",
+    "MAX_INFORMATIONAL_RESPONSES",
+    "BodyFollowing",
+    "HTTPResponse",
+    "ResponseHead",
+    "Framing",
+    "excerpt",
+    "validate_method",
+    "validate_target",
+    "validate_field",
+    "serialize_head",
+    "parse_response_head",
+    "response_framing",
+    "parse_chunk_size",
+]
+
+#: The longest line (status line, header line or chunk-size line) accepted, in bytes.
+MAX_LINE_SIZE: Final[int] = 16 * 1024
+#: The largest response header section (or chunked trailer section) accepted, in bytes.
+MAX_HEADER_SIZE: Final[int] = 64 * 1024
+#: The most header fields (or trailer fields) accepted in one response.
+MAX_HEADER_FIELDS: Final[int] = 256
+#: The most informational (1xx) responses skipped before a final response.
+MAX_INFORMATIONAL_RESPONSES: Final[int] = 16
+
+#: What a request body or a buffer argument may be.  (``collections.abc.Buffer``
+#: would be exact, but needs Python 3.12.)
+BytesLike: TypeAlias = "bytes | bytearray | memoryview"
+
+# RFC 9110 section 5.6.2: tchar.
+_TCHAR: Final = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Control characters other than HTAB may not appear in a field value we send.
+_FIELD_VALUE_BAD: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_HEXDIGITS: Final = "0123456789abcdefABCDEF"
+# A chunk size of more than 15 hex digits (> 2**60 bytes) is an attack, not a file.
+_MAX_CHUNK_SIZE_DIGITS: Final = 15
+
+
+def excerpt(data: bytes | bytearray | memoryview | str, limit: int = 80) -> str:
+    """An escaped, shortened rendering of *data* for an error message."""
+    if isinstance(data, str):
+        data = data.encode("latin-1", "replace")
+    head = bytes(data[:limit])
+    more = f"... ({len(data)} bytes)" if len(data) > limit else ""
+    return repr(head) + more
+
+
+class BodyFollowing:
+    """The request body will be sent with :meth:`HTTPConnection.write`.
+
+    Pass an instance as the *body* of :meth:`HTTPConnection.send_request`.
+
+    Args:
+        length: the body length in bytes, sent as ``Content-Length``.  With
+            ``None`` the body is sent with chunked transfer coding: each
+            :meth:`~HTTPConnection.write` sends one chunk, and
+            :meth:`~HTTPConnection.end_body` sends the last chunk that ends it.
+    """
+
+    __slots__ = ("length",)
+
+    def __init__(self, length: int | None) -> None:
+        if length is not None and (not isinstance(length, int) or length < 0):
+            raise ValueError(f"body length must be a non-negative int or None, not {length!r}")
+        self.length = length
+
+    def __repr__(self) -> str:
+        return f"BodyFollowing({self.length!r})"
+
+
+class HTTPResponse:
+    """The status line and header fields of a response.
+
+    Returned by :meth:`HTTPConnection.read_response`; the body is then read
+    with :meth:`~HTTPConnection.read`, :meth:`~HTTPConnection.readinto`,
+    :meth:`~HTTPConnection.readall` or :meth:`~HTTPConnection.discard`.
+    """
+
+    __slots__ = ("method", "path", "status", "reason", "headers", "length")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        reason: str,
+        headers: ResponseHeaders,
+        length: int | None = None,
+    ) -> None:
+        #: The method of the request this response answers.
+        self.method = method
+        #: The path (request target) of the request this response answers.
+        self.path = path
+        #: The status code, e.g. ``200``.
+        self.status = status
+        #: The reason phrase, e.g. ``'OK'`` (may be empty).
+        self.reason = reason
+        #: The header fields.
+        self.headers = headers
+        #: The body length in bytes: ``0`` when there is no body, ``None``
+        #: when it is not known in advance (chunked, or until the server closes).
+        self.length = length
+
+    def __repr__(self) -> str:
+        return (
+            f"<HTTPResponse {self.status} {self.reason!r} to {self.method} {self.path},"
+            f" length={self.length}>"
+        )
+
+
+# ---------------------------------------------------------------- requests
+
+
+def validate_method(method: str) -> None:
+    """Raise :exc:`ValueError` unless *method* is an RFC 9110 token."""
+    if not isinstance(method, str) or not method or method.strip(_TCHAR):
+        raise ValueError(f"HTTP method must be a token (RFC 9110 section 5.6.2), not {method!r}")
+
+
+def validate_target(target: str) -> None:
+    """Raise :exc:`ValueError` unless *target* is a non-empty run of visible ASCII.
+
+    Spaces, control characters and non-ASCII characters must be
+    percent-encoded by the caller (RFC 3986).
+    """
+    if not isinstance(target, str) or not target:
+        raise ValueError(f"request target must be a non-empty str, not {target!r}")
+    if not (target.isascii() and target.isprintable()) or " " in target:
+        raise ValueError(
+            "request target may only contain visible ASCII characters"
+            f" (percent-encode the others), not {target!r}"
+        )
+
+
+def validate_field(name: str, value: str) -> None:
+    """Raise :exc:`ValueError` unless *name* is a token and *value* a safe field value.
+
+    A safe value has no control characters other than horizontal tab (in
+    particular no CR, LF or NUL, which could end the field or the head early)
+    and encodes to ISO-8859-1.
+    """
+    if not isinstance(name, str) or not name or name.strip(_TCHAR):
+        raise ValueError(f"header name must be a token (RFC 9110 section 5.6.2), not {name!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"value of header {name!r} must be a str, not {value!r}")
+    if not value.isprintable() and _FIELD_VALUE_BAD.search(value):
+        raise ValueError(f"value of header {name!r} contains a control character: {value!r}")
+
+
+def serialize_head(method: str, target: str, fields: list[tuple[str, str]]) -> bytes:
+    """Validate and serialise a request line and header fields (RFC 9112 section 3).
+
+    Raises:
+        ValueError: something would not be read by the server as the caller
+            meant it.
+    """
+    validate_method(method)
+    validate_target(target)
+    for name, value in fields:
+        validate_field(name, value)
+    lines = [f"{method} {target} HTTP/1.1"]
+    lines.extend(f"{name}: {value}" for name, value in fields)
+    lines.append("\r\n")
+    try:
+        return "\r\n".join(lines).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"header values must be encodable as ISO-8859-1: {exc}") from None
+
+
+def request_fields(
+    host: str,
+    headers: Mapping[str, str] | None,
+    body_length: int | None,
+    chunked: bool,
+    content_md5: str | None,
+    expect100: bool,
+) -> list[tuple[str, str]]:
+    """Merge the caller's header fields with the ones dugong adds.
+
+    Adds ``Host``, ``Content-Length`` (when *body_length* is not None) or
+    ``Transfer-Encoding: chunked``, ``Content-MD5`` (when given and the caller
+    has none), ``Expect: 100-continue``, ``Accept-Encoding: identity`` and
+    ``Connection: keep-alive`` unless the caller set them.  The caller's
+    mapping is not modified.
+
+    Raises:
+        ValueError: the caller's framing fields contradict the body.
+    """
+    fields: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    if headers:
+        for name, value in headers.items():
+            if not isinstance(value, str):
+                value = str(value)  # dugong 3.x accepted ints, e.g. for Content-Length
+            lower = name.lower() if isinstance(name, str) else name
+            if lower == "content-length":
+                if body_length is None or value.strip() != str(body_length):
+                    raise ValueError(
+                        f"header Content-Length: {value!r} contradicts the body"
+                        f" ({'chunked' if chunked else body_length}); dugong sets it"
+                    )
+                continue
+            if lower == "transfer-encoding":
+                if not (chunked and value.strip().lower() == "chunked"):
+                    raise ValueError(
+                        f"header Transfer-Encoding: {value!r} is not supported;"
+                        " use BodyFollowing(None) for a chunked body"
+                    )
+                continue
+            if lower == "expect" and not expect100:
+                raise ValueError("pass expect100=True instead of an Expect header")
+            seen.add(lower)
+            fields.append((name, value))
+    out = [("Host", host)] if "host" not in seen else []
+    out.extend(fields)
+    if body_length is not None:
+        out.append(("Content-Length", str(body_length)))
+    elif chunked:
+        out.append(("Transfer-Encoding", "chunked"))
+    if content_md5 is not None and "content-md5" not in seen:
+        out.append(("Content-MD5", content_md5))
+    if expect100 and "expect" not in seen:
+        out.append(("Expect", "100-continue"))
+    if "accept-encoding" not in seen:
+        out.append(("Accept-Encoding", "identity"))
+    if "connection" not in seen:
+        out.append(("Connection", "keep-alive"))
+    return out
+
+
+# --------------------------------------------------------------- responses
+
+
+class ResponseHead(NamedTuple):
+    """A parsed status line and header section."""
+
+    minor_version: int
+    status: int
+    reason: str
+    headers: ResponseHeaders
+
+
+def _bad_line_ending(head: bytes) -> str:
+    """Describe where *head* has a bare CR or bare LF."""
+    for pos, byte in enumerate(head):
+        if byte == 0x0D and head[pos + 1 : pos + 2] != b"\n":
+            return f"bare CR at byte {pos}: {excerpt(head[max(0, pos - 30) : pos + 30])}"
+        if byte == 0x0A and head[pos - 1 : pos] != b"\r":
+            return f"bare LF at byte {pos}: {excerpt(head[max(0, pos - 30) : pos + 30])}"
+    raise AssertionError("no bare CR or LF found")  # pragma: no cover
+
+
+def parse_status_line(line: str) -> tuple[int, int, str]:
+    """Parse ``HTTP/1.x SP 3DIGIT SP reason`` (RFC 9112 section 4).
+
+    Returns:
+        ``(minor_version, status, reason)``.
+    """
+    if len(line) > MAX_LINE_SIZE:
+        raise InvalidResponse(f"status line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
+    if not line.startswith("HTTP/1.") or len(line) < 12 or line[8] != " ":
+        if line.startswith("HTTP/") and line[5:6].isdigit():
+            raise UnsupportedResponse(
+                f"expected an HTTP/1.x status line, got another version: {excerpt(line)}"
+            )
+        raise InvalidResponse(
+            f"expected a status line like 'HTTP/1.1 200 OK', got {excerpt(line)}"
+        )
+    minor = line[7]
+    code = line[9:12]
+    if not ("0" <= minor <= "9" and code.isdigit() and code.isascii()):
+        raise InvalidResponse(
+            f"expected 'HTTP/1.<digit> <3-digit status>', got {excerpt(line)}"
+        )
+    status = int(code)
+    if not 100 <= status <= 599:
+        raise InvalidResponse(f"status code {status} out of range 100-599 in {excerpt(line)}")
+    rest = line[12:]
+    if rest and rest[0] != " ":
+        raise InvalidResponse(f"expected a space after the status code, got {excerpt(line)}")
+    return int(minor), status, rest[1:]
+
+
+def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
+    """Parse field lines (RFC 9112 section 5) into :class:`ResponseHeaders`.
+
+    Obsolete line folding is replaced by a single space, as a user agent must
+    (RFC 9112 section 5.2).  Whitespace between a field name and the colon is
+    refused (section 5.1).
+    """
+    if len(lines) > MAX_HEADER_FIELDS:
+        raise InvalidResponse(f"more than {MAX_HEADER_FIELDS} {what} fields ({len(lines)} lines)")
+    fields: list[tuple[str, str]] = []
+    lower_names: list[str] = []
+    for line in lines:
+        if len(line) > MAX_LINE_SIZE:
+            raise InvalidResponse(f"{what} line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
+        name, colon, value = line.partition(":")
+        if not colon or not name or name.strip(_TCHAR):
+            if line[:1] in (" ", "\t") and fields:
+                name, value = fields[-1]
+                folded = line.strip(" \t")
+                fields[-1] = (name, f"{value} {folded}" if value else folded)
+                continue
+            if line[:1] in (" ", "\t"):
+                raise InvalidResponse(f"whitespace before the first {what} field: {excerpt(line)}")
+            if not colon:
+                raise InvalidResponse(f"expected 'name: value' {what} line, got {excerpt(line)}")
+            raise InvalidResponse(
+                f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
+            )
+        fields.append((name, value.strip(" \t")))
+        lower_names.append(name.lower())
+    return ResponseHeaders(fields, lower_names)
+
+
+def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
+    """Parse a response head: status line and header section, without the final CRLF CRLF.
+
+    Raises:
+        InvalidResponse: the head is not valid HTTP/1.x.
+        UnsupportedResponse: it is valid HTTP of another version.
+    """
+    raw = bytes(head)
+    if b"\0" in raw:
+        pos = raw.index(b"\0")
+        raise InvalidResponse(f"NUL byte at {pos} in response head: {excerpt(raw[max(0, pos - 30):pos + 30])}")
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:
+        raise InvalidResponse(f"response head has a {_bad_line_ending(raw)}")
+    lines = raw.decode("latin-1").split("\r\n")
+    minor, status, reason = parse_status_line(lines[0])
+    del lines[0]
+    return ResponseHead(minor, status, reason, parse_fields(lines))
+
+
+# ----------------------------------------------------------------- framing
+
+NO_BODY: Final = 0
+LENGTH: Final = 1
+CHUNKED: Final = 2
+UNTIL_CLOSE: Final = 3
+
+
+class Framing(NamedTuple):
+    """How the body of a response is delimited, and whether the connection persists."""
+
+    kind: Literal[0, 1, 2, 3]
+    """:data:`NO_BODY`, :data:`LENGTH`, :data:`CHUNKED` or :data:`UNTIL_CLOSE`."""
+    length: int | None
+    """The body length for :data:`LENGTH` (0 for :data:`NO_BODY`), else None."""
+    keep_alive: bool
+    """Whether the connection may carry another response after this one."""
+
+
+def _tokens(values: list[str]) -> list[str]:
+    return [token.strip(" \t").lower() for value in values for token in value.split(",")]
+
+
+def response_framing(method: str, head: ResponseHead) -> Framing:
+    """Decide how the body of a final response is delimited (RFC 9112 section 6.3).
+
+    Raises:
+        InvalidResponse: the framing is contradictory or malformed.
+        UnsupportedResponse: a transfer coding other than chunked was applied.
+    """
+    headers = head.headers
+    lower = headers._lower
+    if "connection" in lower:
+        connection = _tokens(headers.get_all("connection", []))
+        keep_alive = "close" not in connection and (
+            head.minor_version >= 1 or "keep-alive" in connection
+        )
+    else:
+        keep_alive = head.minor_version >= 1
+    status = head.status
+    # 6.3 (1): HEAD, 1xx, 204 and 304 responses end after the header section.
+    if method == "HEAD" or status < 200 or status in (204, 304):
+        return Framing(NO_BODY, 0, keep_alive)
+    # 6.3 (2) (a 2xx answer to CONNECT) is handled by the proxy tunnel code.
+    if "transfer-encoding" in lower:
+        # 6.3 (3)
+        if "content-length" in lower:
+            raise InvalidResponse(
+                "response has both Transfer-Encoding and Content-Length"
+                " (RFC 9112 section 6.3: handled as an error, a smuggling risk)"
+            )
+        if head.minor_version == 0:
+            raise InvalidResponse(
+                "HTTP/1.0 response with Transfer-Encoding (RFC 9112 section 6.1: faulty framing)"
+            )
+        codings = _tokens(headers.get_all("transfer-encoding", []))
+        if codings[-1] != "chunked":
+            raise UnsupportedResponse(
+                f"Transfer-Encoding {', '.join(codings)!r} is not supported"
+                " (only a final 'chunked' is)"
+            )
+        if len(codings) > 1:
+            raise (InvalidResponse if "chunked" in codings[:-1] else UnsupportedResponse)(
+                f"Transfer-Encoding {', '.join(codings)!r}: only 'chunked' alone is supported"
+            )
+        return Framing(CHUNKED, None, keep_alive)
+    if "content-length" in lower:
+        # 6.3 (5): several fields or a list are fine only if all values agree.
+        values = {token for token in _tokens(headers.get_all("content-length", []))}
+        if len(values) != 1:
+            raise InvalidResponse(
+                f"conflicting Content-Length values {sorted(values)!r}"
+            )
+        value = values.pop()
+        if not (value.isdigit() and value.isascii()) or len(value) > 18:
+            raise InvalidResponse(f"Content-Length {value!r} is not a non-negative integer")
+        return Framing(LENGTH, int(value), keep_alive)
+    # 6.3 (8): the body ends when the server closes the connection.
+    return Framing(UNTIL_CLOSE, None, False)
+
+
+def parse_chunk_size(line: bytes | bytearray) -> int:
+    """Parse a chunk-size line without its CRLF: ``hex [ ; extensions ]`` (RFC 9112 section 7.1).
+
+    Extensions are ignored.  Only hexadecimal digits are accepted as the
+    size: no sign, ``0x`` prefix, underscores or whitespace inside it.
+    """
+    text = bytes(line).decode("latin-1")
+    size, semicolon, _ = text.partition(";")
+    size = size.rstrip(" \t") if semicolon else size
+    if not size or size.strip(_HEXDIGITS) or len(size.lstrip("0")) > _MAX_CHUNK_SIZE_DIGITS:
+        raise InvalidResponse(
+            f"expected a chunk size (hex digits, at most {_MAX_CHUNK_SIZE_DIGITS}"
+            f" significant), got {excerpt(line)}"
+        )
+    return int(size, 16)
