@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         ExcessBodyData,
         HostnameNotResolvable,
         InvalidResponse,
+        ProxyError,
         StateError,
         UnsupportedResponse,
     )
@@ -50,6 +51,7 @@ _WHERE: dict[str, str] = {
     "ExcessBodyData": "_errors",
     "HostnameNotResolvable": "_errors",
     "InvalidResponse": "_errors",
+    "ProxyError": "_errors",
     "StateError": "_errors",
     "UnsupportedResponse": "_errors",
     "CaseInsensitiveDict": "_headers",

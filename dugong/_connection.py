@@ -42,6 +42,7 @@ from ._errors import (
     ConnectionClosed,
     ExcessBodyData,
     InvalidResponse,
+    ProxyError,
     StateError,
     UnsupportedResponse,
 )
@@ -69,7 +70,7 @@ from ._net import (
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
 from ._trace import Tracer, open_trace
 
-__all__ = ["HTTPConnection", "ProxyError"]
+__all__ = ["HTTPConnection"]
 
 log = logging.getLogger("dugong")
 
@@ -83,17 +84,6 @@ _COALESCE_LIMIT: Final = 16 * 1024
 _IDLE_CHECK_AFTER: Final = 0.05
 _CRLF: Final = b"\r\n"
 _UNLIMITED: Final = 1 << 62
-
-
-class ProxyError(ConnectionError):
-    """The proxy refused to open a tunnel (its answer to ``CONNECT`` was not 2xx)."""
-
-    def __init__(self, proxy: tuple[str, int], status: int, reason: str) -> None:
-        super().__init__(f"proxy {proxy[0]}:{proxy[1]} refused the tunnel: {status} {reason}")
-        #: The proxy's status code.
-        self.status = status
-        #: The proxy's reason phrase.
-        self.reason = reason
 
 
 class _Request(NamedTuple):
@@ -280,6 +270,7 @@ class HTTPConnection:
         """Close the socket for good: later operations raise ConnectionClosed(why)."""
         self._close_socket()
         self._closed_msg = self._send_closed_msg = why
+        self._upload = None
         self._rbuf = ReceiveBuffer()
 
     def __enter__(self) -> HTTPConnection:
@@ -510,13 +501,13 @@ class HTTPConnection:
             StateError: the body of the previous request is not complete.
             ConnectionClosed: the connection was closed; call :meth:`reset`.
         """
+        if self._send_closed_msg is not None:
+            raise ConnectionClosed(self._send_closed_msg)
         if self._upload is not None:
             raise StateError(
                 f"the body of {self._upload.request.method} {self._upload.request.path}"
                 " has not been sent completely"
             )
-        if self._send_closed_msg is not None:
-            raise ConnectionClosed(self._send_closed_msg)
         data: memoryview | None = None
         md5: str | None = None
         if body is None:
@@ -603,6 +594,8 @@ class HTTPConnection:
         """
         upload = self._upload
         if upload is None:
+            if self._send_closed_msg is not None:
+                raise ConnectionClosed(self._send_closed_msg)
             raise StateError("no request body is pending: send_request(..., body=BodyFollowing(n)) first")
         if upload.awaiting_100:
             raise StateError("the server has not answered the 100-continue expectation yet: call read_response() first")

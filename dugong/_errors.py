@@ -12,6 +12,7 @@ __all__ = [
     "UnsupportedResponse",
     "ExcessBodyData",
     "StateError",
+    "ProxyError",
     "HostnameNotResolvable",
     "DNSUnavailable",
 ]
@@ -118,3 +119,17 @@ class DNSUnavailable(DugongError):
 
     def __str__(self) -> str:
         return f"Unable to resolve {self.name}, DNS server unavailable."
+
+
+class ProxyError(DugongError):
+    """The proxy refused to open a tunnel: its answer to ``CONNECT`` was not 2xx.
+
+    Attributes:
+        status: the proxy's status code.
+        reason: the proxy's reason phrase.
+    """
+
+    def __init__(self, proxy: tuple[str, int], status: int, reason: str) -> None:
+        super().__init__(f"proxy {proxy[0]}:{proxy[1]} refused the tunnel: {status} {reason}")
+        self.status = status
+        self.reason = reason

@@ -296,7 +296,7 @@ def parse_status_line(line: str) -> tuple[int, int, str]:
     if len(line) > MAX_LINE_SIZE:
         raise InvalidResponse(f"status line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
     if not line.startswith("HTTP/1.") or len(line) < 12 or line[8] != " ":
-        if line.startswith("HTTP/") and line[5:6].isdigit():
+        if line.startswith("HTTP/") and line[5:6].isdigit() and not line.startswith("HTTP/1."):
             raise UnsupportedResponse(
                 f"expected an HTTP/1.x status line, got another version: {excerpt(line)}"
             )

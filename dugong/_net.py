@@ -1,0 +1,581 @@
+"""Connection setup: name resolution, TCP connect, TLS handshake, and error classes.
+
+Everything here that may block is a dugong coroutine (see :mod:`dugong._poll`):
+
+* :func:`co_resolve` runs the resolver (``getaddrinfo`` by default, which
+  cannot be made non-blocking) in a small shared pool of daemon threads and
+  waits for the answer on the read end of a pipe, so the caller's thread never
+  blocks.  When a name does not resolve it resolves :data:`DNS_TEST_HOSTNAMES`
+  too, to tell a wrong name (:exc:`HostnameNotResolvable`) from a broken
+  network (:exc:`DNSUnavailable`).
+* :func:`co_open_tcp` connects a non-blocking socket to each address in turn.
+* :func:`wrap_tls` and :func:`co_tls_handshake` add TLS on top.
+
+:data:`PEER_GONE_ERRORS` is the one list of exceptions that mean "the peer
+closed or reset the connection", and :func:`is_temp_network_error` decides
+which errors are worth a retry.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import queue
+import select
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from functools import partial
+from typing import Final, TypeAlias, TypeVar
+
+from ._errors import (
+    ConnectionClosed,
+    ConnectionTimedOut,
+    DNSUnavailable,
+    HostnameNotResolvable,
+)
+from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded
+
+__all__ = [
+    "DNS_TEST_HOSTNAMES",
+    "PEER_GONE_ERRORS",
+    "AddrInfo",
+    "Resolver",
+    "SockAddr",
+    "co_open_tcp",
+    "co_resolve",
+    "co_tls_handshake",
+    "default_resolver",
+    "is_temp_network_error",
+    "wrap_tls",
+]
+
+_T = TypeVar("_T")
+
+#: Host names that should always resolve.  When a host name does not resolve,
+#: dugong resolves these too: if any of them works the name itself is wrong
+#: (:exc:`HostnameNotResolvable`), otherwise DNS is unreachable
+#: (:exc:`DNSUnavailable`).
+DNS_TEST_HOSTNAMES: Final[tuple[str, ...]] = (
+    "www.google.com",
+    "www.iana.org",
+    "C.root-servers.org",
+)
+
+#: The socket address of an :data:`AddrInfo`: ``(host, port)`` for IPv4,
+#: ``(host, port, flowinfo, scope_id)`` for IPv6.
+SockAddr: TypeAlias = tuple[str, int] | tuple[str, int, int, int]
+
+#: One entry of what :func:`socket.getaddrinfo` returns:
+#: ``(family, type, proto, canonname, sockaddr)``.
+AddrInfo: TypeAlias = tuple[socket.AddressFamily, socket.SocketKind, int, str, SockAddr]
+
+#: A function that resolves ``(host, port)`` to a non-empty list of
+#: :data:`AddrInfo`, or raises :exc:`socket.gaierror` (blocking is allowed:
+#: it runs in a worker thread).
+Resolver: TypeAlias = Callable[[str, int], list[AddrInfo]]
+
+#: The exceptions that mean the peer closed or reset the connection.  This is
+#: the one place where they are listed; the connection turns them into
+#: :exc:`ConnectionClosed` at its I/O boundary.
+PEER_GONE_ERRORS: Final[tuple[type[Exception], ...]] = (
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+)
+
+# getaddrinfo() errors that may mean "no such name" as well as "no DNS".
+_NAME_NOT_FOUND_ERRNOS: Final[frozenset[int]] = frozenset(
+    code
+    for code in (
+        getattr(socket, "EAI_NONAME", None),
+        getattr(socket, "EAI_AGAIN", None),
+        getattr(socket, "EAI_NODATA", None),
+        getattr(socket, "EAI_FAIL", None),
+    )
+    if code is not None
+)
+
+# OSError errnos that describe a network condition that may go away.
+_TEMP_ERRNOS: Final[frozenset[int]] = frozenset(
+    code
+    for code in (
+        getattr(errno, name, None)
+        for name in (
+            "ETIMEDOUT",
+            "ECONNRESET",
+            "ECONNABORTED",
+            "ECONNREFUSED",
+            "EPIPE",
+            "ENETUNREACH",
+            "EHOSTUNREACH",
+            "ENETDOWN",
+            "EHOSTDOWN",
+            "ENETRESET",
+        )
+    )
+    if code is not None
+)
+
+_MAX_RESOLVER_THREADS: Final[int] = 8
+
+
+def default_resolver(host: str, port: int) -> list[AddrInfo]:
+    """Resolve *host* with ``socket.getaddrinfo(host, port, type=SOCK_STREAM)``.
+
+    Args:
+        host: a host name or IP address.
+        port: the TCP port to put into the socket addresses.
+
+    Returns:
+        The IPv4 and IPv6 addresses, in the order the system prefers them.
+
+    Raises:
+        socket.gaierror: the name could not be resolved.
+    """
+    return [
+        (family, kind, proto, canonname, sockaddr)
+        for family, kind, proto, canonname, sockaddr in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )
+        # Drops the (int, bytes) addresses of a Python built without IPv6.
+        if isinstance(sockaddr[0], str)
+    ]
+
+
+# ---------------------------------------------------------------------------
+# The resolver thread pool
+# ---------------------------------------------------------------------------
+
+
+class _Pool:
+    """Up to ``max_workers`` daemon threads that run submitted jobs in order.
+
+    Daemon threads, unlike those of ``concurrent.futures.ThreadPoolExecutor``,
+    do not hold up interpreter exit while a lookup hangs.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        self.pid = os.getpid()
+        self._max_workers = max_workers
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._n_threads = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+        if self._idle.acquire(blocking=False):
+            return
+        with self._lock:
+            if self._n_threads < self._max_workers:
+                thread = threading.Thread(
+                    target=self._work, name="dugong-resolver", daemon=True
+                )
+                thread.start()
+                self._n_threads += 1
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()()
+            self._idle.release()
+
+
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def _get_pool() -> _Pool:
+    global _pool
+    with _pool_lock:
+        # A forked child has the parent's pool object but none of its threads.
+        if _pool is None or _pool.pid != os.getpid():
+            _pool = _Pool(_MAX_RESOLVER_THREADS)
+        return _pool
+
+
+class _Waker:
+    """A pipe whose read end becomes readable when :meth:`notify` is called.
+
+    :meth:`notify` runs in worker threads and may come after :meth:`close`;
+    the lock makes sure it never writes to a closed (and maybe reused) fd.
+    """
+
+    def __init__(self) -> None:
+        self.fd, self._wfd = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._wfd, False)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def notify(self, _future: object = None) -> None:
+        with self._lock:
+            if not self._closed:
+                os.write(self._wfd, b"\0")
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self.fd)
+                os.close(self._wfd)
+
+
+def _run_job(future: Future[_T], call: Callable[[], _T]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = call()
+    except BaseException as exc:  # handed over to the waiting coroutine
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+def _co_run_in_pool(
+    calls: Sequence[Callable[[], _T]], *, until_success: bool = False
+) -> PollCoroutine[list[Future[_T]]]:
+    """Run *calls* in the pool; wait without blocking until all are done.
+
+    With *until_success*, stop waiting as soon as one of them has returned
+    (rather than raised).  Returns the futures, in the order of *calls*;
+    those still running are cancelled, and their results ignored, when the
+    coroutine ends.
+    """
+    waker = _Waker()
+    futures: list[Future[_T]] = []
+    try:
+        pool = _get_pool()
+        for call in calls:
+            future: Future[_T] = Future()
+            future.add_done_callback(waker.notify)
+            futures.append(future)
+            pool.submit(partial(_run_job, future, call))
+        while True:
+            # Drain first, then look: a job that finishes after the look
+            # leaves a byte in the pipe, so the wait below cannot miss it.
+            waker.drain()
+            if all(f.done() for f in futures):
+                return futures
+            if until_success and any(
+                f.done() and f.exception() is None for f in futures
+            ):
+                return futures
+            yield PollNeeded(waker.fd, POLLIN)
+    finally:
+        waker.close()
+        for future in futures:
+            future.cancel()
+
+
+# ---------------------------------------------------------------------------
+# Name resolution
+# ---------------------------------------------------------------------------
+
+
+def _numeric_addrinfo(hostname: str, port: int) -> list[AddrInfo] | None:
+    """The addresses of *hostname* if it is an IP literal, else None."""
+    host = hostname
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    # AI_NUMERICHOST never does a lookup, so it cannot block.
+    return [
+        (family, kind, proto, canonname, sockaddr)
+        for family, kind, proto, canonname, sockaddr in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+        )
+        if isinstance(sockaddr[0], str)
+    ]
+
+
+def co_resolve(
+    hostname: str, port: int, resolver: Resolver | None = None
+) -> PollCoroutine[list[AddrInfo]]:
+    """Resolve *hostname* without blocking the calling thread.
+
+    IP literals (``192.0.2.1``, ``2001:db8::1``, ``[2001:db8::1]``) are
+    converted directly and never reach the resolver.  Names are resolved by
+    *resolver* in a shared pool of at most 8 threads; meanwhile the coroutine
+    yields ``PollNeeded(fd, POLLIN)`` on a pipe that becomes readable when the
+    answer is ready.  The pipe is closed when the coroutine ends, however it
+    ends.
+
+    When the lookup fails with ``EAI_NONAME``, ``EAI_AGAIN``, ``EAI_NODATA`` or
+    ``EAI_FAIL``, the names in :data:`DNS_TEST_HOSTNAMES` are resolved (in
+    parallel, with the same resolver) to find out why.
+
+    Args:
+        hostname: the host name or IP literal to resolve.
+        port: the TCP port to put into the socket addresses.
+        resolver: the function that does the lookup; default
+            :func:`default_resolver`.
+
+    Returns:
+        The addresses, in the resolver's order.
+
+    Raises:
+        HostnameNotResolvable: the name does not resolve but at least one
+            test host name does (chained to the resolver's error).
+        DNSUnavailable: neither the name nor any test host name resolves
+            (chained to the resolver's error).
+        socket.gaierror: other resolver errors, and any other exception
+            the resolver raises, pass through unchanged.
+    """
+    numeric = _numeric_addrinfo(hostname, port)
+    if numeric is not None:
+        return numeric
+    resolve = default_resolver if resolver is None else resolver
+
+    (lookup,) = yield from _co_run_in_pool([partial(resolve, hostname, port)])
+    failure = lookup.exception()
+    if failure is None:
+        return lookup.result()
+    if not (
+        isinstance(failure, socket.gaierror)
+        and failure.errno in _NAME_NOT_FOUND_ERRNOS
+    ):
+        raise failure
+
+    tests = yield from _co_run_in_pool(
+        [partial(resolve, name, 80) for name in DNS_TEST_HOSTNAMES],
+        until_success=True,
+    )
+    if any(t.done() and t.exception() is None for t in tests):
+        raise HostnameNotResolvable(hostname) from failure
+    raise DNSUnavailable(hostname) from failure
+
+
+# ---------------------------------------------------------------------------
+# TCP
+# ---------------------------------------------------------------------------
+
+
+def _format_sockaddr(sockaddr: SockAddr) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _with_address(exc: OSError, sockaddr: SockAddr) -> OSError:
+    """*exc* again (same OSError subclass), its message naming *sockaddr*."""
+    where = _format_sockaddr(sockaddr)
+    if exc.errno is None:
+        new = OSError(f"{exc} (connecting to {where})")
+    else:
+        new = OSError(exc.errno, f"{exc.strerror} (connecting to {where})")
+    return new
+
+
+def _co_connect_one(info: AddrInfo) -> PollCoroutine[socket.socket]:
+    family, kind, proto, _canonname, sockaddr = info
+    try:
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise _with_address(exc, sockaddr) from exc
+    try:
+        sock.setblocking(False)
+        err = sock.connect_ex(sockaddr)
+        if err in (errno.EINPROGRESS, errno.EINTR):
+            waiting = PollNeeded(sock.fileno(), POLLOUT)
+            # poll(0) tells a finished connect from a spurious resume.
+            while not waiting.poll(0):
+                yield waiting
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise OSError(err, os.strerror(err))
+        if family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    except OSError as exc:
+        sock.close()
+        raise _with_address(exc, sockaddr) from exc
+    except BaseException:
+        sock.close()
+        raise
+
+
+def co_open_tcp(addrinfos: list[AddrInfo]) -> PollCoroutine[socket.socket]:
+    """Connect to the first address of *addrinfos* that accepts a connection.
+
+    The addresses (IPv4 or IPv6, as :func:`co_resolve` returns them) are tried
+    one after the other, with a non-blocking connect: the coroutine yields
+    ``PollNeeded(fd, POLLOUT)`` while a connection is in progress.  Sockets
+    that failed, and the one in progress when the coroutine is closed or an
+    exception is thrown into it, are closed.
+
+    Args:
+        addrinfos: the addresses to try, in order.
+
+    Returns:
+        A connected non-blocking socket with ``TCP_NODELAY`` set.
+
+    Raises:
+        OSError: every address failed; the error of the last one, as its
+            usual subclass (e.g. :exc:`ConnectionRefusedError`), with the
+            address in the message.
+        ValueError: *addrinfos* is empty.
+    """
+    if not addrinfos:
+        raise ValueError("no addresses to connect to")
+    last_error: OSError | None = None
+    for info in addrinfos:
+        try:
+            return (yield from _co_connect_one(info))
+        except OSError as exc:
+            last_error = exc
+    assert last_error is not None
+    raise last_error
+
+
+# ---------------------------------------------------------------------------
+# TLS
+# ---------------------------------------------------------------------------
+
+
+def wrap_tls(
+    sock: socket.socket, ssl_context: ssl.SSLContext, server_hostname: str | None
+) -> ssl.SSLSocket:
+    """Wrap the connected socket *sock* for TLS, without doing the handshake.
+
+    *server_hostname* is passed on as given, except that brackets around an
+    IPv6 literal are removed.  The :mod:`ssl` module itself sends it as SNI
+    only when it is a name, not an IP address, and checks it against the
+    certificate (as a name or as an IP address) when
+    ``ssl_context.check_hostname`` is set.
+
+    Args:
+        sock: a connected socket; it is detached, and the returned socket
+            owns its file descriptor (and keeps its blocking mode).
+        ssl_context: the client-side context.
+        server_hostname: the host name or IP literal the user asked for,
+            or None to neither send SNI nor check the name.
+
+    Returns:
+        The TLS socket, ready for :func:`co_tls_handshake`.
+
+    Raises:
+        ValueError: ``ssl_context.check_hostname`` is set but
+            *server_hostname* is None.
+        OSError: the socket could not be wrapped.  In both cases *sock* is
+            closed.
+    """
+    if (
+        server_hostname is not None
+        and server_hostname.startswith("[")
+        and server_hostname.endswith("]")
+    ):
+        server_hostname = server_hostname[1:-1]
+    try:
+        return ssl_context.wrap_socket(
+            sock, server_hostname=server_hostname, do_handshake_on_connect=False
+        )
+    except BaseException:
+        sock.close()
+        raise
+
+
+def co_tls_handshake(sock: ssl.SSLSocket) -> PollCoroutine[None]:
+    """Do the TLS handshake on the non-blocking TLS socket *sock*.
+
+    Yields ``PollNeeded(fd, POLLIN)`` or ``PollNeeded(fd, POLLOUT)`` whenever
+    OpenSSL needs to read or write; resuming early just asks again.
+
+    Args:
+        sock: a socket made by :func:`wrap_tls`.
+
+    Raises:
+        ConnectionClosed: the peer closed or reset the connection during the
+            handshake (chained to the original error).
+        ssl.SSLCertVerificationError: the certificate was not accepted.
+        ssl.SSLError, OSError: other failures, unchanged.
+    """
+    while True:
+        try:
+            sock.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            yield PollNeeded(sock.fileno(), POLLIN)
+        except ssl.SSLWantWriteError:
+            yield PollNeeded(sock.fileno(), POLLOUT)
+        except PEER_GONE_ERRORS as exc:
+            raise ConnectionClosed(
+                "connection closed by the server during the TLS handshake"
+                f" ({type(exc).__name__}: {exc})"
+            ) from exc
+
+
+# ---------------------------------------------------------------------------
+# Retrying
+# ---------------------------------------------------------------------------
+
+
+def is_temp_network_error(exc: BaseException) -> bool:
+    """Tell whether *exc* is a network problem that retrying may get around.
+
+    Temporary (True):
+
+    * timeouts: :exc:`TimeoutError` (= ``socket.timeout``),
+      :exc:`ConnectionTimedOut`;
+    * the peer went away or refused: :exc:`ConnectionError` and its
+      subclasses (:exc:`BrokenPipeError`, :exc:`ConnectionResetError`,
+      :exc:`ConnectionAbortedError`, :exc:`ConnectionRefusedError`),
+      :exc:`ConnectionClosed`, and the TLS ones: :exc:`ssl.SSLEOFError`,
+      :exc:`ssl.SSLZeroReturnError`, :exc:`ssl.SSLSyscallError`;
+    * :exc:`InterruptedError`;
+    * any other :exc:`OSError` whose errno is ``ETIMEDOUT``, ``ECONNRESET``,
+      ``ECONNABORTED``, ``ECONNREFUSED``, ``EPIPE``, ``ENETUNREACH``,
+      ``EHOSTUNREACH``, ``ENETDOWN``, ``EHOSTDOWN`` or ``ENETRESET``;
+    * DNS trouble: :exc:`DNSUnavailable`, and :exc:`socket.gaierror` with
+      ``EAI_AGAIN``.
+
+    Permanent (False): everything else, in particular
+    :exc:`HostnameNotResolvable`, other :exc:`socket.gaierror` codes,
+    :exc:`InvalidResponse`, :exc:`UnsupportedResponse`, :exc:`StateError`,
+    :exc:`ExcessBodyData`, certificate verification failures
+    (:exc:`ssl.SSLCertVerificationError`) and other :exc:`ssl.SSLError`,
+    and programming errors such as :exc:`TypeError` or :exc:`ValueError`.
+
+    Args:
+        exc: the exception to classify.
+
+    Returns:
+        True if the operation may succeed when retried.
+    """
+    if isinstance(
+        exc,
+        (
+            TimeoutError,
+            ConnectionError,
+            InterruptedError,
+            ConnectionClosed,
+            ConnectionTimedOut,
+            DNSUnavailable,
+            ssl.SSLEOFError,
+            ssl.SSLZeroReturnError,
+            ssl.SSLSyscallError,
+        ),
+    ):
+        return True
+    if isinstance(exc, socket.gaierror):
+        return exc.errno == socket.EAI_AGAIN
+    if isinstance(exc, ssl.SSLError):
+        # Its errno is an SSL_ERROR_* code, not an errno.
+        return False
+    if isinstance(exc, OSError):
+        return exc.errno in _TEMP_ERRNOS
+    return False

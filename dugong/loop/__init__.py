@@ -1,0 +1,37 @@
+"""dugong.loop: a selectors-based callback reactor that runs dugong coroutines as tasks.
+
+It knows :class:`~dugong.PollNeeded`, not HTTP: importing it loads no HTTP
+module.  See the chapter on the reactor in the documentation.
+"""
+
+from ._plugins import Plugin, Progress, ProgressState, Statistics, Tracer
+from ._reactor import (
+    Handle,
+    Interest,
+    Reactor,
+    ResourceBusy,
+    TimerHandle,
+    events_to_poll_mask,
+    poll_mask_to_events,
+)
+from ._task import InvalidStateError, Task, TaskCancelled, TaskState, run_all
+
+__all__ = [
+    "Handle",
+    "Interest",
+    "InvalidStateError",
+    "Plugin",
+    "Progress",
+    "ProgressState",
+    "Reactor",
+    "ResourceBusy",
+    "Statistics",
+    "Task",
+    "TaskCancelled",
+    "TaskState",
+    "TimerHandle",
+    "Tracer",
+    "events_to_poll_mask",
+    "poll_mask_to_events",
+    "run_all",
+]

@@ -1,0 +1,902 @@
+"""The reactor: one thread, one selector, a queue of ready callbacks and a heap of timers.
+
+Rules
+=====
+
+1. **One thread.**  A :class:`Reactor` and everything it runs belong to the
+   thread that calls its methods; nothing here is thread-safe.
+
+2. **Four ways in.**  Work enters the reactor only through :meth:`~Reactor.call_soon`,
+   :meth:`~Reactor.call_later` / :meth:`~Reactor.call_at`, :meth:`~Reactor.add_reader`
+   and :meth:`~Reactor.add_writer`.  Tasks (``spawn``) are built on these and
+   have no back door.  Every way in returns a :class:`Handle` that can be
+   cancelled.
+
+3. **One iteration, one fixed order** (:meth:`~Reactor.run_once`, after asyncio's
+   ``_run_once``):
+
+   a. drop cancelled timers from the top of the heap (and rebuild the heap when
+      most of it is cancelled, so that cancelled deadlines cannot pile up);
+   b. compute how long to sleep: 0 if a callback is ready or ``stop()`` was
+      called, else until the earliest timer, else for as long as it takes;
+   c. poll the selector for that long;
+   d. queue the callbacks of the fds it reported, readers before writers;
+   e. queue the timers that are due;
+   f. run exactly the callbacks that are queued now, in order.  What they
+      schedule waits for the next iteration, so a callback that keeps
+      rescheduling itself cannot starve fds or timers.
+
+4. **One reader and one writer per fd.**  Each registered fd has a record
+   with a reader slot and a writer slot.  Filling an occupied slot raises
+   :exc:`ResourceBusy`, naming the fd, the direction and the current owner:
+   two tasks may share a socket only in different directions (one sends,
+   one reads).
+
+5. **Removing is final.**  Removing a reader or writer, or cancelling a
+   handle, takes effect at once: a callback already queued for this
+   iteration is skipped.
+
+6. **A failing callback disturbs nothing else.**  Its exception is logged
+   (logger ``dugong.loop``, ERROR, with the traceback: it is a bug) and the
+   iteration goes on.  Only exceptions that are not :exc:`Exception`
+   (``KeyboardInterrupt``, ``SystemExit``) leave :meth:`~Reactor.run_once`.
+
+7. **Time is the injected clock.**  The reactor reads the time only through
+   the ``clock`` given to it, so tests can drive timers with a fake clock
+   and never sleep.  Timers are due when ``when <= clock()``.
+
+8. **Never wait forever for nothing.**  An iteration that has no ready
+   callback, no timer and no registered fd would sleep forever; it raises
+   :exc:`RuntimeError` instead.
+
+9. **Close after unregistering.**  An fd must be removed from the reactor
+   before it is closed (the selector may keep, or silently drop, a closed
+   fd).  Tasks take care of this: a task holds no registration while its
+   coroutine runs, so the coroutine may close or replace its socket freely.
+
+The poll masks of :class:`~dugong.PollNeeded` (``POLLIN``, ``POLLOUT``) and the
+``selectors`` events (``EVENT_READ``, ``EVENT_WRITE``) are translated in one
+place: :func:`poll_mask_to_events` and its inverse :func:`events_to_poll_mask`.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import io
+import itertools
+import logging
+import selectors
+import time
+from collections.abc import Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
+
+from .._errors import DugongError
+from .._poll import POLLIN, POLLOUT, PollCoroutine
+from ._plugins import HOOK_NAMES, Plugin, overrides_hook
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._task import Task
+
+__all__ = [
+    "Reactor",
+    "Handle",
+    "TimerHandle",
+    "Interest",
+    "ResourceBusy",
+    "poll_mask_to_events",
+    "events_to_poll_mask",
+]
+
+_T = TypeVar("_T")
+
+log: Final = logging.getLogger("dugong.loop")
+
+EVENT_READ: Final[int] = selectors.EVENT_READ
+EVENT_WRITE: Final[int] = selectors.EVENT_WRITE
+
+# The single table between the two vocabularies; both helpers below use it.
+_POLL_TO_EVENTS: Final[dict[int, int]] = {
+    POLLIN: EVENT_READ,
+    POLLOUT: EVENT_WRITE,
+    POLLIN | POLLOUT: EVENT_READ | EVENT_WRITE,
+}
+_EVENTS_TO_POLL: Final[dict[int, int]] = {v: k for k, v in _POLL_TO_EVENTS.items()}
+
+# When more than this share of the timer heap is cancelled (and the heap is
+# not tiny), rebuild it instead of waiting for the cancelled entries to reach
+# the top.  Every finished task with a deadline leaves a cancelled timer.
+_MIN_HEAP_TO_PURGE: Final = 100
+_PURGE_FRACTION: Final = 0.5
+
+
+def poll_mask_to_events(mask: int) -> int:
+    """Translate a poll mask into ``selectors`` events.
+
+    Args:
+        mask: ``POLLIN``, ``POLLOUT`` or ``POLLIN | POLLOUT``, as found in
+            :attr:`PollNeeded.mask <dugong.PollNeeded.mask>`.
+
+    Returns:
+        ``EVENT_READ``, ``EVENT_WRITE`` or ``EVENT_READ | EVENT_WRITE``.
+
+    Raises:
+        ValueError: *mask* is empty or has bits other than ``POLLIN`` and
+            ``POLLOUT``.
+    """
+    try:
+        return _POLL_TO_EVENTS[mask]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"poll mask {mask!r} is not POLLIN ({POLLIN}), POLLOUT ({POLLOUT}) or both"
+        ) from None
+
+
+def events_to_poll_mask(events: int) -> int:
+    """Translate ``selectors`` events into a poll mask (the inverse of :func:`poll_mask_to_events`).
+
+    Args:
+        events: ``EVENT_READ``, ``EVENT_WRITE`` or both.
+
+    Returns:
+        ``POLLIN``, ``POLLOUT`` or ``POLLIN | POLLOUT``.
+
+    Raises:
+        ValueError: *events* is empty or has other bits.
+    """
+    try:
+        return _EVENTS_TO_POLL[events]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"selector events {events!r} are not EVENT_READ, EVENT_WRITE or both"
+        ) from None
+
+
+class ResourceBusy(DugongError):
+    """A second waiter for the same fd in the same direction.
+
+    Each fd has one reader slot and one writer slot (rule 4 of the reactor).
+    Raised by :meth:`Reactor.add_reader` and :meth:`Reactor.add_writer`; a task
+    whose coroutine yields a :class:`~dugong.PollNeeded` for a slot that is
+    taken gets this exception thrown into its coroutine.
+
+    Attributes:
+        fd: the file descriptor.
+        direction: ``"reading"`` or ``"writing"``.
+    """
+
+    def __init__(self, fd: int, direction: str, owner: object) -> None:
+        super().__init__(
+            f"fd {fd} is already waited on for {direction} by {owner!r}; "
+            f"only one reader and one writer may wait on an fd at a time"
+        )
+        self.fd = fd
+        self.direction = direction
+
+
+class Handle:
+    """A callback scheduled on a :class:`Reactor`; :meth:`cancel` keeps it from running.
+
+    Returned by :meth:`Reactor.call_soon`, :meth:`Reactor.add_reader` and
+    :meth:`Reactor.add_writer`.
+    """
+
+    __slots__ = ("_callback", "_cancelled")
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self._callback = callback
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Keep the callback from running (again).  Cancelling twice is harmless."""
+        self._cancelled = True
+
+    def cancelled(self) -> bool:
+        """Return True if :meth:`cancel` was called."""
+        return self._cancelled
+
+    def _run(self) -> None:
+        try:
+            self._callback()
+        except Exception:
+            log.error("exception in reactor callback %r", self._callback, exc_info=True)
+
+    def __repr__(self) -> str:
+        state = " cancelled" if self._cancelled else ""
+        return f"<{type(self).__name__}{state} {self._callback!r}>"
+
+
+class TimerHandle(Handle):
+    """A callback scheduled for a point in time, see :meth:`Reactor.call_at`."""
+
+    __slots__ = ("_when", "_reactor", "_in_heap")
+
+    def __init__(self, when: float, callback: Callable[[], object], reactor: Reactor) -> None:
+        super().__init__(callback)
+        self._when = when
+        self._reactor = reactor
+        self._in_heap = True
+
+    @property
+    def when(self) -> float:
+        """The time (on the reactor's clock) at which the callback is due."""
+        return self._when
+
+    def cancel(self) -> None:
+        """Keep the callback from running.  Cancelling twice is harmless."""
+        if not self._cancelled and self._in_heap:
+            self._reactor._cancelled_timers += 1
+        self._cancelled = True
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]} when={self._when:g}>"
+
+
+class _FdSlots:
+    """The waiters of one fd: at most one reader and one writer (rule 4)."""
+
+    __slots__ = ("fd", "reader", "writer")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.reader: Handle | None = None
+        self.writer: Handle | None = None
+
+    def events(self) -> int:
+        return (EVENT_READ if self.reader is not None else 0) | (
+            EVENT_WRITE if self.writer is not None else 0
+        )
+
+
+class Interest(NamedTuple):
+    """What a reactor waits for, as reported by :meth:`Reactor.interest`."""
+
+    readers: tuple[int, ...]
+    """The fds to watch for readability."""
+
+    writers: tuple[int, ...]
+    """The fds to watch for writability."""
+
+    timeout: float | None
+    """How long the foreign loop may sleep at most (``None``: no limit)."""
+
+
+# The hooks of the plugins that define them, as (plugin, hook name, bound method).
+_Hooks = tuple[tuple[Plugin, str, Callable[..., None]], ...]
+
+
+class Reactor:
+    """A selectors-based callback reactor that also runs dugong coroutines as tasks.
+
+    Args:
+        selector: the selector to use (the reactor owns it and closes it in
+            :meth:`close`); by default a new :class:`selectors.DefaultSelector`.
+        clock: the clock for timers, deadlines and :meth:`time`, a function
+            returning seconds as a float.  Tests inject a fake clock.
+
+    The rules the reactor follows are stated at the top of
+    ``dugong/loop/_reactor.py`` and in the documentation chapter on the reactor.
+    A reactor is a context manager that closes itself on exit.
+    """
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._selector: selectors.BaseSelector = (
+            selector if selector is not None else selectors.DefaultSelector()
+        )
+        self._clock = clock
+        self._ready: collections.deque[Handle] = collections.deque()
+        self._timers: list[tuple[float, int, TimerHandle]] = []
+        self._timer_seq = itertools.count()
+        self._cancelled_timers = 0
+        self._slots: dict[int, _FdSlots] = {}
+        self._tasks: dict[Task[object], None] = {}
+        self._task_seq = itertools.count(1)
+        self._running = False
+        self._stopping = False
+        self._closed = False
+        self._plugins: list[Plugin] = []
+        # Per-hook tuples, empty (and so skipped at one truth test) when no
+        # plugin implements that hook.
+        self._h_task_spawned: _Hooks = ()
+        self._h_task_suspended: _Hooks = ()
+        self._h_task_resumed: _Hooks = ()
+        self._h_task_finished: _Hooks = ()
+        self._h_before_iteration: _Hooks = ()
+        self._h_after_iteration: _Hooks = ()
+
+    # ------------------------------------------------------------ the ways in
+
+    def time(self) -> float:
+        """Return the current time on the reactor's clock."""
+        return self._clock()
+
+    def call_soon(self, callback: Callable[[], object]) -> Handle:
+        """Run *callback* in the next iteration, after the callbacks already queued.
+
+        Args:
+            callback: a function of no arguments (use :func:`functools.partial`
+                or a lambda to bind arguments); its return value is ignored.
+
+        Returns:
+            A handle that can cancel the call.
+
+        Raises:
+            RuntimeError: the reactor is closed.
+        """
+        self._check_open()
+        handle = Handle(callback)
+        self._ready.append(handle)
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run *callback* once *delay* seconds have passed on the reactor's clock.
+
+        Args:
+            delay: seconds from now; zero or negative means "in the next iteration".
+            callback: a function of no arguments.
+
+        Returns:
+            A handle that can cancel the call.
+
+        Raises:
+            RuntimeError: the reactor is closed.
+        """
+        return self.call_at(self._clock() + delay, callback)
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run *callback* once the reactor's clock reaches *when*.
+
+        Timers due at the same time run in the order they were scheduled.
+
+        Args:
+            when: an absolute time on the reactor's clock (see :meth:`time`).
+            callback: a function of no arguments.
+
+        Returns:
+            A handle that can cancel the call.
+
+        Raises:
+            RuntimeError: the reactor is closed.
+        """
+        self._check_open()
+        handle = TimerHandle(when, callback, self)
+        heapq.heappush(self._timers, (when, next(self._timer_seq), handle))
+        return handle
+
+    def add_reader(self, fd: int, callback: Callable[[], object]) -> Handle:
+        """Call *callback* in every iteration in which *fd* is readable.
+
+        Args:
+            fd: a file descriptor (``sock.fileno()``).
+            callback: a function of no arguments.
+
+        Returns:
+            The handle of the registration; cancelling it skips the callback
+            but keeps the registration, use :meth:`remove_reader` to end it.
+
+        Raises:
+            ResourceBusy: *fd* already has a reader.
+            ValueError, OSError: the selector rejected *fd* (e.g. it is
+                negative or closed).
+            RuntimeError: the reactor is closed.
+        """
+        return self._add(fd, EVENT_READ, callback)
+
+    def add_writer(self, fd: int, callback: Callable[[], object]) -> Handle:
+        """Call *callback* in every iteration in which *fd* is writable.
+
+        Args:
+            fd: a file descriptor.
+            callback: a function of no arguments.
+
+        Returns:
+            The handle of the registration.
+
+        Raises:
+            ResourceBusy: *fd* already has a writer.
+            ValueError, OSError: the selector rejected *fd*.
+            RuntimeError: the reactor is closed.
+        """
+        return self._add(fd, EVENT_WRITE, callback)
+
+    def remove_reader(self, fd: int) -> bool:
+        """Stop watching *fd* for readability; a queued call of its callback is skipped.
+
+        Args:
+            fd: the file descriptor.
+
+        Returns:
+            True if *fd* had a reader.
+        """
+        return self._remove(fd, EVENT_READ, None)
+
+    def remove_writer(self, fd: int) -> bool:
+        """Stop watching *fd* for writability; a queued call of its callback is skipped.
+
+        Args:
+            fd: the file descriptor.
+
+        Returns:
+            True if *fd* had a writer.
+        """
+        return self._remove(fd, EVENT_WRITE, None)
+
+    def spawn(
+        self,
+        coroutine: PollCoroutine[_T],
+        *,
+        deadline: float | None = None,
+        name: str | None = None,
+    ) -> Task[_T]:
+        """Run the dugong coroutine *coroutine* as a task on this reactor.
+
+        The coroutine's first step runs in the next iteration.  Whenever it
+        yields a :class:`~dugong.PollNeeded`, the task registers exactly that
+        interest (reader, writer or both) and resumes the coroutine when the
+        selector reports the fd ready; see :class:`Task` for everything else.
+
+        Args:
+            coroutine: a generator yielding :class:`~dugong.PollNeeded`, e.g.
+                ``conn.co_read_response()``.
+            deadline: an absolute time on the reactor's clock.  If the task
+                is still waiting for I/O then, :exc:`dugong.ConnectionTimedOut`
+                is thrown into the coroutine.
+            name: a name for logs and ``repr``; by default the coroutine's
+                qualified name and a serial number.
+
+        Returns:
+            The task.
+
+        Raises:
+            TypeError: *coroutine* is not a generator (e.g. a coroutine
+                function that was not called).
+            RuntimeError: the reactor is closed.
+        """
+        from ._task import Task
+
+        self._check_open()
+        if not isinstance(coroutine, Generator):
+            raise TypeError(
+                f"spawn() needs a dugong coroutine (a generator such as "
+                f"conn.co_read_response()), not {coroutine!r}"
+            )
+        if name is None:
+            qualname = getattr(coroutine, "__qualname__", type(coroutine).__name__)
+            name = f"{qualname}#{next(self._task_seq)}"
+        return Task(self, coroutine, deadline=deadline, name=name)
+
+    # --------------------------------------------------------------- running
+
+    def run_once(self, timeout: float | None = None) -> None:
+        """Run one iteration: wait for I/O or a timer, then run what is ready.
+
+        Args:
+            timeout: the longest this call may sleep, in seconds; ``None``
+                means no limit of the caller's own (the next timer still
+                limits the sleep), 0 means do not block.
+
+        Raises:
+            RuntimeError: the reactor is closed or already running, or it
+                would sleep forever (nothing ready, no timer, no fd).
+        """
+        self._enter()
+        try:
+            self._purge_cancelled_timers()
+            if self._ready or self._stopping:
+                wait: float | None = 0.0
+            else:
+                wait = self._until_next_timer()
+                if timeout is not None:
+                    wait = max(0.0, timeout) if wait is None else min(wait, max(0.0, timeout))
+                if wait is None and not self._slots:
+                    raise RuntimeError(
+                        "the reactor would wait forever: no callback is ready, "
+                        "no timer is pending and no fd is registered"
+                    )
+            if self._h_before_iteration:
+                self._call_hooks(self._h_before_iteration, wait)
+            events = self._selector.select(wait)
+            self._queue_fd_events(events)
+            self._queue_due_timers()
+            self._run_snapshot()
+        finally:
+            self._running = False
+
+    def run_forever(self) -> None:
+        """Run iterations until :meth:`stop` is called.
+
+        If :meth:`stop` was called before, one iteration that does not block
+        runs and the method returns.
+
+        Raises:
+            RuntimeError: the reactor is closed or already running, or it
+                would wait forever for nothing (see :meth:`run_once`).
+        """
+        try:
+            while True:
+                self.run_once()
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+
+    def run_until_complete(self, task_or_coroutine: Task[_T] | PollCoroutine[_T]) -> _T:
+        """Run the reactor until a task finishes, and return its result.
+
+        Other tasks and callbacks run meanwhile and stay where they are when
+        this returns.
+
+        Args:
+            task_or_coroutine: a task of this reactor, or a coroutine to
+                :meth:`spawn`.
+
+        Returns:
+            The task's result.
+
+        Raises:
+            BaseException: whatever the task raised; :exc:`TaskCancelled`
+                if it was cancelled.
+            ValueError: the task belongs to another reactor.
+            RuntimeError: the reactor is closed or already running, it was
+                stopped before the task finished, or the task can never
+                finish (nothing left to wait for).
+        """
+        from ._task import Task
+
+        if isinstance(task_or_coroutine, Task):
+            task: Task[_T] = task_or_coroutine
+            if task.reactor is not self:
+                raise ValueError(f"{task!r} belongs to another reactor")
+        else:
+            task = self.spawn(task_or_coroutine)
+
+        def stop(_: object) -> None:
+            self.stop()
+
+        if not task.done():
+            task.add_done_callback(stop)
+            try:
+                self.run_forever()
+            finally:
+                task.remove_done_callback(stop)
+            if not task.done():
+                raise RuntimeError(f"the reactor was stopped before {task!r} finished")
+        return task.result()
+
+    def stop(self) -> None:
+        """Make :meth:`run_forever` return after the current iteration."""
+        self._stopping = True
+
+    def is_running(self) -> bool:
+        """Return True while an iteration runs (inside callbacks and tasks)."""
+        return self._running
+
+    def is_closed(self) -> bool:
+        """Return True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Cancel the unfinished tasks, drop all callbacks and timers, close the selector.
+
+        The coroutines of unfinished tasks see ``GeneratorExit`` (see
+        :meth:`Task.cancel`); their done callbacks do not run.  Closing twice
+        is harmless.
+
+        Raises:
+            RuntimeError: the reactor is running.
+        """
+        if self._running:
+            raise RuntimeError("cannot close a running reactor")
+        if self._closed:
+            return
+        try:
+            for task in list(self._tasks):
+                task.cancel()
+        finally:
+            self._closed = True
+            self._ready.clear()
+            self._timers.clear()
+            self._cancelled_timers = 0
+            self._slots.clear()
+            self._selector.close()
+
+    def __enter__(self) -> Reactor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- plugins
+
+    def add_plugin(self, plugin: Plugin) -> None:
+        """Attach *plugin*; its hooks are called from the next event on.
+
+        Only the hooks the plugin defines (overrides) are called, so a plugin
+        costs nothing for the events it ignores.  A hook that raises is
+        logged at ERROR with its traceback and its plugin is removed.
+
+        Args:
+            plugin: an object implementing some hooks of :class:`Plugin`.
+
+        Raises:
+            ValueError: *plugin* is already attached.
+        """
+        if any(p is plugin for p in self._plugins):
+            raise ValueError(f"{plugin!r} is already attached to this reactor")
+        self._plugins.append(plugin)
+        self._rebuild_hooks()
+
+    def remove_plugin(self, plugin: Plugin) -> None:
+        """Detach *plugin*.
+
+        Args:
+            plugin: a plugin given to :meth:`add_plugin`.
+
+        Raises:
+            ValueError: *plugin* is not attached.
+        """
+        for i, p in enumerate(self._plugins):
+            if p is plugin:
+                del self._plugins[i]
+                self._rebuild_hooks()
+                return
+        raise ValueError(f"{plugin!r} is not attached to this reactor")
+
+    # ------------------------------------------------------------ embedding
+
+    def next_timeout(self) -> float | None:
+        """Return how long the reactor may sleep before it has work to do.
+
+        Returns:
+            0 if callbacks are ready, the seconds until the earliest timer
+            (0 if it is due), or ``None`` if there is no timer.
+        """
+        if self._ready:
+            return 0.0
+        self._purge_cancelled_timers()
+        return self._until_next_timer()
+
+    def interest(self) -> Interest:
+        """Tell a foreign event loop what to watch for the reactor.
+
+        The foreign loop watches the returned fds, sleeps at most
+        ``timeout`` seconds, and then hands what was ready to
+        :meth:`process_ready` (also when nothing was, so timers run).
+        Ask again after each :meth:`process_ready`: the interest changes
+        as tasks progress.
+
+        Returns:
+            The fds to watch for reading and for writing, and the timeout.
+        """
+        readers = tuple(fd for fd, slots in self._slots.items() if slots.reader is not None)
+        writers = tuple(fd for fd, slots in self._slots.items() if slots.writer is not None)
+        return Interest(readers, writers, self.next_timeout())
+
+    def process_ready(self, readable: Iterable[int] = (), writable: Iterable[int] = ()) -> None:
+        """Run one iteration with readiness found by a foreign loop; never blocks.
+
+        Queues the reader callbacks of *readable* and the writer callbacks of
+        *writable*, then the due timers, then runs that snapshot, just as
+        :meth:`run_once` does after polling its own selector.  Fds the reactor
+        no longer watches are ignored.
+
+        Args:
+            readable: fds the foreign loop found readable.
+            writable: fds the foreign loop found writable.
+
+        Raises:
+            RuntimeError: the reactor is closed or already running.
+        """
+        self._enter()
+        try:
+            self._purge_cancelled_timers()
+            if self._h_before_iteration:
+                self._call_hooks(self._h_before_iteration, 0.0)
+            for fd in readable:
+                slots = self._slots.get(fd)
+                if slots is not None and slots.reader is not None:
+                    self._ready.append(slots.reader)
+            for fd in writable:
+                slots = self._slots.get(fd)
+                if slots is not None and slots.writer is not None:
+                    self._ready.append(slots.writer)
+            self._queue_due_timers()
+            self._run_snapshot()
+        finally:
+            self._running = False
+
+    def fileno(self) -> int:
+        """Return the selector's own fd, which is readable whenever an fd of the reactor is ready.
+
+        A foreign loop can watch this one fd instead of the reactor's whole
+        :meth:`interest`; when it is readable (or :meth:`next_timeout` has
+        passed), call ``run_once(0)``.
+
+        Returns:
+            The fd of the epoll, kqueue or devpoll object.
+
+        Raises:
+            io.UnsupportedOperation: the selector (e.g. ``select`` or ``poll``
+                based) has no fd of its own; use :meth:`interest` and
+                :meth:`process_ready` instead.
+        """
+        fileno = getattr(self._selector, "fileno", None)
+        if fileno is None:
+            raise io.UnsupportedOperation(
+                f"{type(self._selector).__name__} has no file descriptor of its own; "
+                f"use Reactor.interest() and Reactor.process_ready() instead"
+            )
+        fd: int = fileno()
+        return fd
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "running" if self._running else "idle"
+        return (
+            f"<Reactor {state} ready={len(self._ready)} timers={len(self._timers)} "
+            f"fds={len(self._slots)} tasks={len(self._tasks)}>"
+        )
+
+    # ------------------------------------------------------------- internals
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the reactor is closed")
+
+    def _enter(self) -> None:
+        self._check_open()
+        if self._running:
+            raise RuntimeError("the reactor is already running (run_once is not re-entrant)")
+        self._running = True
+
+    def _add(self, fd: int, event: int, callback: Callable[[], object]) -> Handle:
+        self._check_open()
+        slots = self._slots.get(fd)
+        new = slots is None
+        if slots is None:
+            slots = _FdSlots(fd)
+        current = slots.reader if event == EVENT_READ else slots.writer
+        if current is not None:
+            direction = "reading" if event == EVENT_READ else "writing"
+            raise ResourceBusy(fd, direction, current._callback)
+        handle = Handle(callback)
+        if new:
+            self._selector.register(fd, event, slots)
+            self._slots[fd] = slots
+        else:
+            self._selector.modify(fd, slots.events() | event, slots)
+        if event == EVENT_READ:
+            slots.reader = handle
+        else:
+            slots.writer = handle
+        return handle
+
+    def _remove(self, fd: int, event: int, handle: Handle | None) -> bool:
+        """Empty one slot of *fd*, if it holds *handle* (or anything, if None)."""
+        slots = self._slots.get(fd)
+        if slots is None:
+            return False
+        current = slots.reader if event == EVENT_READ else slots.writer
+        if current is None or (handle is not None and current is not handle):
+            return False
+        current.cancel()
+        if event == EVENT_READ:
+            slots.reader = None
+        else:
+            slots.writer = None
+        remaining = slots.events()
+        if remaining:
+            self._selector.modify(fd, remaining, slots)
+        else:
+            del self._slots[fd]
+            self._selector.unregister(fd)
+        return True
+
+    def _until_next_timer(self) -> float | None:
+        if not self._timers:
+            return None
+        return max(0.0, self._timers[0][0] - self._clock())
+
+    def _purge_cancelled_timers(self) -> None:
+        timers = self._timers
+        if (
+            len(timers) > _MIN_HEAP_TO_PURGE
+            and self._cancelled_timers > _PURGE_FRACTION * len(timers)
+        ):
+            kept = []
+            for entry in timers:
+                if entry[2]._cancelled:
+                    entry[2]._in_heap = False
+                else:
+                    kept.append(entry)
+            heapq.heapify(kept)
+            self._timers = kept
+            self._cancelled_timers = 0
+            return
+        while timers and timers[0][2]._cancelled:
+            heapq.heappop(timers)[2]._in_heap = False
+            self._cancelled_timers -= 1
+
+    def _queue_fd_events(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
+        ready = self._ready
+        for key, mask in events:
+            slots: _FdSlots = key.data
+            if mask & EVENT_READ and slots.reader is not None:
+                ready.append(slots.reader)
+            if mask & EVENT_WRITE and slots.writer is not None:
+                ready.append(slots.writer)
+
+    def _queue_due_timers(self) -> None:
+        timers = self._timers
+        if not timers:
+            return
+        now = self._clock()
+        while timers and timers[0][0] <= now:
+            handle = heapq.heappop(timers)[2]
+            handle._in_heap = False
+            if handle._cancelled:
+                self._cancelled_timers -= 1
+            else:
+                self._ready.append(handle)
+
+    def _run_snapshot(self) -> None:
+        ready = self._ready
+        ran = 0
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+                ran += 1
+        if self._h_after_iteration:
+            self._call_hooks(self._h_after_iteration, ran)
+
+    def _rebuild_hooks(self) -> None:
+        hooks: dict[str, _Hooks] = {
+            name: tuple(
+                (plugin, name, getattr(plugin, name))
+                for plugin in self._plugins
+                if overrides_hook(plugin, name)
+            )
+            for name in HOOK_NAMES
+        }
+        self._h_task_spawned = hooks["task_spawned"]
+        self._h_task_suspended = hooks["task_suspended"]
+        self._h_task_resumed = hooks["task_resumed"]
+        self._h_task_finished = hooks["task_finished"]
+        self._h_before_iteration = hooks["before_iteration"]
+        self._h_after_iteration = hooks["after_iteration"]
+
+    def _call_hooks(self, hooks: _Hooks, *args: object) -> None:
+        for plugin, name, hook in hooks:
+            try:
+                hook(*args)
+            except Exception:
+                log.error(
+                    "plugin %r raised in %s(); it is removed from the reactor",
+                    plugin,
+                    name,
+                    exc_info=True,
+                )
+                if any(p is plugin for p in self._plugins):
+                    self.remove_plugin(plugin)
+
+    # Called by Task.
+    def _task_spawned(self, task: Task[object]) -> None:
+        self._tasks[task] = None
+        if self._h_task_spawned:
+            self._call_hooks(self._h_task_spawned, task)
+
+    def _task_finished(self, task: Task[object]) -> None:
+        self._tasks.pop(task, None)
+        if self._h_task_finished:
+            self._call_hooks(self._h_task_finished, task)

@@ -1,0 +1,491 @@
+"""Task: drives one dugong coroutine on a :class:`~dugong.loop.Reactor`; and :func:`run_all`.
+
+A task is a small state machine::
+
+    pending --first step--> running --yields PollNeeded--> waiting --fd ready--> running ...
+                               |                                                  |
+                               +----------- returns, raises, is cancelled --------+--> done
+
+While the coroutine runs, the task holds no registration in the reactor; when
+it yields ``PollNeeded(fd, mask)`` the task takes exactly the reader slot, the
+writer slot or both for that fd, and gives them back before resuming the
+coroutine.  Whatever goes wrong with a yielded value (not a ``PollNeeded``, a
+bad mask, a slot taken by another task, an fd the selector refuses) is thrown
+into the coroutine at its ``yield``, so the coroutine that made the mistake is
+the one that hears about it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, Literal, TypeAlias, TypeVar
+
+from .._errors import ConnectionTimedOut, DugongError
+from .._poll import PollCoroutine, PollNeeded
+from ._reactor import EVENT_READ, EVENT_WRITE, Handle, Reactor, poll_mask_to_events
+
+__all__ = ["Task", "TaskState", "TaskCancelled", "InvalidStateError", "run_all"]
+
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
+
+#: The states of a :class:`Task`, see :attr:`Task.state`.
+TaskState: TypeAlias = Literal["pending", "running", "waiting", "done"]
+
+
+class TaskCancelled(DugongError):
+    """The task was cancelled; raised by :meth:`Task.result` and :meth:`Task.exception`."""
+
+
+class InvalidStateError(DugongError):
+    """The task is not done yet, so it has no result or exception."""
+
+
+class Task(Generic[_T_co]):
+    """One dugong coroutine running on a :class:`Reactor`; create it with :meth:`Reactor.spawn`.
+
+    The task resumes its coroutine whenever the fd of the last yielded
+    :class:`~dugong.PollNeeded` is ready for that mask (for ``POLLIN | POLLOUT``:
+    when it is ready for either).  Resuming early is harmless: the coroutine
+    yields the same request again and the task waits again.
+
+    **Errors thrown into the coroutine** (at its ``yield``):
+
+    - :exc:`TypeError` if it yielded something other than a ``PollNeeded``;
+    - :exc:`ValueError` if the mask is not ``POLLIN``, ``POLLOUT`` or both;
+    - :exc:`~dugong.loop.ResourceBusy` if another task (or callback) already
+      waits on that fd in that direction;
+    - :exc:`OSError` / :exc:`ValueError` if the selector refuses the fd;
+    - :exc:`dugong.ConnectionTimedOut` when the deadline passes while it waits.
+
+    If the coroutine lets the error propagate, the task fails with it; if it
+    catches it and yields again, it goes on.  An exception in one task never
+    disturbs other tasks.
+
+    **Cancellation** (:meth:`cancel`) closes the coroutine: it sees
+    ``GeneratorExit`` at its ``yield`` (``finally`` blocks and context managers
+    run; it cannot refuse).  An HTTP connection whose coroutine was cancelled
+    in the middle of an operation (request half sent, response half read) is
+    in an unknown state and must be considered unusable: call
+    ``conn.disconnect()`` or ``conn.reset()`` before using it again.  The same
+    holds after a deadline raised :exc:`~dugong.ConnectionTimedOut`.
+    """
+
+    __slots__ = (
+        "_reactor",
+        "_coro",
+        "_name",
+        "_state",
+        "_waiting",
+        "_wait_events",
+        "_handles",
+        "_start_handle",
+        "_deadline",
+        "_deadline_handle",
+        "_cancel_requested",
+        "_cancelled",
+        "_result",
+        "_exception",
+        "_callbacks",
+        "__weakref__",
+    )
+
+    _result: _T_co
+
+    def __init__(
+        self,
+        reactor: Reactor,
+        coroutine: PollCoroutine[_T_co],
+        *,
+        deadline: float | None = None,
+        name: str = "task",
+    ) -> None:
+        self._reactor = reactor
+        self._coro = coroutine
+        self._name = name
+        self._state: TaskState = "pending"
+        self._waiting: PollNeeded | None = None
+        self._wait_events = 0
+        self._handles: tuple[Handle, ...] = ()
+        self._cancel_requested = False
+        self._cancelled = False
+        self._exception: BaseException | None = None
+        self._callbacks: list[Callable[[Task[_T_co]], object]] = []
+        self._deadline = deadline
+        self._start_handle: Handle | None = reactor.call_soon(self._start)
+        self._deadline_handle: Handle | None = (
+            None if deadline is None else reactor.call_at(deadline, self._on_deadline)
+        )
+        reactor._task_spawned(self)
+
+    # ------------------------------------------------------------ public API
+
+    @property
+    def name(self) -> str:
+        """The task's name, for logs and ``repr``."""
+        return self._name
+
+    @property
+    def reactor(self) -> Reactor:
+        """The reactor the task runs on."""
+        return self._reactor
+
+    @property
+    def state(self) -> TaskState:
+        """``"pending"`` (not started), ``"running"``, ``"waiting"`` (for I/O) or ``"done"``."""
+        return self._state
+
+    @property
+    def waiting_for(self) -> PollNeeded | None:
+        """The :class:`~dugong.PollNeeded` the task waits for, or None if it is not waiting."""
+        return self._waiting
+
+    @property
+    def deadline(self) -> float | None:
+        """The deadline given to :meth:`Reactor.spawn` (time on the reactor's clock)."""
+        return self._deadline
+
+    def done(self) -> bool:
+        """Return True if the coroutine returned, raised or was cancelled."""
+        return self._state == "done"
+
+    def cancelled(self) -> bool:
+        """Return True if the task was cancelled (and its coroutine closed cleanly)."""
+        return self._cancelled
+
+    def result(self) -> _T_co:
+        """Return the coroutine's return value.
+
+        Returns:
+            What the coroutine returned.
+
+        Raises:
+            BaseException: the exception the coroutine raised.
+            TaskCancelled: the task was cancelled.
+            InvalidStateError: the task is not done.
+        """
+        if self._state != "done":
+            raise InvalidStateError(f"{self!r} is not done")
+        if self._cancelled:
+            raise TaskCancelled(f"{self!r} was cancelled")
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+    def exception(self) -> BaseException | None:
+        """Return the exception the coroutine raised, or None if it returned.
+
+        Returns:
+            The exception, or None.
+
+        Raises:
+            TaskCancelled: the task was cancelled.
+            InvalidStateError: the task is not done.
+        """
+        if self._state != "done":
+            raise InvalidStateError(f"{self!r} is not done")
+        if self._cancelled:
+            raise TaskCancelled(f"{self!r} was cancelled")
+        return self._exception
+
+    def add_done_callback(self, callback: Callable[[Task[_T_co]], object]) -> None:
+        """Call ``callback(task)`` (via :meth:`Reactor.call_soon`) once the task is done.
+
+        Args:
+            callback: a function of the task.  If the task is already done it
+                is scheduled at once.
+        """
+        if self._state == "done":
+            self._reactor.call_soon(functools.partial(callback, self))
+        else:
+            self._callbacks.append(callback)
+
+    def remove_done_callback(self, callback: Callable[[Task[_T_co]], object]) -> int:
+        """Forget every registration of *callback* that has not been scheduled yet.
+
+        Args:
+            callback: a function given to :meth:`add_done_callback`.
+
+        Returns:
+            How many registrations were removed.
+        """
+        kept = [cb for cb in self._callbacks if cb != callback]
+        removed = len(self._callbacks) - len(kept)
+        self._callbacks = kept
+        return removed
+
+    def cancel(self) -> bool:
+        """Cancel the task by closing its coroutine.
+
+        A waiting or pending task is closed at once: its registration is
+        removed and its coroutine sees ``GeneratorExit`` at its ``yield``
+        (a coroutine not started yet does not run at all).  A task that
+        cancels itself while running is closed at its next ``yield``.  If
+        the coroutine raises an exception while closing (other than
+        ``GeneratorExit``), the task fails with that exception instead of
+        being cancelled.
+
+        Returns:
+            False if the task was already done, True otherwise.
+        """
+        if self._state == "done":
+            return False
+        if self._state == "running" or self._cancel_requested:
+            self._cancel_requested = True
+            return True
+        self._unwait()
+        self._close()
+        return True
+
+    def __repr__(self) -> str:
+        if self._state == "waiting":
+            detail = f" for {self._waiting!r}"
+        elif self._state == "done":
+            if self._cancelled:
+                detail = " (cancelled)"
+            elif self._exception is not None:
+                detail = f" with {type(self._exception).__name__}: {self._exception}"
+            else:
+                detail = " with a result"
+        else:
+            detail = ""
+        return f"<Task {self._name!r} {self._state}{detail}>"
+
+    # ------------------------------------------------------------- internals
+
+    def _start(self) -> None:
+        self._start_handle = None
+        self._resume(None)
+
+    def _wakeup(self) -> None:
+        self._unwait()
+        self._resume(None)
+
+    def _on_deadline(self) -> None:
+        self._deadline_handle = None
+        request = self._waiting
+        self._unwait()
+        err = ConnectionTimedOut(None, request)
+        # ConnectionTimedOut words its message for a per-operation timeout;
+        # say what actually happened.
+        err.args = (
+            f"deadline {self._deadline:g} on the reactor clock passed"
+            + ("" if request is None else f" while waiting for {request!r}"),
+        )
+        self._resume(err)
+
+    def _unwait(self) -> None:
+        """Give back the reactor slots (or the pending first step) of the task."""
+        if self._start_handle is not None:
+            self._start_handle.cancel()
+            self._start_handle = None
+        request = self._waiting
+        if request is not None:
+            reactor = self._reactor
+            handles = self._handles
+            events = self._wait_events
+            if events & EVENT_READ:
+                reactor._remove(request.fd, EVENT_READ, handles[0])
+            if events & EVENT_WRITE:
+                reactor._remove(request.fd, EVENT_WRITE, handles[-1])
+            self._waiting = None
+            self._handles = ()
+
+    def _resume(self, error: BaseException | None) -> None:
+        reactor = self._reactor
+        if reactor._h_task_resumed:
+            reactor._call_hooks(reactor._h_task_resumed, self)
+        self._state = "running"
+        coro = self._coro
+        while True:
+            try:
+                request = coro.send(None) if error is None else coro.throw(error)
+            except StopIteration as stop:
+                self._result = stop.value
+                self._finish()
+                return
+            except BaseException as err:
+                self._exception = err
+                self._finish()
+                if not isinstance(err, Exception):
+                    raise
+                return
+            if self._cancel_requested:
+                self._close()
+                return
+            error = self._wait(request)
+            if error is None:
+                self._state = "waiting"
+                if reactor._h_task_suspended:
+                    reactor._call_hooks(reactor._h_task_suspended, self, request)
+                return
+
+    def _wait(self, request: object) -> Exception | None:
+        """Register exactly the interest of *request*; return the error to throw instead."""
+        if not isinstance(request, PollNeeded):
+            return TypeError(
+                f"{self!r}: a dugong coroutine must yield PollNeeded(fd, mask), "
+                f"not {request!r}"
+            )
+        reactor = self._reactor
+        try:
+            events = poll_mask_to_events(request.mask)
+            fd = request.fd
+            if events == EVENT_READ:
+                handles: tuple[Handle, ...] = (reactor._add(fd, EVENT_READ, self._wakeup),)
+            elif events == EVENT_WRITE:
+                handles = (reactor._add(fd, EVENT_WRITE, self._wakeup),)
+            else:
+                reader = reactor._add(fd, EVENT_READ, self._wakeup)
+                try:
+                    handles = (reader, reactor._add(fd, EVENT_WRITE, self._wakeup))
+                except BaseException:
+                    reactor._remove(fd, EVENT_READ, reader)
+                    raise
+        except Exception as err:
+            return err
+        self._waiting = request
+        self._wait_events = events
+        self._handles = handles
+        return None
+
+    def _close(self) -> None:
+        self._state = "running"
+        self._cancel_requested = True
+        try:
+            self._coro.close()
+        except BaseException as err:
+            self._exception = err
+            self._finish()
+            if not isinstance(err, Exception):
+                raise
+            return
+        self._cancelled = True
+        self._finish()
+
+    def _finish(self) -> None:
+        self._state = "done"
+        if self._deadline_handle is not None:
+            self._deadline_handle.cancel()
+            self._deadline_handle = None
+        reactor = self._reactor
+        for callback in self._callbacks:
+            reactor.call_soon(functools.partial(callback, self))
+        self._callbacks = []
+        reactor._task_finished(self)
+
+
+def run_all(
+    coroutines: Iterable[PollCoroutine[_T]],
+    *,
+    max_concurrency: int | None = None,
+    reactor: Reactor | None = None,
+) -> list[_T]:
+    """Run dugong coroutines concurrently and return their results in input order.
+
+    The coroutines are taken from *coroutines* one at a time, as capacity
+    allows, so a lazy iterable of millions of coroutines is fine.
+
+    Errors fail fast.  When a task first fails (the earliest failure in
+    time), no further coroutine is taken from *coroutines* (those left are
+    neither started nor consumed), every other running task is cancelled
+    (its coroutine closed, see :meth:`Task.cancel`), and once all of them have
+    finished, that first exception is raised.  Exceptions that other tasks
+    raise while being cancelled are discarded.  An exception raised by
+    *coroutines* itself (or a non-coroutine item in it) counts as a failure
+    in the same way.
+
+    Args:
+        coroutines: dugong coroutines, e.g. ``[conn.co_readall() ...]``.
+        max_concurrency: how many run at a time at most (None: all of them).
+        reactor: the reactor to run them on (not running, e.g. one with
+            plugins attached); by default a new one that is closed at the end.
+
+    Returns:
+        The results, in the order of *coroutines*.
+
+    Raises:
+        BaseException: the first exception a coroutine raised.
+        ValueError: *max_concurrency* is less than 1.
+        RuntimeError: the reactor is running or closed.
+    """
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
+    if reactor is None:
+        with Reactor() as own:
+            return _Gather(own, coroutines, max_concurrency).run()
+    return _Gather(reactor, coroutines, max_concurrency).run()
+
+
+class _Gather(Generic[_T]):
+    """The state of one :func:`run_all` call."""
+
+    def __init__(
+        self,
+        reactor: Reactor,
+        coroutines: Iterable[PollCoroutine[_T]],
+        max_concurrency: int | None,
+    ) -> None:
+        self._reactor = reactor
+        self._source: Iterator[tuple[int, PollCoroutine[_T]]] | None = enumerate(coroutines)
+        self._limit = max_concurrency
+        self._running: dict[Task[_T], int] = {}
+        self._results: dict[int, _T] = {}
+        self._count = 0
+        self._error: BaseException | None = None
+
+    def run(self) -> list[_T]:
+        reactor = self._reactor
+        if reactor.is_running():
+            raise RuntimeError("run_all() cannot run inside a running reactor")
+        reactor._check_open()
+        self._fill()
+        try:
+            while self._running:
+                reactor.run_once()
+        except BaseException:
+            for task in list(self._running):
+                task.cancel()
+            raise
+        if self._error is not None:
+            raise self._error
+        return [self._results[i] for i in range(self._count)]
+
+    def _fill(self) -> None:
+        limit = self._limit
+        while self._source is not None and (limit is None or len(self._running) < limit):
+            try:
+                item = next(self._source, None)
+                if item is None:
+                    self._source = None
+                    return
+                index, coroutine = item
+                self._count = index + 1
+                task = self._reactor.spawn(coroutine)
+            except Exception as err:
+                self._fail(err)
+                return
+            self._running[task] = index
+            task.add_done_callback(self._done)
+
+    def _done(self, task: Task[_T]) -> None:
+        index = self._running.pop(task)
+        if self._error is not None:
+            return
+        if task.cancelled():
+            # Cancelled by somebody else: that is this run's failure.
+            self._fail(TaskCancelled(f"{task!r} was cancelled"))
+            return
+        error = task.exception()
+        if error is not None:
+            self._fail(error)
+            return
+        self._results[index] = task.result()
+        self._fill()
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        self._source = None
+        for task in list(self._running):
+            task.cancel()

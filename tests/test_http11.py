@@ -1,0 +1,393 @@
+"""Units of the sans-I/O RFC 9112 module: request serialisation, head parsing, framing."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dugong import (
+    MAX_HEADER_FIELDS,
+    MAX_LINE_SIZE,
+    BodyFollowing,
+    InvalidResponse,
+    UnsupportedResponse,
+)
+from dugong._http11 import (
+    CHUNKED,
+    LENGTH,
+    NO_BODY,
+    UNTIL_CLOSE,
+    excerpt,
+    parse_chunk_size,
+    parse_response_head,
+    request_fields,
+    response_framing,
+    serialize_head,
+    validate_field,
+    validate_method,
+    validate_target,
+)
+
+# ------------------------------------------------------------------ requests
+
+
+def test_serialize_head_exact_bytes() -> None:
+    head = serialize_head("GET", "/a?b=c", [("Host", "example.org"), ("X-A", "1\t2")])
+    assert head == b"GET /a?b=c HTTP/1.1\r\nHost: example.org\r\nX-A: 1\t2\r\n\r\n"
+
+
+def test_serialize_head_latin1_value() -> None:
+    assert serialize_head("GET", "/", [("X", "caf\xe9")]).endswith(b"X: caf\xe9\r\n\r\n")
+    with pytest.raises(ValueError, match="ISO-8859-1"):
+        serialize_head("GET", "/", [("X", "\u20ac")])
+
+
+@pytest.mark.parametrize("method", ["", "GE T", "GET\r\n", "G\x00T", "GET/", "G:T", "\u00e9", "(GET)"])
+def test_bad_methods(method: str) -> None:
+    with pytest.raises(ValueError, match="token"):
+        validate_method(method)
+
+
+@pytest.mark.parametrize("method", ["GET", "M-SEARCH", "PROPFIND", "X!#$%&'*+.^_`|~1"])
+def test_good_methods(method: str) -> None:
+    validate_method(method)
+
+
+@pytest.mark.parametrize(
+    "target", ["", "/a b", "/a\r\nX: y", "/\x00", "/\x7f", "/caf\u00e9", "/\t", "/a\nb"]
+)
+def test_bad_targets(target: str) -> None:
+    with pytest.raises(ValueError):
+        validate_target(target)
+
+
+@pytest.mark.parametrize("target", ["/", "*", "/a%20b?c=d#e", "http://h:1/p", "h:443"])
+def test_good_targets(target: str) -> None:
+    validate_target(target)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("", "v"),
+        ("A B", "v"),
+        ("A:", "v"),
+        ("A\r\n", "v"),
+        ("A", "v\r\nX: injected"),
+        ("A", "v\nX"),
+        ("A", "v\rX"),
+        ("A", "v\x00"),
+        ("A", "v\x7f"),
+        ("A", "\x1b[31m"),
+    ],
+)
+def test_bad_fields(name: str, value: str) -> None:
+    with pytest.raises(ValueError):
+        validate_field(name, value)
+
+
+def test_field_value_must_be_str() -> None:
+    with pytest.raises(ValueError, match="must be a str"):
+        validate_field("A", 5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["", "a b", "\tx\t", "caf\xe9", "\xa0\xff", "!~"])
+def test_good_field_values(value: str) -> None:
+    validate_field("X-Ok", value)
+
+
+def test_request_fields_defaults_and_order() -> None:
+    fields = request_fields("h:8080", {"X-A": "1"}, 3, False, "md5==", False)
+    assert fields == [
+        ("Host", "h:8080"),
+        ("X-A", "1"),
+        ("Content-Length", "3"),
+        ("Content-MD5", "md5=="),
+        ("Accept-Encoding", "identity"),
+        ("Connection", "keep-alive"),
+    ]
+
+
+def test_request_fields_caller_overrides() -> None:
+    caller = {
+        "host": "other",
+        "accept-encoding": "gzip",
+        "Connection": "close",
+        "Content-MD5": "mine",
+        "Content-Length": "5",
+    }
+    before = dict(caller)
+    fields = request_fields("h", caller, 5, False, "ours", False)
+    assert caller == before  # never mutated
+    assert fields == [
+        ("host", "other"),
+        ("accept-encoding", "gzip"),
+        ("Connection", "close"),
+        ("Content-MD5", "mine"),
+        ("Content-Length", "5"),
+    ]
+
+
+def test_request_fields_chunked_and_expect() -> None:
+    fields = request_fields("h", {"Transfer-Encoding": "chunked"}, None, True, None, True)
+    assert ("Transfer-Encoding", "chunked") in fields
+    assert ("Expect", "100-continue") in fields
+    assert sum(name.lower() == "transfer-encoding" for name, _ in fields) == 1
+
+
+def test_request_fields_int_values_from_dugong3_code() -> None:
+    fields = request_fields("h", {"X-Count": 7}, None, False, None, False)  # type: ignore[dict-item]
+    assert ("X-Count", "7") in fields
+
+
+@pytest.mark.parametrize(
+    ("headers", "length", "chunked", "expect100", "message"),
+    [
+        ({"Content-Length": "4"}, 5, False, False, "contradicts"),
+        ({"Content-Length": "4"}, None, False, False, "contradicts"),
+        ({"Transfer-Encoding": "gzip"}, None, True, False, "not supported"),
+        ({"Transfer-Encoding": "chunked"}, 5, False, False, "not supported"),
+        ({"Expect": "100-continue"}, 5, False, False, "expect100"),
+    ],
+)
+def test_request_fields_conflicts(
+    headers: dict[str, str], length: int | None, chunked: bool, expect100: bool, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        request_fields("h", headers, length, chunked, None, expect100)
+
+
+def test_body_following() -> None:
+    assert BodyFollowing(5).length == 5
+    assert BodyFollowing(None).length is None
+    assert repr(BodyFollowing(3)) == "BodyFollowing(3)"
+    for bad in (-1, 1.5, "3"):
+        with pytest.raises(ValueError):
+            BodyFollowing(bad)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- responses
+
+
+def test_parse_head() -> None:
+    head = parse_response_head(
+        b"HTTP/1.1 200 OK fine\r\nContent-Type: text/plain\r\nX-Rep: a\r\nx-rep:  b \r\nEmpty:"
+    )
+    assert (head.minor_version, head.status, head.reason) == (1, 200, "OK fine")
+    assert head.headers["content-type"] == "text/plain"
+    assert head.headers.get_all("X-REP") == ["a", "b"]
+    assert head.headers["empty"] == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "status", "reason"),
+    [
+        (b"HTTP/1.0 404 Not Found", 404, "Not Found"),
+        (b"HTTP/1.1 599 ", 599, ""),
+        (b"HTTP/1.1 100", 100, ""),
+        (b"HTTP/1.9 200 OK", 200, "OK"),
+        (b"HTTP/1.1 200 caf\xe9", 200, "caf\xe9"),
+    ],
+)
+def test_status_lines(line: bytes, status: int, reason: str) -> None:
+    head = parse_response_head(line)
+    assert (head.status, head.reason) == (status, reason)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"HTTP/1.1 20 OK", "3-digit"),
+        (b"HTTP/1.1 2000 OK", "space after the status"),
+        (b"HTTP/1.1 099 X", "out of range"),
+        (b"HTTP/1.1 600 X", "out of range"),
+        (b"HTTP/1.1 abc OK", "3-digit"),
+        (b"HTTP/1.x 200 OK", "3-digit"),
+        (b"HTTP/1.1  200 OK", "3-digit"),
+        (b"ICY 200 OK", "status line like"),
+        (b"HTTP/1.1", "status line like"),
+        (b"http/1.1 200 OK", "status line like"),
+        (b"HTTP/1.1 \xd9\xa0\xd9\xa0\xd9\xa0 OK", "3-digit"),
+    ],
+)
+def test_bad_status_lines(line: bytes, message: str) -> None:
+    with pytest.raises(InvalidResponse, match=message):
+        parse_response_head(line)
+
+
+@pytest.mark.parametrize("line", [b"HTTP/2 200 OK", b"HTTP/2.0 200 OK", b"HTTP/0.9 200 OK"])
+def test_other_http_versions(line: bytes) -> None:
+    with pytest.raises(UnsupportedResponse, match="HTTP/1.x"):
+        parse_response_head(line)
+
+
+def test_status_line_too_long() -> None:
+    with pytest.raises(InvalidResponse, match="status line longer"):
+        parse_response_head(b"HTTP/1.1 200 " + b"x" * MAX_LINE_SIZE)
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        (b"HTTP/1.1 200 OK\r\nA: b\x00c", "NUL byte"),
+        (b"HTTP/1.1 200 OK\r\nA: b\rc", "bare CR"),
+        (b"HTTP/1.1 200 OK\r\nA: b\nB: c", "bare LF"),
+        (b"HTTP/1.1 200 OK\nA: b", "bare LF"),
+        (b"HTTP/1.1 200 OK\r\nA : b", "not a token"),
+        (b"HTTP/1.1 200 OK\r\n: b", "not a token"),
+        (b"HTTP/1.1 200 OK\r\nA(b): c", "not a token"),
+        (b"HTTP/1.1 200 OK\r\nno colon here", "'name: value'"),
+        (b"HTTP/1.1 200 OK\r\n folded: first", "whitespace before the first"),
+        (b"HTTP/1.1 200 OK\r\nA: " + b"x" * MAX_LINE_SIZE, "header line longer"),
+    ],
+)
+def test_bad_header_sections(head: bytes, message: str) -> None:
+    with pytest.raises(InvalidResponse, match=message):
+        parse_response_head(head)
+
+
+def test_too_many_fields() -> None:
+    fields = b"".join(b"\r\nX-%d: v" % i for i in range(MAX_HEADER_FIELDS + 1))
+    with pytest.raises(InvalidResponse, match="more than"):
+        parse_response_head(b"HTTP/1.1 200 OK" + fields)
+    fields = b"".join(b"\r\nX-%d: v" % i for i in range(MAX_HEADER_FIELDS))
+    assert len(parse_response_head(b"HTTP/1.1 200 OK" + fields).headers) == MAX_HEADER_FIELDS
+
+
+def test_obsolete_line_folding_becomes_a_space() -> None:
+    head = parse_response_head(b"HTTP/1.1 200 OK\r\nA: one\r\n two\r\n\t three\r\nB:\r\n  x")
+    assert head.headers["A"] == "one two three"
+    assert head.headers["B"] == "x"
+
+
+def _framing(head: bytes, method: str = "GET") -> tuple[int, int | None, bool]:
+    framing = response_framing(method, parse_response_head(head))
+    return framing.kind, framing.length, framing.keep_alive
+
+
+@pytest.mark.parametrize(
+    ("head", "method", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5", "HEAD", (NO_BODY, 0, True)),
+        (b"HTTP/1.1 204 No Content\r\nContent-Length: 5", "GET", (NO_BODY, 0, True)),
+        (b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked", "GET", (NO_BODY, 0, True)),
+        (b"HTTP/1.1 100 Continue", "PUT", (NO_BODY, 0, True)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5", "GET", (LENGTH, 5, True)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5", "GET", (LENGTH, 5, True)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5", "GET", (LENGTH, 5, True)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 007", "GET", (LENGTH, 7, True)),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked", "GET", (CHUNKED, None, True)),
+        (b"HTTP/1.1 200 OK", "GET", (UNTIL_CLOSE, None, False)),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1", "GET", (LENGTH, 1, False)),
+        (b"HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\nContent-Length: 1", "GET", (LENGTH, 1, False)),
+        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1", "GET", (LENGTH, 1, True)),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 1", "GET", (LENGTH, 1, False)),
+        (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1", "GET", (LENGTH, 1, True)),
+        (b"HTTP/1.0 200 OK", "GET", (UNTIL_CLOSE, None, False)),
+    ],
+)
+def test_framing(head: bytes, method: str, expected: tuple[int, int | None, bool]) -> None:
+    assert _framing(head, method) == expected
+
+
+@pytest.mark.parametrize(
+    ("head", "error", "message"),
+    [
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 5", InvalidResponse, "both"),
+        (b"Transfer-Encoding: gzip", UnsupportedResponse, "'gzip' is not supported"),
+        (b"Transfer-Encoding: chunked, gzip", UnsupportedResponse, "not supported"),
+        (b"Transfer-Encoding: gzip, chunked", UnsupportedResponse, "only 'chunked' alone"),
+        (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked", InvalidResponse, "alone"),
+        (b"Content-Length: 5\r\nContent-Length: 6", InvalidResponse, "conflicting"),
+        (b"Content-Length: 5, 6", InvalidResponse, "conflicting"),
+        (b"Content-Length: -5", InvalidResponse, "non-negative"),
+        (b"Content-Length: +5", InvalidResponse, "non-negative"),
+        (b"Content-Length: 0x5", InvalidResponse, "non-negative"),
+        (b"Content-Length: five", InvalidResponse, "non-negative"),
+        (b"Content-Length: ", InvalidResponse, "non-negative"),
+        (b"Content-Length: 1_000", InvalidResponse, "non-negative"),
+        (b"Content-Length: \xd9\xa1", InvalidResponse, "non-negative"),
+        (b"Content-Length: 9999999999999999999", InvalidResponse, "non-negative"),
+    ],
+)
+def test_bad_framing(head: bytes, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        _framing(b"HTTP/1.1 200 OK\r\n" + head)
+
+
+def test_transfer_encoding_in_http10_is_faulty() -> None:
+    with pytest.raises(InvalidResponse, match="HTTP/1.0"):
+        _framing(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked")
+
+
+@pytest.mark.parametrize(
+    ("line", "size"),
+    [
+        (b"0", 0),
+        (b"1a", 26),
+        (b"1A", 26),
+        (b"000010", 16),
+        (b"5;name=value", 5),
+        (b"5 ; ext", 5),
+        (b"5\t;ext", 5),
+        (b"fffffffffffffff", 16**15 - 1),
+    ],
+)
+def test_chunk_sizes(line: bytes, size: int) -> None:
+    assert parse_chunk_size(line) == size
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"", b"-5", b"+5", b"0x5", b"5 ", b" 5", b"1_0", b"g", b"5 5", b"1000000000000000", b";x"],
+)
+def test_bad_chunk_sizes(line: bytes) -> None:
+    with pytest.raises(InvalidResponse, match="chunk size"):
+        parse_chunk_size(line)
+
+
+def test_excerpt_is_escaped_and_short() -> None:
+    assert excerpt(b"a\r\n") == "b'a\\r\\n'"
+    assert excerpt("x" * 100, 10) == "b'xxxxxxxxxx'... (100 bytes)"
+
+
+# ------------------------------------------------------------------ property
+
+_TOKEN = st.text(
+    alphabet="!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    min_size=1,
+    max_size=20,
+)
+_VALUE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
+
+
+@given(st.integers(100, 599), _VALUE, st.lists(st.tuples(_TOKEN, _VALUE), max_size=20))
+def test_valid_heads_round_trip(status: int, reason: str, fields: list[tuple[str, str]]) -> None:
+    raw = f"HTTP/1.1 {status} {reason}".encode("latin-1")
+    raw += b"".join(f"\r\n{name}: {value}".encode("latin-1") for name, value in fields)
+    head = parse_response_head(raw)
+    assert head.status == status
+    assert head.reason == reason
+    assert head.headers.items() == [(name, value.strip(" \t")) for name, value in fields]
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_heads_raise_only_documented_errors(raw: bytes) -> None:
+    try:
+        head = parse_response_head(raw)
+    except (InvalidResponse, UnsupportedResponse):
+        return
+    try:
+        response_framing("GET", head)
+    except (InvalidResponse, UnsupportedResponse):
+        pass
+
+
+@given(st.binary(max_size=40))
+def test_arbitrary_chunk_size_lines(line: bytes) -> None:
+    try:
+        size = parse_chunk_size(line)
+    except InvalidResponse:
+        return
+    assert 0 <= size < 16**15
