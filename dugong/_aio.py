@@ -30,8 +30,10 @@ _READ: Final[int] = 0
 _WRITE: Final[int] = 1
 _DIRECTION_NAMES: Final[tuple[str, str]] = ("reading", "writing")
 
-# Which AioFuture waits for (loop id, fd, direction).  Weak, and checked
-# against the loop itself, so a stale entry can never block anyone.
+# Which AioFuture has a callback registered for (loop id, fd, direction).
+# An entry exists exactly while its future has that callback registered
+# (which keeps the loop, and so its id, alive); the conflict check keeps a
+# second future from replacing it.
 _waiters: weakref.WeakValueDictionary[tuple[int, int, int], AioFuture[Any]] = (
     weakref.WeakValueDictionary()
 )
@@ -77,6 +79,9 @@ class AioFuture(asyncio.Future[_T]):
         self._dugong_fd = -1
         self._dugong_directions: list[int] = []
         self._dugong_throw: BaseException | None = None
+        # Only needed if somebody calls set_result() or set_exception() on
+        # us: our own ways of finishing remove the callbacks themselves.
+        self.add_done_callback(AioFuture._dugong_unwatch)
         loop.call_soon(self._dugong_step)
 
     def cancel(self, msg: object = None) -> bool:
@@ -147,14 +152,7 @@ class AioFuture(asyncio.Future[_T]):
             return ValueError(f"{request!r} waits for neither POLLIN nor POLLOUT")
         for direction in directions:
             owner = _waiters.get((id(self._dugong_loop), fd, direction))
-            if (
-                owner is not None
-                and owner is not self
-                and not owner.done()
-                and owner.get_loop() is self._dugong_loop
-                and owner._dugong_fd == fd
-                and direction in owner._dugong_directions
-            ):
+            if owner is not None:
                 return RuntimeError(
                     f"fd {fd} is already waited on for {_DIRECTION_NAMES[direction]}"
                     f" by {owner!r}"
@@ -180,8 +178,6 @@ class AioFuture(asyncio.Future[_T]):
                 self._dugong_loop.remove_reader(fd)
             else:
                 self._dugong_loop.remove_writer(fd)
-            key = (id(self._dugong_loop), fd, direction)
-            if _waiters.get(key) is self:
-                del _waiters[key]
+            del _waiters[(id(self._dugong_loop), fd, direction)]
         self._dugong_directions = []
         self._dugong_fd = -1

@@ -219,9 +219,9 @@ class _Waker:
                 os.write(self._wfd, b"\0")
 
     def drain(self) -> None:
+        # One byte per finished job: a single read empties the pipe.
         try:
-            while os.read(self.fd, 4096):
-                pass
+            os.read(self.fd, 4096)
         except BlockingIOError:
             pass
 
@@ -373,12 +373,7 @@ def _format_sockaddr(sockaddr: SockAddr) -> str:
 
 def _with_address(exc: OSError, sockaddr: SockAddr) -> OSError:
     """*exc* again (same OSError subclass), its message naming *sockaddr*."""
-    where = _format_sockaddr(sockaddr)
-    if exc.errno is None:
-        new = OSError(f"{exc} (connecting to {where})")
-    else:
-        new = OSError(exc.errno, f"{exc.strerror} (connecting to {where})")
-    return new
+    return OSError(exc.errno, f"{exc.strerror} (connecting to {_format_sockaddr(sockaddr)})")
 
 
 def _co_connect_one(info: AddrInfo) -> PollCoroutine[socket.socket]:
@@ -398,8 +393,7 @@ def _co_connect_one(info: AddrInfo) -> PollCoroutine[socket.socket]:
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             raise OSError(err, os.strerror(err))
-        if family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
     except OSError as exc:
         sock.close()
