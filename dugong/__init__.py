@@ -13,32 +13,32 @@ from typing import TYPE_CHECKING
 __version__ = "4.0.0"
 
 if TYPE_CHECKING:
-    from ._aio import AioFuture
-    from ._buffer import BUFFER_SIZE
-    from ._connection import HTTPConnection
+    from ._aio import AioFuture as AioFuture
+    from ._buffer import BUFFER_SIZE as BUFFER_SIZE
+    from ._connection import HTTPConnection as HTTPConnection
     from ._errors import (
-        ConnectionClosed,
-        ConnectionTimedOut,
-        DNSUnavailable,
-        DugongError,
-        ExcessBodyData,
-        HostnameNotResolvable,
-        InvalidResponse,
-        ProxyError,
-        StateError,
-        UnsupportedResponse,
+        ConnectionClosed as ConnectionClosed,
+        ConnectionTimedOut as ConnectionTimedOut,
+        DNSUnavailable as DNSUnavailable,
+        DugongError as DugongError,
+        ExcessBodyData as ExcessBodyData,
+        HostnameNotResolvable as HostnameNotResolvable,
+        InvalidResponse as InvalidResponse,
+        ProxyError as ProxyError,
+        StateError as StateError,
+        UnsupportedResponse as UnsupportedResponse,
     )
-    from ._headers import CaseInsensitiveDict, ResponseHeaders
+    from ._headers import CaseInsensitiveDict as CaseInsensitiveDict, ResponseHeaders as ResponseHeaders
     from ._http11 import (
-        MAX_HEADER_FIELDS,
-        MAX_HEADER_SIZE,
-        MAX_INFORMATIONAL_RESPONSES,
-        MAX_LINE_SIZE,
-        BodyFollowing,
-        HTTPResponse,
+        MAX_HEADER_FIELDS as MAX_HEADER_FIELDS,
+        MAX_HEADER_SIZE as MAX_HEADER_SIZE,
+        MAX_INFORMATIONAL_RESPONSES as MAX_INFORMATIONAL_RESPONSES,
+        MAX_LINE_SIZE as MAX_LINE_SIZE,
+        BodyFollowing as BodyFollowing,
+        HTTPResponse as HTTPResponse,
     )
-    from ._net import DNS_TEST_HOSTNAMES, is_temp_network_error
-    from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
+    from ._net import DNS_TEST_HOSTNAMES as DNS_TEST_HOSTNAMES, is_temp_network_error as is_temp_network_error
+    from ._poll import POLLIN as POLLIN, POLLOUT as POLLOUT, PollCoroutine as PollCoroutine, PollNeeded as PollNeeded, eval_coroutine as eval_coroutine
 
 _WHERE: dict[str, str] = {
     "AioFuture": "_aio",
@@ -71,7 +71,37 @@ _WHERE: dict[str, str] = {
     "eval_coroutine": "_poll",
 }
 
-__all__ = sorted(_WHERE) + ["__version__"]
+__all__ = [
+    "AioFuture",
+    "BUFFER_SIZE",
+    "BodyFollowing",
+    "CaseInsensitiveDict",
+    "ConnectionClosed",
+    "ConnectionTimedOut",
+    "DNSUnavailable",
+    "DNS_TEST_HOSTNAMES",
+    "DugongError",
+    "ExcessBodyData",
+    "HTTPConnection",
+    "HTTPResponse",
+    "HostnameNotResolvable",
+    "InvalidResponse",
+    "MAX_HEADER_FIELDS",
+    "MAX_HEADER_SIZE",
+    "MAX_INFORMATIONAL_RESPONSES",
+    "MAX_LINE_SIZE",
+    "POLLIN",
+    "POLLOUT",
+    "PollCoroutine",
+    "PollNeeded",
+    "ProxyError",
+    "ResponseHeaders",
+    "StateError",
+    "UnsupportedResponse",
+    "eval_coroutine",
+    "is_temp_network_error",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> object:

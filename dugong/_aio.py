@@ -55,7 +55,8 @@ class AioFuture(asyncio.Future[_T]):
 
     Cancelling the future removes its fd callbacks and closes the coroutine
     (``GeneratorExit`` is raised at its ``yield``, so its ``finally`` blocks
-    run) before the future is marked cancelled.
+    run) before the future is marked cancelled.  A result or exception set
+    from outside does the same, one loop iteration later.
     """
 
     def __init__(
@@ -79,9 +80,9 @@ class AioFuture(asyncio.Future[_T]):
         self._dugong_fd = -1
         self._dugong_directions: list[int] = []
         self._dugong_throw: BaseException | None = None
-        # Only needed if somebody calls set_result() or set_exception() on
-        # us: our own ways of finishing remove the callbacks themselves.
-        self.add_done_callback(AioFuture._dugong_unwatch)
+        # Only does something if set_result() or set_exception() was called
+        # from outside: our own ways of finishing clean up by themselves.
+        self.add_done_callback(AioFuture._dugong_close)
         loop.call_soon(self._dugong_step)
 
     def cancel(self, msg: object = None) -> bool:
@@ -95,6 +96,11 @@ class AioFuture(asyncio.Future[_T]):
         """
         if self.done():
             return False
+        self._dugong_close()
+        return super().cancel(msg)
+
+    def _dugong_close(self) -> None:
+        """Remove our fd callbacks and close the coroutine (if not finished)."""
         self._dugong_unwatch()
         try:
             self._dugong_crt.close()
@@ -106,7 +112,6 @@ class AioFuture(asyncio.Future[_T]):
                     "future": self,
                 }
             )
-        return super().cancel(msg)
 
     def _dugong_step(self) -> None:
         self._dugong_unwatch()

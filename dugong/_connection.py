@@ -198,8 +198,8 @@ class HTTPConnection:
         addresses = yield from co_resolve(host, port, self._resolver)
         sock = yield from co_open_tcp(addresses)
         self._sock, self._fd = sock, sock.fileno()
-        self._tracer = open_trace()
         try:
+            self._tracer = open_trace()
             if self.proxy is not None and self.ssl_context is not None:
                 yield from self._co_open_tunnel()
             if self.ssl_context is not None:
@@ -358,7 +358,7 @@ class HTTPConnection:
                 except (BlockingIOError, ssl.SSLWantWriteError):
                     yield PollNeeded(self._fd, POLLOUT)
                     continue
-                except ssl.SSLWantReadError:
+                except ssl.SSLWantReadError:  # pragma: no cover - TLS renegotiation only
                     yield PollNeeded(self._fd, POLLIN)
                     continue
                 if sent == total:
@@ -391,7 +391,7 @@ class HTTPConnection:
             except (BlockingIOError, ssl.SSLWantReadError):
                 yield PollNeeded(self._fd, POLLIN)
                 continue
-            except ssl.SSLWantWriteError:
+            except ssl.SSLWantWriteError:  # pragma: no cover - TLS renegotiation only
                 yield PollNeeded(self._fd, POLLOUT)
                 continue
             except PEER_GONE_ERRORS as exc:
@@ -563,8 +563,8 @@ class HTTPConnection:
         """Before reusing an idle connection: has the server closed it or sent junk?"""
         sock = self._sock
         assert sock is not None
-        if isinstance(sock, ssl.SSLSocket) or self._rbuf.available:
-            return
+        if isinstance(sock, ssl.SSLSocket):
+            return  # TLS records (e.g. session tickets) may arrive unasked; MSG_PEEK is not allowed
         try:
             peeked = sock.recv(80, socket.MSG_PEEK)
         except BlockingIOError:

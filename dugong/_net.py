@@ -226,11 +226,11 @@ class _Waker:
             pass
 
     def close(self) -> None:
+        """Close both ends; call once."""
         with self._lock:
-            if not self._closed:
-                self._closed = True
-                os.close(self.fd)
-                os.close(self._wfd)
+            self._closed = True
+            os.close(self.fd)
+            os.close(self._wfd)
 
 
 def _run_job(future: Future[_T], call: Callable[[], _T]) -> None:
@@ -336,6 +336,7 @@ def co_resolve(
             (chained to the resolver's error).
         socket.gaierror: other resolver errors, and any other exception
             the resolver raises, pass through unchanged.
+        OSError: no pipe could be created (too many open files).
     """
     numeric = _numeric_addrinfo(hostname, port)
     if numeric is not None:

@@ -93,7 +93,7 @@ def test_public_names_of_the_reference() -> None:
         assert name in dugong.__all__
     assert "HTTPConnection" in dir(dugong)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        dugong.nope  # type: ignore[attr-defined]  # noqa: B018
+        getattr(dugong, "nope")
 
 
 def test_defaults() -> None:
@@ -746,3 +746,175 @@ def test_http10_server(raw_server: RawServerFactory) -> None:
         assert conn.readall() == b"old"
         with pytest.raises(ConnectionClosed):
             conn.send_request("GET", "/")
+
+
+# ------------------------------------------------------- interruptions, races
+
+
+def test_idle_connection_is_checked_and_reused(conn: HTTPConnection) -> None:
+    conn.send_request("GET", "/bytes/1")
+    conn.read_response()
+    conn.readall()
+    time.sleep(0.1)  # idle long enough to be checked for a server-side close
+    conn.send_request("GET", "/bytes/2")
+    conn.read_response()
+    assert conn.readall() == body_for(2)
+
+
+def _fill_send_buffer(conn: HTTPConnection) -> socket.socket:
+    """Fill the kernel's send buffer of *conn* through a duplicate of its fd."""
+    import os
+
+    filler = socket.socket(fileno=os.dup(conn._fd))
+    filler.setblocking(False)
+    try:
+        while True:
+            filler.send(bytes(65536))
+    except BlockingIOError:
+        pass
+    return filler
+
+
+def test_request_interrupted_before_its_first_byte_is_withdrawn(
+    linked: tuple[HTTPConnection, socket.socket],
+) -> None:
+    conn, peer = linked
+    with _fill_send_buffer(conn):
+        crt = conn.co_send_request("GET", "/")
+        assert next(crt) == PollNeeded(conn._fd, POLLOUT)
+        assert conn.response_pending()
+        crt.close()
+    assert not conn.response_pending() and not conn.closed
+
+
+def test_disconnect_under_a_suspended_coroutine(linked: tuple[HTTPConnection, socket.socket]) -> None:
+    conn, peer = linked
+    conn.send_request("GET", "/")
+    reader = conn.co_read_response()
+    assert next(reader).mask == POLLIN
+    conn.disconnect()
+    with pytest.raises(ConnectionClosed):
+        next(reader)
+
+
+def test_disconnect_under_a_suspended_sender(linked: tuple[HTTPConnection, socket.socket]) -> None:
+    conn, peer = linked
+    conn.send_request("PUT", "/", body=BodyFollowing(10**9))
+    writer = conn.co_write(bytes(10**7))
+    assert next(writer).mask == POLLOUT
+    conn.disconnect()
+    with pytest.raises(ConnectionClosed):
+        next(writer)
+
+
+def test_connection_close_answer_while_an_upload_is_suspended(
+    linked: tuple[HTTPConnection, socket.socket],
+) -> None:
+    conn, peer = linked
+    conn.send_request("GET", "/first")
+    conn.send_request("PUT", "/second", body=BodyFollowing(10**9))
+    writer = conn.co_write(bytes(10**7))
+    assert next(writer).mask == POLLOUT
+    peer.sendall(make_response(200, b"x", [("Connection", "close")]))
+    assert conn.read_response().path == "/first"
+    assert conn.readall() == b"x"
+    with pytest.raises(ConnectionClosed, match="said so"):
+        next(writer)
+
+
+def test_io_wrapper_close_disconnects(conn: HTTPConnection) -> None:
+    conn.send_request("GET", "/bytes/10")
+    conn.read_response()
+    reader = io.BufferedReader(conn)  # type: ignore[type-var]
+    assert reader.read() == body_for(10)
+    reader.close()
+    assert conn.closed
+
+
+def test_until_close_with_readinto_and_discard(conn: HTTPConnection) -> None:
+    conn.send_request("GET", "/close/100000")
+    conn.read_response()
+    buf = bytearray(30000)
+    total = 0
+    while size := conn.readinto(buf):
+        total += size
+    assert total == 100000
+    conn.reset()
+    conn.send_request("GET", "/close/100000")
+    conn.read_response()
+    conn.discard()
+    with pytest.raises(ConnectionClosed):
+        conn.send_request("GET", "/")
+
+
+def test_expect100_with_empty_body(conn: HTTPConnection) -> None:
+    conn.send_request("PUT", "/echo", body=BodyFollowing(0), expect100=True)
+    assert conn.read_response().status == 100
+    assert _echo(conn)["length"] == 0
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_server_gone_during_chunked_upload(raw_server: RawServerFactory, big: bool) -> None:
+    def handler(sock: socket.socket) -> None:
+        read_request(sock, with_body=False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    server = raw_server(handler)
+    with HTTPConnection(server.host, server.port) as conn:
+        conn.send_request("PUT", "/", body=BodyFollowing(None))
+        server.wait_idle(connections=1)
+        time.sleep(0.05)
+        with pytest.raises(ConnectionClosed):
+            for _ in range(100):
+                conn.write(bytes(100_000 if big else 100))
+        conn.end_body()  # the upload is over: nothing to end
+        with pytest.raises(ConnectionClosed):
+            conn.read_response()
+
+
+def test_server_gone_before_end_body(raw_server: RawServerFactory) -> None:
+    def handler(sock: socket.socket) -> None:
+        read_request(sock, with_body=False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    server = raw_server(handler)
+    with HTTPConnection(server.host, server.port) as conn:
+        conn.send_request("PUT", "/", body=BodyFollowing(None))
+        server.wait_idle(connections=1)
+        time.sleep(0.05)
+        with pytest.raises(ConnectionClosed):
+            conn.end_body()
+            conn.end_body()
+
+
+def test_trace_file_has_every_byte_once(
+    raw_server: RawServerFactory, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from dugong._trace import read_trace
+
+    assert isinstance(tmp_path, Path)
+    answers = [make_response(200, body_for(n)) for n in (10, 70000, 0)]
+    received: list[bytes] = []
+
+    def handler(sock: socket.socket) -> None:
+        for answer in answers:
+            received.append(read_request(sock).raw)
+            send_all(sock, answer)
+
+    server = raw_server(handler)
+    monkeypatch.setenv("DUGONG_TRACEFILE", str(tmp_path / "trace-%d.txt"))
+    with HTTPConnection(server.host, server.port) as conn:
+        for n in (10, 70000, 0):
+            conn.send_request("PUT", "/", body=body_for(n))
+        for n in (10, 70000, 0):
+            conn.read_response()
+            conn.readall()
+    server.wait_idle()
+    [path] = list(tmp_path.iterdir())
+    records = read_trace(str(path))
+    sent = b"".join(data for direction, data in records if direction == "sent")
+    got = b"".join(data for direction, data in records if direction == "received")
+    assert sent == b"".join(received)
+    assert got == b"".join(answers)
