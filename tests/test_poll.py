@@ -1,0 +1,64 @@
+"""PollNeeded and eval_coroutine."""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+
+import pytest
+
+from dugong import POLLIN, POLLOUT, ConnectionTimedOut, PollCoroutine, PollNeeded, eval_coroutine
+
+
+def test_poll_needed_is_a_tuple_in_poll_terms() -> None:
+    request = PollNeeded(3, POLLIN)
+    assert request == (3, select.POLLIN) and request.fd == 3 and request.mask == POLLIN
+    fd, mask = request
+    assert (fd, mask) == (3, POLLIN) and POLLOUT == select.POLLOUT
+
+
+def test_poll_waits_for_readiness() -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        assert not PollNeeded(a.fileno(), POLLIN).poll(0.05)
+        assert PollNeeded(a.fileno(), POLLOUT).poll(0)
+        b.send(b"x")
+        assert PollNeeded(a.fileno(), POLLIN).poll(None)
+        assert PollNeeded(a.fileno(), POLLIN | POLLOUT).poll(0)
+
+
+def test_eval_coroutine_returns_the_value() -> None:
+    a, b = socket.socketpair()
+
+    def crt() -> PollCoroutine[bytes]:
+        while True:
+            try:
+                return a.recv(10)
+            except BlockingIOError:
+                yield PollNeeded(a.fileno(), POLLIN)
+
+    with a, b:
+        a.setblocking(False)
+        b.send(b"hello")
+        assert eval_coroutine(crt()) == b"hello"
+
+
+def test_eval_coroutine_timeout_is_raised_inside_the_coroutine() -> None:
+    seen: list[BaseException] = []
+    a, b = socket.socketpair()
+
+    def crt() -> PollCoroutine[None]:
+        try:
+            yield PollNeeded(a.fileno(), POLLIN)
+        except ConnectionTimedOut as exc:
+            seen.append(exc)
+            raise
+
+    with a, b:
+        started = time.monotonic()
+        with pytest.raises(ConnectionTimedOut, match="no progress for 0.1 s"):
+            eval_coroutine(crt(), timeout=0.1)
+        assert time.monotonic() - started < 2
+    assert len(seen) == 1 and "PollNeeded" in str(seen[0])
+    assert str(ConnectionTimedOut()) == "send/recv timeout exceeded"
