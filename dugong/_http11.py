@@ -390,7 +390,18 @@ class Framing(NamedTuple):
     """Whether the connection may carry another response after this one."""
 
 
+def _values(headers: ResponseHeaders, lower_name: str) -> list[str]:
+    """The values of every field called *lower_name* (which must be present)."""
+    lower = headers._lower
+    if lower.count(lower_name) == 1:
+        return [headers._fields[lower.index(lower_name)][1]]
+    return [value for (_, value), name in zip(headers._fields, lower) if name == lower_name]
+
+
 def _tokens(values: list[str]) -> list[str]:
+    """The comma-separated list elements of *values*, lower-cased (RFC 9110 section 5.6.1)."""
+    if len(values) == 1 and "," not in values[0]:
+        return [values[0].lower()]
     return [token.strip(" \t").lower() for value in values for token in value.split(",")]
 
 
@@ -404,7 +415,7 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
     headers = head.headers
     lower = headers._lower
     if "connection" in lower:
-        connection = _tokens(headers.get_all("connection", []))
+        connection = _tokens(_values(headers, "connection"))
         keep_alive = "close" not in connection and (
             head.minor_version >= 1 or "keep-alive" in connection
         )
@@ -426,7 +437,7 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
             raise InvalidResponse(
                 "HTTP/1.0 response with Transfer-Encoding (RFC 9112 section 6.1: faulty framing)"
             )
-        codings = _tokens(headers.get_all("transfer-encoding", []))
+        codings = _tokens(_values(headers, "transfer-encoding"))
         if codings[-1] != "chunked":
             raise UnsupportedResponse(
                 f"Transfer-Encoding {', '.join(codings)!r} is not supported"
@@ -439,11 +450,9 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
         return Framing(CHUNKED, None, keep_alive)
     if "content-length" in lower:
         # 6.3 (5): several fields or a list are fine only if all values agree.
-        values = {token for token in _tokens(headers.get_all("content-length", []))}
+        values = set(_tokens(_values(headers, "content-length")))
         if len(values) != 1:
-            raise InvalidResponse(
-                f"conflicting Content-Length values {sorted(values)!r}"
-            )
+            raise InvalidResponse(f"conflicting Content-Length values {sorted(values)!r}")
         value = values.pop()
         if not (value.isdigit() and value.isascii()) or len(value) > 18:
             raise InvalidResponse(f"Content-Length {value!r} is not a non-negative integer")
