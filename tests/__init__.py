@@ -1,0 +1,1 @@
+"""The dugong test suite (a package, so that ``tests.servers`` imports cleanly)."""
