@@ -55,14 +55,14 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-#: Host names that should always resolve.  When a host name does not resolve,
-#: dugong resolves these too: if any of them works the name itself is wrong
-#: (:exc:`HostnameNotResolvable`), otherwise DNS is unreachable
-#: (:exc:`DNSUnavailable`).
-DNS_TEST_HOSTNAMES: Final[tuple[str, ...]] = (
-    "www.google.com",
-    "www.iana.org",
-    "C.root-servers.org",
+#: ``(host name, port)`` pairs that should always resolve (the shape dugong
+#: 3.x used).  When a host name does not resolve, dugong resolves these too:
+#: if any of them works the name itself is wrong (:exc:`HostnameNotResolvable`),
+#: otherwise DNS is unreachable (:exc:`DNSUnavailable`).
+DNS_TEST_HOSTNAMES: Final[tuple[tuple[str, int], ...]] = (
+    ("www.google.com", 80),
+    ("www.iana.org", 80),
+    ("C.root-servers.org", 53),
 )
 
 #: The socket address of an :data:`AddrInfo`: ``(host, port)`` for IPv4,
@@ -354,7 +354,7 @@ def co_resolve(
         raise failure
 
     tests = yield from _co_run_in_pool(
-        [partial(resolve, name, 80) for name in DNS_TEST_HOSTNAMES],
+        [partial(resolve, name, port) for name, port in DNS_TEST_HOSTNAMES],
         until_success=True,
     )
     if any(t.done() and t.exception() is None for t in tests):

@@ -315,34 +315,34 @@ def test_unknown_name_with_working_dns_is_not_resolvable(code: int) -> None:
 def test_no_name_resolving_means_dns_unavailable(code: int) -> None:
     failure = socket.gaierror(code, "lookup failed")
     dns = FakeDNS(
-        {"nosuch.test": failure} | {name: socket.gaierror(code, "x") for name in DNS_TEST_HOSTNAMES}
+        {"nosuch.test": failure} | {name: socket.gaierror(code, "x") for name, _ in DNS_TEST_HOSTNAMES}
     )
     with pytest.raises(DNSUnavailable) as info:
         eval_coroutine(co_resolve("nosuch.test", 443, dns), 10)
     assert info.value.name == "nosuch.test"
     assert info.value.__cause__ is failure
     assert is_temp_network_error(info.value)
-    assert sorted(dns.calls[1:]) == sorted((name, 80) for name in DNS_TEST_HOSTNAMES)
+    assert sorted(dns.calls[1:]) == sorted(DNS_TEST_HOSTNAMES)
 
 
 def test_any_test_hostname_failure_counts_as_not_resolving() -> None:
     dns = FakeDNS(
         {"nosuch.test": socket.gaierror(socket.EAI_AGAIN, "x")}
-        | {name: OSError(errno.ENETUNREACH, "x") for name in DNS_TEST_HOSTNAMES}
+        | {name: OSError(errno.ENETUNREACH, "x") for name, _ in DNS_TEST_HOSTNAMES}
     )
     with pytest.raises(DNSUnavailable):
         eval_coroutine(co_resolve("nosuch.test", 443, dns), 10)
 
 
 def test_test_hostnames_are_resolved_in_parallel_and_first_success_wins() -> None:
-    slow, fast = DNS_TEST_HOSTNAMES[0], DNS_TEST_HOSTNAMES[-1]
+    (slow, _), (fast, fast_port) = DNS_TEST_HOSTNAMES[0], DNS_TEST_HOSTNAMES[-1]
     dns = FakeDNS({fast: LOCAL, slow: LOCAL}, block={slow})
     try:
         start = time.monotonic()
         with pytest.raises(HostnameNotResolvable):
             eval_coroutine(co_resolve("nosuch.test", 443, dns), 10)
         assert time.monotonic() - start < 5  # did not wait for the blocked one
-        assert (fast, 80) in dns.calls
+        assert (fast, fast_port) in dns.calls
     finally:
         dns.release.set()
 
@@ -812,10 +812,11 @@ def test_peer_gone_errors_are_temporary() -> None:
         assert is_temp_network_error(cls())
 
 
-def test_dns_test_hostnames_are_plain_names() -> None:
+def test_dns_test_hostnames_are_host_port_pairs_as_in_dugong3() -> None:
     assert len(DNS_TEST_HOSTNAMES) >= 2
-    for name in DNS_TEST_HOSTNAMES:
+    for name, port in DNS_TEST_HOSTNAMES:
         assert isinstance(name, str) and "." in name and ":" not in name
+        assert isinstance(port, int) and 0 < port < 65536
 
 
 def test_public_names_are_reexported() -> None:

@@ -91,5 +91,5 @@ def constructing() -> None:
     HTTPConnection("example.org", 443, ssl_context=ssl.create_default_context(), proxy=("proxy", 3128))
     HTTPConnection("example.org", "80")  # type: ignore[arg-type]
     assert_type(BUFFER_SIZE + MAX_LINE_SIZE + MAX_HEADER_SIZE, int)
-    assert_type(DNS_TEST_HOSTNAMES, tuple[str, ...])
+    assert_type(DNS_TEST_HOSTNAMES, tuple[tuple[str, int], ...])
     assert_type(is_temp_network_error(ConnectionClosed()), bool)
