@@ -768,7 +768,9 @@ class Reactor:
         current = slots.reader if event == EVENT_READ else slots.writer
         if current is not None:
             direction = "reading" if event == EVENT_READ else "writing"
-            raise ResourceBusy(fd, direction, current._callback)
+            # For a task's registration, name the task rather than its method.
+            owner = getattr(current._callback, "__self__", current._callback)
+            raise ResourceBusy(fd, direction, owner)
         handle = Handle(callback)
         if new:
             self._selector.register(fd, event, slots)

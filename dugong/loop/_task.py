@@ -401,6 +401,7 @@ def run_all(
         max_concurrency: how many run at a time at most (None: all of them).
         reactor: the reactor to run them on (not running, e.g. one with
             plugins attached); by default a new one that is closed at the end.
+            :meth:`Reactor.stop` does not interrupt ``run_all``.
 
     Returns:
         The results, in the order of *coroutines*.
@@ -443,6 +444,9 @@ class _Gather(Generic[_T]):
         self._fill()
         try:
             while self._running:
+                # stop() is for run_forever(); here it would only make every
+                # iteration non-blocking, so it is ignored.
+                reactor._stopping = False
                 reactor.run_once()
         except BaseException:
             for task in list(self._running):

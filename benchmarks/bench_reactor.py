@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Throughput, client CPU and memory of many HTTPConnections on one dugong reactor.
+
+    python benchmarks/bench_reactor.py --port 8080 --path /1k.bin
+    python benchmarks/bench_reactor.py --port 8080 --path /1k.bin --concurrency 10,100 --json
+
+It needs a running nginx (or any HTTP/1.1 server with keep-alive) on loopback
+that answers ``GET <path>`` with 200.  For 10,000 connections nginx needs
+``worker_connections`` above 10,000 and an RLIMIT_NOFILE to match; this
+program raises its own soft RLIMIT_NOFILE as far as the hard limit allows and
+skips the levels that do not fit.
+
+For each concurrency level C:
+
+1. C connections are opened (at most 256 connecting at a time, so that the
+   server's listen backlog does not overflow) and not timed.
+2. Timed: every connection sends ``--requests / C`` GETs one after the other
+   (at least one), all connections at once on one reactor; every status and
+   body length is checked.  Reported: requests per second (wall clock) and
+   client CPU per request (``time.process_time``, user + system of this
+   process).
+3. The connections are closed.
+
+Memory per idle connection is measured first: ``--memory-connections``
+connections are opened and each completes one request (so buffers exist), and
+the growth of traced Python memory (``tracemalloc``) and of the resident set
+size is divided by their number.  Kernel socket buffers are in neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dugong import HTTPConnection, PollCoroutine  # noqa: E402
+from dugong.loop import Reactor, run_all  # noqa: E402
+
+CONNECT_CONCURRENCY = 256
+
+
+@dataclass
+class LevelResult:
+    concurrency: int
+    requests: int
+    wall_s: float
+    cpu_s: float
+    requests_per_s: float
+    cpu_us_per_request: float
+
+
+@dataclass
+class MemoryResult:
+    connections: int
+    tracemalloc_bytes_per_connection: float
+    rss_bytes_per_connection: float
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards *wanted*; return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def rss_bytes() -> int:
+    """The resident set size of this process (Linux /proc), or 0 where unknown."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def co_get(conn: HTTPConnection, path: str, times: int, length: int) -> PollCoroutine[int]:
+    """GET *path* *times* times in a row on *conn*; check each answer; return the count."""
+    for _ in range(times):
+        yield from conn.co_send_request("GET", path)
+        response = yield from conn.co_read_response()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: status {response.status}")
+        body = yield from conn.co_readall()
+        if len(body) != length:
+            raise RuntimeError(f"GET {path}: {len(body)} bytes, expected {length}")
+    return times
+
+
+def open_connections(host: str, port: int, count: int) -> list[HTTPConnection]:
+    conns = [HTTPConnection(host, port) for _ in range(count)]
+    run_all((conn.co_connect() for conn in conns), max_concurrency=CONNECT_CONCURRENCY)
+    return conns
+
+
+def close_all(conns: list[HTTPConnection]) -> None:
+    for conn in conns:
+        conn.disconnect()
+
+
+def expected_length(host: str, port: int, path: str) -> int:
+    with HTTPConnection(host, port) as conn:
+        conn.timeout = 10
+        conn.send_request("GET", path)
+        response = conn.read_response()
+        body = conn.readall()
+    if response.status != 200:
+        raise SystemExit(f"GET {path} answered {response.status}; pick a path that exists")
+    return len(body)
+
+
+def bench_level(
+    host: str, port: int, path: str, length: int, concurrency: int, total: int
+) -> LevelResult:
+    per_connection = max(1, total // concurrency)
+    conns = open_connections(host, port, concurrency)
+    try:
+        gc.collect()
+        with Reactor() as reactor:
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            counts = run_all(
+                (co_get(conn, path, per_connection, length) for conn in conns), reactor=reactor
+            )
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    finally:
+        close_all(conns)
+    requests = sum(counts)
+    return LevelResult(
+        concurrency=concurrency,
+        requests=requests,
+        wall_s=wall,
+        cpu_s=cpu,
+        requests_per_s=requests / wall,
+        cpu_us_per_request=cpu / requests * 1e6,
+    )
+
+
+def bench_memory(host: str, port: int, path: str, length: int, count: int) -> MemoryResult:
+    def idle_connections() -> list[HTTPConnection]:
+        conns = open_connections(host, port, count)
+        run_all(co_get(conn, path, 1, length) for conn in conns)
+        gc.collect()
+        return conns
+
+    # Two passes: tracemalloc's own bookkeeping would inflate the RSS.
+    gc.collect()
+    rss0 = rss_bytes()
+    conns = idle_connections()
+    rss = rss_bytes() - rss0
+    close_all(conns)
+    del conns
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        traced0 = tracemalloc.get_traced_memory()[0]
+        conns = idle_connections()
+        traced = tracemalloc.get_traced_memory()[0] - traced0
+    finally:
+        tracemalloc.stop()
+    close_all(conns)
+    return MemoryResult(
+        connections=count,
+        tracemalloc_bytes_per_connection=traced / count,
+        rss_bytes_per_connection=rss / count,
+    )
+
+
+def parse_levels(text: str) -> list[int]:
+    levels = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("concurrency levels must be positive integers")
+    return levels
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1", help="server address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, required=True, help="port of the running server")
+    parser.add_argument("--path", default="/", help="path to GET (default /)")
+    parser.add_argument(
+        "--concurrency",
+        type=parse_levels,
+        default=[10, 100, 1000, 10000],
+        help="comma-separated connection counts (default 10,100,1000,10000)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=20000,
+        help="requests per level, spread over its connections (default 20000)",
+    )
+    parser.add_argument(
+        "--memory-connections",
+        type=int,
+        default=1000,
+        help="connections for the memory measurement; 0 skips it (default 1000)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+
+    length = expected_length(args.host, args.port, args.path)
+    # Memory first, while the heap has not yet grown for thousands of connections
+    # (RSS does not shrink back afterwards, which would hide the growth).
+    memory = None
+    if args.memory_connections > 0:
+        raise_fd_limit(args.memory_connections + 256)
+        memory = bench_memory(args.host, args.port, args.path, length, args.memory_connections)
+    results: list[LevelResult] = []
+    skipped: list[int] = []
+    for level in args.concurrency:
+        # Each connection needs an fd; leave room for the interpreter's own.
+        if raise_fd_limit(level + 256) < level + 64:
+            skipped.append(level)
+            continue
+        results.append(
+            bench_level(args.host, args.port, args.path, length, level, args.requests)
+        )
+        if not args.json:
+            r = results[-1]
+            print(
+                f"{r.concurrency:>6} connections  {r.requests:>7} requests  "
+                f"{r.wall_s:7.3f} s  {r.requests_per_s:>9.0f} req/s  "
+                f"{r.cpu_us_per_request:7.1f} us CPU/request",
+                flush=True,
+            )
+
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": args.path,
+                    "body_bytes": length,
+                    "levels": [asdict(r) for r in results],
+                    "skipped_levels": skipped,
+                    "memory": None if memory is None else asdict(memory),
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for level in skipped:
+        print(f"{level:>6} connections  skipped: RLIMIT_NOFILE too low (raise the hard limit)")
+    if memory is not None:
+        print(
+            f"memory per idle connection ({memory.connections} connections): "
+            f"{memory.tracemalloc_bytes_per_connection:,.0f} B traced by tracemalloc, "
+            f"{memory.rss_bytes_per_connection:,.0f} B of RSS"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
