@@ -1,53 +1,77 @@
 """The receive buffer: one lazily allocated bytearray, filled with ``recv_into``.
 
-Unread data lives in ``data[start:end]``.  The buffer is allocated when the
-first response is awaited and released when the connection falls idle with
-nothing buffered, so an idle connection costs a few hundred bytes, not
-:data:`BUFFER_SIZE`.
+Unread data lives in ``data[start:end]``.  The buffer starts small
+(:data:`INITIAL_SIZE`) and doubles, up to :data:`BUFFER_SIZE`, whenever a
+receive fills it completely (data is streaming in) or unread data crowds it.
+It is released when the connection falls idle with nothing buffered.  So an
+idle connection costs a few hundred bytes, a busy one with small responses
+8 KiB, and a bulk download reads 64 KiB per system call.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["BUFFER_SIZE", "ReceiveBuffer"]
+__all__ = ["BUFFER_SIZE", "INITIAL_SIZE", "ReceiveBuffer"]
 
-#: Size of a connection's receive buffer in bytes (and of read chunks).
+#: The largest size of a connection's receive buffer in bytes (and the size of
+#: the read chunks :meth:`HTTPConnection.readall` uses).
 BUFFER_SIZE: Final[int] = 64 * 1024
+#: The size a receive buffer starts at.
+INITIAL_SIZE: Final[int] = 8 * 1024
 
 
 class ReceiveBuffer:
     """Bytes received from the socket but not yet consumed."""
 
-    __slots__ = ("data", "view", "start", "end")
+    __slots__ = ("data", "view", "start", "end", "_grow")
 
     def __init__(self) -> None:
         self.data: bytearray = bytearray()
         self.view: memoryview = memoryview(self.data)
         self.start = 0
         self.end = 0
+        self._grow = False
 
     @property
     def available(self) -> int:
         """Number of unread bytes."""
         return self.end - self.start
 
-    def free_tail(self) -> memoryview:
-        """Room to receive into, after making some if needed.
+    def free_tail(self, needed: int = 1) -> memoryview:
+        """Room to receive at least *needed* bytes into, after making some if needed.
 
         Allocates the buffer on first use; moves unread bytes to the front
-        when less than a quarter of the buffer is left behind them.
+        when less than a quarter of the buffer is left behind them; grows it
+        when asked to or when unread bytes fill most of it.
         """
-        if not self.data:
-            self.data = bytearray(BUFFER_SIZE)
-            self.view = memoryview(self.data)
-        elif self.start == self.end:
+        size = self.end - self.start
+        capacity = len(self.data)
+        if not capacity:
+            self._resize(INITIAL_SIZE)
+        elif self._grow or size + needed > capacity - capacity // 4:
+            self._resize(max(min(capacity * 2, BUFFER_SIZE), size + needed))
+        elif not size:
             self.start = self.end = 0
-        elif BUFFER_SIZE - self.end < BUFFER_SIZE // 4:
-            size = self.end - self.start
+        elif capacity - self.end < capacity // 4:
             self.view[:size] = self.view[self.start : self.end]
             self.start, self.end = 0, size
         return self.view[self.end :]
+
+    def _resize(self, capacity: int) -> None:
+        size = self.end - self.start
+        data = bytearray(capacity)
+        data[:size] = self.view[self.start : self.end]
+        self.view.release()
+        self.data, self.view = data, memoryview(data)
+        self.start, self.end = 0, size
+        self._grow = False
+
+    def received(self, size: int) -> None:
+        """Account for *size* bytes just received into :meth:`free_tail`."""
+        self.end += size
+        if self.end == len(self.data) and len(self.data) < BUFFER_SIZE:
+            self._grow = True
 
     def take(self, size: int) -> bytes:
         """Remove and return up to *size* unread bytes."""
@@ -75,3 +99,4 @@ class ReceiveBuffer:
             self.data = bytearray()
             self.view = memoryview(self.data)
             self.start = self.end = 0
+            self._grow = False

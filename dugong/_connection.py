@@ -102,6 +102,11 @@ class _Upload:
         self.awaiting_100 = awaiting_100
 
 
+def _bare_lf(data: bytearray, start: int, begin: int, end: int) -> bool:
+    """True if ``data[begin:end]`` has an LF without a CR before it (*start*: where the head began)."""
+    return data.count(b"\n", begin, end) != data.count(b"\r\n", max(start, begin - 1), end)
+
+
 def _host_header(hostname: str, port: int, default_port: int) -> str:
     try:
         is_v6 = isinstance(ipaddress.ip_address(hostname), ipaddress.IPv6Address)
@@ -410,7 +415,7 @@ class HTTPConnection:
         """Receive more data into the buffer; return how much (0: the peer closed)."""
         rbuf = self._rbuf
         received = yield from self._co_recv_into(rbuf.free_tail(), doing)
-        rbuf.end += received
+        rbuf.received(received)
         return received
 
     def _co_read_head(self, request: str) -> PollCoroutine[bytes]:
@@ -433,6 +438,13 @@ class HTTPConnection:
                 raise InvalidResponse(
                     f"response head to {request} larger than MAX_HEADER_SIZE"
                     f" ({MAX_HEADER_SIZE} bytes) without an end: {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
+                )
+            if _bare_lf(rbuf.data, rbuf.start, rbuf.start + scan_from, rbuf.end):
+                # RFC 9112 section 2.2: lines end with CRLF.  An LF-only head would
+                # never end for us: refuse it now instead of waiting for a CRLF CRLF.
+                raise InvalidResponse(
+                    f"response head to {request} has a"
+                    f" {_http11._bad_line_ending(rbuf.view[rbuf.start : rbuf.end].tobytes())}"
                 )
             scan_from = max(0, size - 3)
             if not (yield from self._co_fill(f"waiting for the response to {request}")):
@@ -459,6 +471,12 @@ class HTTPConnection:
             if size > MAX_LINE_SIZE:
                 raise InvalidResponse(
                     f"{what} longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes):"
+                    f" {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
+                )
+            if rbuf.data.find(b"\n", rbuf.start + scan_from, rbuf.end) >= 0:
+                # No CRLF from scan_from on, so this LF is bare (RFC 9112 section 7.1).
+                raise InvalidResponse(
+                    f"{what} ended by a bare LF instead of CRLF:"
                     f" {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
                 )
             scan_from = max(0, size - 1)
@@ -791,10 +809,13 @@ class HTTPConnection:
         try:
             if self._chunk_crlf:
                 while rbuf.available < 2:
+                    if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
+                        break  # wrong already: don't wait for a second byte
                     yield from self._co_fill_or_fail("the CRLF after a chunk")
-                if rbuf.data[rbuf.start : rbuf.start + 2] != _CRLF:
+                if rbuf.data[rbuf.start : min(rbuf.end, rbuf.start + 2)] != _CRLF:
                     raise InvalidResponse(
-                        f"expected CRLF after chunk data, got {excerpt(rbuf.view[rbuf.start : rbuf.start + 20])}"
+                        "expected CRLF after chunk data, got"
+                        f" {excerpt(rbuf.view[rbuf.start : min(rbuf.end, rbuf.start + 20)])}"
                     )
                 rbuf.start += 2
                 self._chunk_crlf = False
@@ -817,8 +838,10 @@ class HTTPConnection:
         """Read (and drop) the trailer section after the last chunk (RFC 9112 section 7.1.2)."""
         rbuf = self._rbuf
         while rbuf.available < 2:
+            if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
+                break  # a trailer field, or a bare LF found below
             yield from self._co_fill_or_fail("the end of a chunked body")
-        if rbuf.data.startswith(_CRLF, rbuf.start):
+        if rbuf.data.startswith(_CRLF, rbuf.start, rbuf.end):
             rbuf.start += 2
             return
         scan_from = 0
@@ -831,6 +854,11 @@ class HTTPConnection:
             size = rbuf.available
             if size >= MAX_HEADER_SIZE:
                 raise InvalidResponse(f"trailer section larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)")
+            if _bare_lf(rbuf.data, rbuf.start, rbuf.start + scan_from, rbuf.end):
+                raise InvalidResponse(
+                    "trailer section has a"
+                    f" {_http11._bad_line_ending(rbuf.view[rbuf.start : rbuf.end].tobytes())}"
+                )
             scan_from = max(0, size - 3)
             yield from self._co_fill_or_fail("the trailer section")
         if b"\0" in raw or raw.count(b"\r") != raw.count(b"\n"):

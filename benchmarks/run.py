@@ -1,0 +1,983 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of dugong against its peers (issue 7).
+
+    benchmarks/setup.sh                      # once: nginx, wrk, the two virtual environments
+    benchmarks/.venv-peers/bin/python benchmarks/run.py [--quick] [--scenarios a,b] [--reps 5]
+
+(``python3 benchmarks/run.py`` re-executes itself with the peers' python.)
+
+How a run goes:
+
+1. A private nginx starts in a fresh directory (on /dev/shm when it can): one worker, a
+   free loopback port, keep-alive without limits, no access log, sendfile, a docroot with
+   ``1k.bin`` and ``big.bin`` (deterministic content), a DAV location that accepts PUT
+   uploads (nginx reads the whole body into a file before it answers), and stub_status.
+   nginx is pinned to one CPU, every client to the other (taskset).
+2. For each repetition, each scenario, each client (the order of the clients rotates from
+   one repetition to the next, so none always runs first), the client runs once in a fresh
+   interpreter and prints one JSON line (see clients/_common.py).
+3. Each run is checked: exit status 0 (the client checks every status and body length);
+   nginx's counts of accepted connections and of requests, read before and after, grew by
+   what the scenario implies; an upload arrived whole, with the hash of ``big.bin``.
+4. The medians, min-max, CPU cost and ratios go to a markdown table on stdout and to JSON;
+   ``--write-docs`` puts the same tables into docs/performance.rst.
+
+Other modes: ``--strace`` counts system calls per request (a and b) under ``strace -c -f``;
+``--from-json FILE`` only prints (and with ``--write-docs`` writes) the tables of a past run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import grp
+import hashlib
+import json
+import os
+import platform
+import pwd
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CLIENT_DIR = HERE / "clients"
+PEERS = HERE / ".venv-peers"
+DUGONG3 = HERE / ".venv-dugong3"
+DOCS = ROOT / "docs" / "performance.rst"
+DOCS_BEGIN = ".. BEGIN GENERATED RESULTS (run.py --write-docs; do not edit by hand)"
+DOCS_END = ".. END GENERATED RESULTS"
+
+sys.path.insert(0, str(CLIENT_DIR))
+import _common  # noqa: E402  (the deterministic content, shared with the clients)
+
+SCENARIOS = _common.SCENARIOS
+
+TITLES = {
+    "a": "a. sequential keep-alive GET of a 1 KiB file, one connection",
+    "b": "b. pipelined GET of the 1 KiB file, {depth} in flight, one connection",
+    "c": "c. download of a {big} file into a reused buffer, one connection",
+    "d": "d. upload of {big} (Content-Length, no 100-continue), one connection",
+    "d100": "d100. upload of {big} with Expect: 100-continue, one connection",
+    "e": "e. {conns} connections x {count} GETs each, concurrently",
+    "f": "f. memory per idle connection ({count} connections), and peak RSS",
+}
+
+#: Scenarios whose rate is requests per second; c, d, d100 are MB/s; f is bytes.
+REQUEST_SCENARIOS = ("a", "b", "e")
+BYTE_SCENARIOS = ("c", "d", "d100")
+
+FULL_COUNTS = {"a": 50_000, "b": 200_000, "c": 4, "d": 4, "d100": 4, "e": 50, "f": 1000}
+QUICK_COUNTS = {"a": 2_000, "b": 10_000, "c": 1, "d": 1, "d100": 1, "e": 5, "f": 100}
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    venv: Path
+    script: str
+    scenarios: tuple[str, ...]
+    extra: tuple[str, ...] = ()
+    native: str | None = None  # the program a native ceiling needs on PATH
+    needs: str | None = None  # python code that must run in the venv for the client to work
+
+    def python(self) -> str:
+        return str(self.venv / "bin" / "python")
+
+
+CLIENTS: tuple[Client, ...] = (
+    Client("http.client", PEERS, "httpclient_.py", ("a", "c", "d", "f")),
+    Client("urllib3", PEERS, "urllib3_.py", ("a", "c", "d", "f"), needs="import urllib3"),
+    Client("httpx", PEERS, "httpx_.py", ("a", "c", "d", "f"), needs="import httpx"),
+    Client("aiohttp", PEERS, "aiohttp_.py", ("a", "c", "d", "d100", "e", "f"),
+           ("--loop", "asyncio"), needs="import aiohttp"),
+    Client("aiohttp-uvloop", PEERS, "aiohttp_.py", ("a", "c", "d", "d100", "e", "f"),
+           ("--loop", "uvloop"), needs="import aiohttp, uvloop"),
+    Client("pycurl", PEERS, "pycurl_.py", ("a", "c", "d", "d100", "f"), needs="import pycurl"),
+    Client("dugong", PEERS, "dugong_.py", SCENARIOS,
+           needs="import dugong; dugong.HTTPConnection; dugong.BodyFollowing; "
+                 "from dugong.loop import run_all"),
+    Client("dugong-3.8.2", DUGONG3, "dugong3.py", SCENARIOS,
+           needs="import dugong; assert dugong.__version__ == '3.8.2', dugong.__version__"),
+    Client("raw-socket", PEERS, "raw_socket.py", SCENARIOS),
+    Client("wrk", PEERS, "wrk_.py", ("a", "b", "e"), native="wrk"),
+    Client("curl", PEERS, "curl_.py", ("c", "d", "d100"), native="curl"),
+)
+CLIENT_NAMES = tuple(c.name for c in CLIENTS)
+FLOOR = "raw-socket"
+#: What the "x ..." column of each scenario compares with: (scenario, client), as in the
+#: targets of issue 7 (http.client has no pipelining, no 100-continue, no concurrency).
+BASELINES = {
+    "a": ("a", "http.client"), "b": ("a", "http.client"), "c": ("c", "http.client"),
+    "d": ("d", "http.client"), "d100": ("d100", "pycurl"), "e": ("e", "aiohttp-uvloop"),
+}
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of every child: no proxies, no PYTHONPATH, no dugong tracing."""
+    drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "DUGONG_TRACEFILE", "CURL_HOME"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in drop and not k.lower().endswith("_proxy")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def availability(client: Client) -> str | None:
+    """None if *client* can run here, else why not."""
+    if not (client.venv / "bin" / "python").exists():
+        return f"{client.venv.name} is missing: run benchmarks/setup.sh"
+    if client.native and not shutil.which(client.native):
+        return f"{client.native} is not installed: run benchmarks/setup.sh"
+    if client.needs:
+        out = subprocess.run([client.python(), "-I", "-c", client.needs], capture_output=True,
+                             text=True, env=clean_env(), cwd="/")
+        if out.returncode:
+            last = (out.stderr.strip().splitlines() or ["?"])[-1]
+            return f"`{client.needs}` failed: {last}"
+    return None
+
+
+# --- nginx ---------------------------------------------------------------------------------
+
+
+NGINX_CONF = """\
+# Private nginx for benchmarks/run.py; made fresh for each run.
+worker_processes 1;
+{user}
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+worker_rlimit_nofile 16384;
+
+events {{
+    worker_connections 8192;
+}}
+
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    server_tokens off;
+    default_type application/octet-stream;
+    open_file_cache max=64 inactive=600s;
+    open_file_cache_valid 600s;
+
+    client_body_temp_path {work}/tmp/body;
+    proxy_temp_path {work}/tmp/proxy;
+    fastcgi_temp_path {work}/tmp/fastcgi;
+    uwsgi_temp_path {work}/tmp/uwsgi;
+    scgi_temp_path {work}/tmp/scgi;
+
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {work}/www;
+
+        location / {{
+        }}
+
+        # Uploads (d, d100): nginx reads the whole body into a file before it answers
+        # 201 Created (or 204 No Content when the file was there).
+        location /upload/ {{
+            dav_methods PUT;
+            client_max_body_size 0;
+            client_body_buffer_size 4m;
+        }}
+
+        location = /nginx_status {{
+            stub_status;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Status:
+    active: int
+    accepts: int
+    requests: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_content(path: Path, size: int) -> str:
+    """Write *size* bytes of the deterministic content to *path*; return its sha256."""
+    block = _common.period_block() * 16  # 1 MiB
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = block[: min(left, len(block))]
+            f.write(chunk)
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Nginx:
+    """A private nginx in its own directory, on a free loopback port."""
+
+    def __init__(self, big_size: int, small_size: int, cpu: int | None) -> None:
+        shm = Path("/dev/shm")
+        base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+        self.work = Path(tempfile.mkdtemp(prefix="dugong-bench-", dir=base))
+        self.port = free_port()
+        self.big_size, self.small_size, self.cpu = big_size, small_size, cpu
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.big_sha256 = ""
+
+    @property
+    def www(self) -> Path:
+        return self.work / "www"
+
+    def start(self) -> None:
+        work = self.work
+        for d in ("www/upload", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
+            (work / d).mkdir(parents=True)
+        write_content(self.www / "1k.bin", self.small_size)
+        self.big_sha256 = write_content(self.www / "big.bin", self.big_size)
+        user = ""
+        if os.geteuid() == 0:
+            # the worker drops to nobody: let it read the docroot and write uploads
+            nobody = pwd.getpwnam("nobody")
+            user = f"user nobody {grp.getgrgid(nobody.pw_gid).gr_name};"
+            for path in (work, work / "www", work / "tmp"):
+                path.chmod(0o755)
+            for sub in ("www/upload", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi",
+                        "tmp/scgi"):
+                (work / sub).chmod(0o777)
+        conf = work / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(work=work, port=self.port, user=user))
+        cmd = ["nginx", "-p", str(work), "-c", str(conf), "-e", str(work / "error.log"),
+               "-g", "daemon off;"]
+        if self.cpu is not None:
+            cmd = ["taskset", "-c", str(self.cpu)] + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                log = work / "error.log"
+                raise SystemExit(f"nginx failed to start: {err.strip()}\n"
+                                 f"{log.read_text() if log.exists() else ''}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("nginx did not start listening within 10 s")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: the master reaps its worker
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def version(self) -> str:
+        out = subprocess.run(["nginx", "-v"], capture_output=True, text=True)
+        return out.stderr.strip().split("/")[-1]
+
+    def errors(self) -> list[str]:
+        log = self.work / "error.log"
+        if not log.exists():
+            return []
+        return [ln for ln in log.read_text().splitlines()
+                if re.search(r"\[(error|crit|alert|emerg)\]", ln)]
+
+    def exchange(self, request: bytes, keep: bool = True) -> bytes:
+        """Send *request* (which asks to close) on a fresh connection; return the response
+        (or, unless *keep*, nothing: a warm-up read)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(request)
+            parts = []
+            while chunk := s.recv(1 << 16):
+                if keep:
+                    parts.append(chunk)
+        return b"".join(parts)
+
+    def status(self) -> Status:
+        raw = self.exchange(b"GET /nginx_status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        body = raw.split(b"\r\n\r\n", 1)[1].decode()
+        # Active connections: 1
+        # server accepts handled requests
+        #  16 16 17
+        lines = body.splitlines()
+        active = int(lines[0].split(":")[1])
+        accepts, _handled, requests = map(int, lines[2].split())
+        return Status(active, accepts, requests)
+
+    def probe(self) -> int:
+        """The exact length of one keep-alive response to /1k.bin; checks its content."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(f"GET /1k.bin HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += s.recv(1 << 16)
+            head, body = data.split(b"\r\n\r\n", 1)
+            m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+            if not head.startswith(b"HTTP/1.1 200 ") or not m:
+                raise SystemExit(f"unexpected probe response: {head!r}")
+            length = int(m.group(1))
+            while len(body) < length:
+                body += s.recv(1 << 16)
+            if body != _common.content(self.small_size):
+                raise SystemExit("probe: /1k.bin does not have the expected content")
+            if b"keep-alive" not in head.lower():
+                raise SystemExit(f"probe: the response is not keep-alive: {head!r}")
+            return len(head) + 4 + length
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    scenarios: list[str]
+    clients: list[Client]
+    counts: dict[str, int]
+    reps: int
+    conns: int
+    depth: int
+    bufsize: int
+    big_size: int
+    small_size: int
+    wrk_duration: float
+    server_cpu: int | None
+    client_cpu: int | None
+    timeout: float
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "scenarios": self.scenarios, "clients": [c.name for c in self.clients],
+            "counts": self.counts, "reps": self.reps, "conns": self.conns, "depth": self.depth,
+            "bufsize": self.bufsize, "big_size": self.big_size, "small_size": self.small_size,
+            "wrk_duration": self.wrk_duration, "server_cpu": self.server_cpu,
+            "client_cpu": self.client_cpu, "unavailable": self.unavailable,
+        }
+
+    def expected_connections(self, scenario: str) -> int:
+        return {"e": self.conns, "f": self.counts["f"] + 1}.get(scenario, 1)
+
+    def size(self, scenario: str) -> int:
+        return self.big_size if scenario in BYTE_SCENARIOS else self.small_size
+
+
+def client_command(plan: Plan, client: Client, scenario: str, port: int, response_len: int,
+                   www: Path, count: int | None = None) -> list[str]:
+    cmd = [client.python(), str(CLIENT_DIR / client.script), *client.extra,
+           "--scenario", scenario, "--port", str(port),
+           "--count", str(plan.counts[scenario] if count is None else count),
+           "--size", str(plan.size(scenario)), "--response-len", str(response_len),
+           "--depth", str(plan.depth), "--conns", str(plan.conns),
+           "--bufsize", str(plan.bufsize), "--duration", str(plan.wrk_duration),
+           "--file", str(www / "big.bin"), "--watchdog", str(plan.timeout)]
+    if plan.client_cpu is not None:
+        cmd = ["taskset", "-c", str(plan.client_cpu)] + cmd
+    return cmd
+
+
+def upload_name(client: Client) -> str:
+    return {"http.client": "httpclient"}.get(client.name, client.name) + ".bin"
+
+
+def run_one(plan: Plan, nginx: Nginx, response_len: int, client: Client, scenario: str,
+            rep: int) -> dict[str, Any]:
+    """Run *client* once for *scenario*; return its record, with "ok" and "error"."""
+    record: dict[str, Any] = {"client": client.name, "scenario": scenario, "rep": rep,
+                              "ok": False, "error": None}
+    cmd = client_command(plan, client, scenario, nginx.port, response_len, nginx.www)
+    before = nginx.status()
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=plan.timeout + 30,
+                              env=clean_env(), cwd="/")
+    except subprocess.TimeoutExpired:
+        # the client's own watchdog (--watchdog, the same time) should have come first
+        record["error"] = f"timed out after {plan.timeout:.0f} s"
+        return record
+    record["elapsed"] = time.monotonic() - t0
+    after = nginx.status()
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode or not lines:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        record["error"] = f"exit status {proc.returncode}: {tail or 'no output'}"
+        return record
+    record.update(json.loads(lines[-1]))
+    record["client"], record["scenario"] = client.name, scenario
+
+    # nginx's own counts; the status request made after the run is in them once
+    conns = after.accepts - before.accepts - 1
+    reqs = after.requests - before.requests - 1
+    record["nginx_connections"], record["nginx_requests"] = conns, reqs
+    want_conns = plan.expected_connections(scenario)
+    extra = record.get("extra_connections", 0)  # wrk's address check
+    problems = []
+    if record["connections"] != want_conns or conns != want_conns + extra:
+        problems.append(f"connections: expected {want_conns}"
+                        f"{f' (+{extra} probe)' if extra else ''}, client says "
+                        f"{record['connections']}, nginx accepted {conns}")
+    low, high = record["requests"], record.get("requests_max", record["requests"])
+    if not low <= reqs <= high:
+        problems.append(f"requests: client says {low}"
+                        f"{'-' + str(high) if high != low else ''}, nginx counted {reqs}")
+    if scenario in ("d", "d100"):
+        target = nginx.www / "upload" / upload_name(client)
+        if not target.exists():
+            problems.append(f"upload: {target.name} is not there")
+        else:
+            if target.stat().st_size != plan.big_size:
+                problems.append(f"upload: {target.name} has {target.stat().st_size} bytes, "
+                                f"expected {plan.big_size}")
+            elif file_sha256(target) != nginx.big_sha256:
+                problems.append(f"upload: {target.name} differs from big.bin")
+            target.unlink()
+    if problems:
+        record["error"] = "; ".join(problems)
+    else:
+        record["ok"] = True
+    return record
+
+
+def rotated(items: list[Client], k: int) -> list[Client]:
+    if not items:
+        return items
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
+def run_all(plan: Plan, nginx: Nginx, response_len: int) -> list[dict[str, Any]]:
+    records = []
+    total = sum(1 for s in plan.scenarios for c in plan.clients if s in c.scenarios) * plan.reps
+    done = 0
+    for rep in range(plan.reps):
+        for scenario in plan.scenarios:
+            order = rotated([c for c in plan.clients if scenario in c.scenarios], rep)
+            for client in order:
+                rec = run_one(plan, nginx, response_len, client, scenario, rep)
+                records.append(rec)
+                done += 1
+                if rec["ok"]:
+                    value, unit = rate(rec)
+                    note = f"{value:,.1f} {unit}"
+                    if scenario == "f":
+                        note = f"{rec['idle_bytes_per_conn'] / 1024:,.2f} KiB/idle conn"
+                else:
+                    note = f"FAILED: {rec['error']}"
+                print(f"[{done}/{total}] rep {rep + 1} {scenario:>4} {client.name:<15} {note}"
+                      f"  ({rec.get('elapsed', 0):.1f} s)", file=sys.stderr, flush=True)
+    return records
+
+
+# --- summary -------------------------------------------------------------------------------
+
+
+def rate(rec: dict[str, Any]) -> tuple[float, str]:
+    """The headline figure of one run and its unit."""
+    s = rec["scenario"]
+    if s in REQUEST_SCENARIOS:
+        return rec["units"] / rec["wall"], "req/s"
+    if s in BYTE_SCENARIOS:
+        return rec["units"] / rec["wall"] / 1e6, "MB/s"
+    return rec["idle_bytes_per_conn"], "B/conn"
+
+
+def cpu_cost(rec: dict[str, Any]) -> float:
+    """CPU µs per request (a, b, e), CPU s per GB (c, d, d100), 0 for f."""
+    s = rec["scenario"]
+    if s in REQUEST_SCENARIOS:
+        return rec["cpu"] / rec["units"] * 1e6
+    if s in BYTE_SCENARIOS:
+        return rec["cpu"] / (rec["units"] / 1e9)
+    return 0.0
+
+
+def peak_rss_kib(rec: dict[str, Any]) -> int:
+    return int(rec.get("peak_rss_child_kib") or rec["peak_rss_kib"])
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault((rec["scenario"], rec["client"]), []).append(rec)
+    for (scenario, client), recs in groups.items():
+        ok = [r for r in recs if r["ok"]]
+        entry: dict[str, Any] = {"runs": len(ok), "failures": len(recs) - len(ok)}
+        if ok:
+            values = [rate(r)[0] for r in ok]
+            costs = [cpu_cost(r) for r in ok]
+            entry.update(
+                unit=rate(ok[0])[1], median=statistics.median(values), min=min(values),
+                max=max(values), cpu_median=statistics.median(costs),
+                peak_rss_kib=max(peak_rss_kib(r) for r in ok),
+                version=ok[0].get("version"),
+            )
+        summary.setdefault(scenario, {})[client] = entry
+    # ratios of medians, measured in this run
+    for scenario, per_client in summary.items():
+        if scenario == "f":
+            continue
+        base_scenario, base_client = BASELINES[scenario]
+        base = summary.get(base_scenario, {}).get(base_client, {}).get("median")
+        floor = per_client.get(FLOOR, {}).get("median")
+        for entry in per_client.values():
+            if "median" not in entry or scenario == "f":
+                continue
+            entry["x_baseline"] = entry["median"] / base if base else None
+            entry["x_floor"] = entry["median"] / floor if floor else None
+    return summary
+
+
+def targets(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The targets of issue 7, evaluated on the medians of this run."""
+    def med(scenario: str, client: str) -> float | None:
+        return summary.get(scenario, {}).get(client, {}).get("median")
+
+    checks: list[tuple[str, tuple[str, str], tuple[str, str], float | None]] = [
+        ("a: dugong >= 2.5x http.client", ("a", "dugong"), ("a", "http.client"), 2.5),
+        ("b: dugong >= 10x http.client's a", ("b", "dugong"), ("a", "http.client"), 10.0),
+        ("b: dugong >= 0.5x raw-socket", ("b", "dugong"), ("b", "raw-socket"), 0.5),
+        ("c: dugong >= 0.95x raw-socket", ("c", "dugong"), ("c", "raw-socket"), 0.95),
+        ("c: dugong >= 1.0x http.client", ("c", "dugong"), ("c", "http.client"), 1.0),
+        ("d: dugong >= 1.0x http.client", ("d", "dugong"), ("d", "http.client"), 1.0),
+        ("d100: dugong >= 1.0x pycurl", ("d100", "dugong"), ("d100", "pycurl"), 1.0),
+        ("e: dugong >= 2.5x aiohttp-uvloop", ("e", "dugong"), ("e", "aiohttp-uvloop"), 2.5),
+    ]
+    for s in ("a", "b", "c", "d", "d100", "e"):
+        checks.append((f"{s}: dugong beats dugong 3.8.2", (s, "dugong"), (s, "dugong-3.8.2"),
+                       None))
+    out = []
+    for label, (s1, c1), (s2, c2), want in checks:
+        x, y = med(s1, c1), med(s2, c2)
+        ratio = x / y if x is not None and y else None
+        ok = None if ratio is None else (ratio > 1.0 if want is None else ratio >= want)
+        out.append({"target": label, "ratio": ratio, "want": want, "ok": ok})
+    # f: less memory per idle connection than 3.8.2
+    x, y = med("f", "dugong"), med("f", "dugong-3.8.2")
+    ratio = y / x if x and y is not None else None
+    out.append({"target": "f: dugong beats dugong 3.8.2 (3.8.2's bytes per idle conn / ours)",
+                "ratio": ratio, "want": None, "ok": None if ratio is None else ratio > 1.0})
+    return out
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def fmt(x: float | None, digits: int = 0) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.{digits}f}"
+
+
+def scenario_title(scenario: str, params: dict[str, Any]) -> str:
+    big = params["big_size"]
+    big_s = f"{big >> 20} MiB" if big % (1 << 20) == 0 else f"{big} B"
+    return TITLES[scenario].format(depth=params["depth"], big=big_s, conns=params["conns"],
+                                   count=params["counts"][scenario])
+
+
+def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) for each scenario, then the memory table and the targets."""
+    params, summary = result["params"], result["summary"]
+    order = [c for c in CLIENT_NAMES if c in params["clients"]]
+    out = []
+    for scenario in params["scenarios"]:
+        if scenario == "f":
+            continue
+        per = summary.get(scenario, {})
+        if scenario in REQUEST_SCENARIOS:
+            head = ["client", "req/s", "min-max", "CPU µs/req"]
+            digits, cdigits = 0, 1
+        else:
+            head = ["client", "MB/s", "min-max", "CPU s/GB"]
+            digits, cdigits = 0, 2
+        base_scenario, base_client = BASELINES[scenario]
+        base_label = f"x {base_client}" + (f" ({base_scenario})" if base_scenario != scenario
+                                           else "")
+        head += [base_label, "x raw floor", "peak RSS MiB", "runs"]
+        rows = []
+        for client in order:
+            e = per.get(client)
+            if e is None:
+                continue
+            if "median" not in e:
+                rows.append([client, "FAILED"] + ["-"] * 5 + [f"0/{e['failures']}"])
+                continue
+            rows.append([
+                client, fmt(e["median"], digits),
+                f"{fmt(e['min'], digits)}-{fmt(e['max'], digits)}",
+                fmt(e["cpu_median"], cdigits), fmt(e.get("x_baseline"), 2),
+                fmt(e.get("x_floor"), 2), fmt(e["peak_rss_kib"] / 1024, 1),
+                f"{e['runs']}/{e['runs'] + e['failures']}",
+            ])
+        out.append((scenario_title(scenario, params), head, rows))
+    if "f" in params["scenarios"] or summary:
+        mem_scen = [s for s in params["scenarios"] if s != "f"]
+        head = ["client", "KiB/idle conn", "min-max"] + [f"peak RSS MiB: {s}" for s in
+                                                         mem_scen + ["f"]]
+        rows = []
+        for client in order:
+            e = summary.get("f", {}).get(client, {})
+            row = [client]
+            if "median" in e:
+                row += [fmt(e["median"] / 1024, 2),
+                        f"{fmt(e['min'] / 1024, 2)}-{fmt(e['max'] / 1024, 2)}"]
+            else:
+                row += ["-", "-"]
+            for s in mem_scen + ["f"]:
+                es = summary.get(s, {}).get(client, {})
+                row.append(fmt(es["peak_rss_kib"] / 1024, 1) if "peak_rss_kib" in es else "-")
+            if any(v != "-" for v in row[1:]):
+                rows.append(row)
+        if rows:
+            f_title = scenario_title("f", params) if "f" in params["scenarios"] else "peak RSS"
+            out.append((f_title, head, rows))
+    trows = [[t["target"], fmt(t["ratio"], 2),
+              {True: "yes", False: "NO", None: "not measured"}[t["ok"]]]
+             for t in result["targets"]]
+    out.append(("targets (issue 7; ratios of medians in this run)", ["target", "ratio", "met"],
+                trows))
+    return out
+
+
+def setting(result: dict[str, Any]) -> str:
+    """One sentence on where and how the run was made."""
+    meta, params = result["meta"], result["params"]
+    reps = params["reps"]
+    pinned = (f"nginx on CPU {params['server_cpu']}, the clients on CPU {params['client_cpu']}"
+              if params["server_cpu"] is not None else "not pinned to CPUs")
+    text = (f"Run on {meta['date']}: {meta['cpu']}, Linux {meta['kernel']}, Python "
+            f"{meta['python']}, nginx {meta['nginx']}; {pinned}; {reps} repetition"
+            f"{'s' if reps != 1 else ''}, medians; dugong at {meta['dugong_rev']}.")
+    if meta.get("quick"):
+        text += " A smoke test (--quick): small counts, and numbers that mean nothing."
+    return text
+
+
+def markdown(result: dict[str, Any]) -> str:
+    meta = result["meta"]
+    lines = [f"## dugong benchmark, {meta['date']}", "", setting(result), "",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items())),
+             ""]
+    for title, head, rows in tables(result):
+        lines += [f"### {title}", "", "| " + " | ".join(head) + " |",
+                  "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines.append("")
+    if result.get("failures"):
+        lines.append("### failures")
+        lines += [f"- rep {f['rep'] + 1} {f['scenario']} {f['client']}: {f['error']}"
+                  for f in result["failures"]]
+        lines.append("")
+    if result["params"].get("unavailable"):
+        lines.append("### not run")
+        lines += [f"- {k}: {v}" for k, v in result["params"]["unavailable"].items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def rst(result: dict[str, Any]) -> str:
+    meta = result["meta"]
+    lines = [DOCS_BEGIN, "", "Results of the latest run", "-" * 25, "", setting(result), "",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
+             + ".", ""]
+    for title, head, rows in tables(result):
+        lines += [title, "~" * len(title), "", ".. list-table::", "   :header-rows: 1", ""]
+        for row in [head] + rows:
+            lines.append(f"   * - {row[0]}")
+            lines += [f"     - {cell}" for cell in row[1:]]
+        lines.append("")
+    if result.get("failures"):
+        lines += ["Failed runs:", ""]
+        lines += [f"- rep {f['rep'] + 1}, {f['scenario']}, {f['client']}: ``{f['error']}``"
+                  for f in result["failures"]]
+        lines.append("")
+    lines.append(DOCS_END)
+    return "\n".join(lines)
+
+
+def write_docs(result: dict[str, Any]) -> None:
+    text = DOCS.read_text()
+    start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{DOCS}: the markers {DOCS_BEGIN!r} and {DOCS_END!r} are missing")
+    DOCS.write_text(text[:start] + rst(result) + text[end + len(DOCS_END):])
+    print(f"wrote the results section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+
+
+# --- strace --------------------------------------------------------------------------------
+
+
+def strace_summary(path: Path) -> dict[str, tuple[int, int]]:
+    """(calls, errors) per syscall from ``strace -c`` output."""
+    calls: dict[str, tuple[int, int]] = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) in (5, 6) and re.fullmatch(r"[\d.]+", parts[0]) and parts[-1] != "total":
+            errors = int(parts[4]) if len(parts) == 6 else 0
+            calls[parts[-1]] = (int(parts[3]), errors)
+    return calls
+
+
+def strace_counts(plan: Plan, nginx: Nginx, response_len: int) -> None:
+    """System calls per request for a and b.
+
+    Each client runs under ``strace -c -f`` twice, for 1 request and for N; the difference
+    divided by N - 1 leaves out the interpreter's start-up and the connection's set-up. How
+    often a read finds nothing yet (EAGAIN, then poll) depends on timing, which strace
+    changes, so those numbers are indications; the writes per request are exact.
+    """
+    if not shutil.which("strace"):
+        raise SystemExit("strace is not installed: apt-get install strace")
+    print("| client | scenario | requests | syscalls/request | per request (errors) |")
+    print("|---|---|---:|---:|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for client in plan.clients:
+            for scenario in ("a", "b"):
+                if scenario not in plan.scenarios or scenario not in client.scenarios \
+                        or client.native:
+                    continue
+                n = plan.counts[scenario]
+                results = []
+                for count in (1, n):
+                    out = Path(tmp) / f"{client.name}-{scenario}-{count}.txt"
+                    cmd = ["strace", "-f", "-c", "-o", str(out), "--"] + client_command(
+                        plan, client, scenario, nginx.port, response_len, nginx.www,
+                        count=count)
+                    proc = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(),
+                                          cwd="/", timeout=plan.timeout + 30)
+                    if proc.returncode:
+                        raise SystemExit(f"{client.name} {scenario} under strace failed: "
+                                         f"{proc.stderr.strip()[-500:]}")
+                    results.append(strace_summary(out))
+                one, many = results
+                per: dict[str, tuple[float, float]] = {}
+                for name in set(one) | set(many):
+                    c1, e1 = one.get(name, (0, 0))
+                    c2, e2 = many.get(name, (0, 0))
+                    calls, errors = (c2 - c1) / (n - 1), (e2 - e1) / (n - 1)
+                    if abs(calls) >= 0.005:
+                        per[name] = (calls, errors)
+                total = sum(c for c, _ in per.values())
+                detail = ", ".join(
+                    f"{name} {c:.2f}" + (f" ({e:.2f})" if e >= 0.005 else "")
+                    for name, (c, e) in sorted(per.items(), key=lambda kv: -kv[1][0]))
+                print(f"| {client.name} | {scenario} | {n} | {total:.2f} | {detail} |",
+                      flush=True)
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def reexec_in_peers() -> None:
+    """Run with the peers' python (it has the checkout of dugong and the peer libraries)."""
+    python = PEERS / "bin" / "python"
+    if Path(sys.prefix).resolve() != PEERS.resolve() and python.exists():
+        os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def git_rev() -> str:
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                "dugong"], capture_output=True, text=True).stdout.strip()
+        return rev + ("+changes" if dirty else "")
+    except OSError:
+        return "?"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} CPUs)"
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def parse_list(text: str, known: tuple[str, ...], what: str) -> list[str]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    for x in items:
+        if x not in known:
+            raise SystemExit(f"unknown {what} {x!r}; known: {', '.join(known)}")
+    return [k for k in known if k in items]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: small counts, a 32 MiB big file, 1 repetition")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS),
+                   help=f"comma-separated, of {','.join(SCENARIOS)} (default: all)")
+    p.add_argument("--clients", default=",".join(CLIENT_NAMES),
+                   help=f"comma-separated, of {','.join(CLIENT_NAMES)} (default: all)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions (default 5; --quick 1)")
+    p.add_argument("--count", action="append", default=[], metavar="SCENARIO=N",
+                   help="override the count of a scenario (requests, transfers, GETs per "
+                        "connection in e, idle connections in f)")
+    p.add_argument("--big-mib", type=int, default=None,
+                   help="size of the big file and of the uploads (default 256; --quick 32)")
+    p.add_argument("--conns", type=int, default=200, help="e: connections (default 200)")
+    p.add_argument("--depth", type=int, default=32, help="b: requests in flight (default 32)")
+    p.add_argument("--bufsize", type=int, default=1 << 20,
+                   help="c, d: the reused buffer (a multiple of 64 KiB; default 1 MiB)")
+    p.add_argument("--wrk-duration", type=float, default=None,
+                   help="seconds per wrk run (default 5; --quick 1)")
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--client-cpu", type=int, default=1)
+    p.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds per client run (default 600; --quick 60)")
+    p.add_argument("--json", type=Path, default=None,
+                   help="where to write the results (default benchmarks/results.json; "
+                        "--quick: benchmarks/results-quick.json)")
+    p.add_argument("--write-docs", action="store_true",
+                   help="also write the tables into docs/performance.rst")
+    p.add_argument("--from-json", type=Path, default=None,
+                   help="run nothing: print the tables of this results file")
+    p.add_argument("--strace", action="store_true",
+                   help="count system calls per request (a, b) instead of timing")
+    args = p.parse_args()
+
+    if args.from_json:
+        past = json.loads(args.from_json.read_text())
+        print(markdown(past))
+        if args.write_docs:
+            write_docs(past)
+        return
+
+    reexec_in_peers()
+    counts = dict(QUICK_COUNTS if args.quick else FULL_COUNTS)
+    for item in args.count:
+        k, _, v = item.partition("=")
+        if k not in counts or not v.isdigit():
+            raise SystemExit(f"--count wants SCENARIO=N, got {item!r}")
+        counts[k] = int(v)
+    if args.strace and not any(item.startswith(("a=", "b=")) for item in args.count):
+        counts.update(a=2000, b=10000)
+    pin = not args.no_pin and shutil.which("taskset") is not None
+    cpus = os.sched_getaffinity(0)
+    if pin and not {args.server_cpu, args.client_cpu} <= cpus:
+        print(f"warning: CPUs {args.server_cpu} and {args.client_cpu} are not both available "
+              f"(have {sorted(cpus)}): not pinning", file=sys.stderr)
+        pin = False
+    if args.bufsize % _common.PERIOD:
+        raise SystemExit(f"--bufsize must be a multiple of {_common.PERIOD}")
+
+    wanted = parse_list(args.clients, CLIENT_NAMES, "client")
+    plan = Plan(
+        scenarios=parse_list(args.scenarios, SCENARIOS, "scenario"), clients=[],
+        counts=counts, reps=args.reps or (1 if args.quick else 5), conns=args.conns,
+        depth=args.depth, bufsize=args.bufsize,
+        big_size=(args.big_mib or (32 if args.quick else 256)) << 20, small_size=1024,
+        wrk_duration=args.wrk_duration or (1.0 if args.quick else 5.0),
+        server_cpu=args.server_cpu if pin else None,
+        client_cpu=args.client_cpu if pin else None,
+        timeout=args.timeout or (60 if args.quick else 600))
+    for client in CLIENTS:
+        if client.name not in wanted:
+            continue
+        why = availability(client)
+        if why:
+            plan.unavailable[client.name] = why
+            print(f"not running {client.name}: {why}", file=sys.stderr)
+        else:
+            plan.clients.append(client)
+    if not plan.clients:
+        raise SystemExit("no client can run")
+
+    nginx = Nginx(plan.big_size, plan.small_size, plan.server_cpu)
+    # SIGTERM (e.g. from timeout(1)) unwinds like Ctrl-C, so that nginx stops and its
+    # directory goes
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        nginx.start()
+        response_len = nginx.probe()
+        nginx.exchange(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                       keep=False)
+        print(f"nginx {nginx.version()} on 127.0.0.1:{nginx.port} (CPU {plan.server_cpu}), "
+              f"in {nginx.work}; a response to /1k.bin is {response_len} bytes",
+              file=sys.stderr)
+        if args.strace:
+            strace_counts(plan, nginx, response_len)
+            return
+        started = datetime.datetime.now(datetime.timezone.utc)
+        records = run_all(plan, nginx, response_len)
+        nginx_errors = nginx.errors()
+    finally:
+        nginx.stop()
+
+    versions: dict[str, str] = {}
+    for rec in records:
+        if rec["ok"]:
+            versions.setdefault(rec["client"], str(rec.get("version")))
+    summary = summarize(records)
+    result: dict[str, Any] = {
+        "meta": {
+            "date": started.strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_model(),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "nginx": nginx.version(), "dugong_rev": git_rev(), "versions": versions,
+            "response_len": response_len, "nginx_errors": nginx_errors[:20],
+            "quick": args.quick,
+        },
+        "params": plan.params(),
+        "summary": summary,
+        "targets": targets(summary),
+        "failures": [{k: r.get(k) for k in ("rep", "scenario", "client", "error")}
+                     for r in records if not r["ok"]],
+        "runs": records,
+    }
+    out = args.json or (HERE / ("results-quick.json" if args.quick else "results.json"))
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result))
+    print(f"wrote {out}", file=sys.stderr)
+    if nginx_errors:
+        print("nginx logged errors:\n  " + "\n  ".join(nginx_errors[:10]), file=sys.stderr)
+    if args.write_docs:
+        write_docs(result)
+    if result["failures"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM; nginx is stopped and its directory gone
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
