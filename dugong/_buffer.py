@@ -21,6 +21,12 @@ BUFFER_SIZE: Final[int] = 64 * 1024
 INITIAL_SIZE: Final[int] = 8 * 1024
 
 
+# Buffers of INITIAL_SIZE released by idle connections, for the next response
+# to reuse: a sequential client then allocates nothing per request.
+_POOL: list[tuple[bytearray, memoryview]] = []
+_POOL_LIMIT: Final = 64
+
+
 class ReceiveBuffer:
     """Bytes received from the socket but not yet consumed."""
 
@@ -48,7 +54,10 @@ class ReceiveBuffer:
         size = self.end - self.start
         capacity = len(self.data)
         if not capacity:
-            self._resize(INITIAL_SIZE)
+            try:
+                self.data, self.view = _POOL.pop()
+            except IndexError:
+                self._resize(INITIAL_SIZE)
         elif self._grow or size + needed > capacity - capacity // 4:
             self._resize(max(min(capacity * 2, BUFFER_SIZE), size + needed))
         elif not size:
@@ -95,7 +104,10 @@ class ReceiveBuffer:
     def release(self) -> None:
         """Free the memory if nothing is buffered."""
         if self.start == self.end and self.data:
-            self.view.release()
+            if len(self.data) == INITIAL_SIZE and len(_POOL) < _POOL_LIMIT:
+                _POOL.append((self.data, self.view))
+            else:
+                self.view.release()
             self.data = bytearray()
             self.view = memoryview(self.data)
             self.start = self.end = 0

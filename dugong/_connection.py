@@ -161,6 +161,7 @@ class HTTPConnection:
         self.timeout: float | None = None
         self._resolver = resolver
         self._host = _host_header(hostname, self.port, default_port)
+        _http11.validate_field("Host", self._host)
         # Plain http through a proxy: absolute-form targets (RFC 9112 section 3.2.2).
         self._target_prefix = (
             f"http://{self._host}" if proxy is not None and ssl_context is None else ""
@@ -708,7 +709,8 @@ class HTTPConnection:
             InvalidResponse, UnsupportedResponse: the server's answer cannot
                 be read safely; the connection is closed.
         """
-        if self._body_kind != NO_BODY:
+        if self._body_kind != NO_BODY and self._closed_msg is None:
+            # (After the connection was lost in the middle of a body: ConnectionClosed below.)
             raise StateError("the body of the previous response has not been read completely")
         if not self._pending:
             if self._closed_msg is not None:

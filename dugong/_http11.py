@@ -185,7 +185,10 @@ def validate_field(name: str, value: str) -> None:
 
 
 def serialize_head(method: str, target: str, fields: list[tuple[str, str]]) -> bytes:
-    """Validate and serialise a request line and header fields (RFC 9112 section 3).
+    """Serialise a request line and header fields (RFC 9112 section 3).
+
+    *method* and *target* are validated here; *fields* must have been
+    validated already (:func:`request_fields` does it for the caller's).
 
     Raises:
         ValueError: something would not be read by the server as the caller
@@ -193,8 +196,6 @@ def serialize_head(method: str, target: str, fields: list[tuple[str, str]]) -> b
     """
     validate_method(method)
     validate_target(target)
-    for name, value in fields:
-        validate_field(name, value)
     lines = [f"{method} {target} HTTP/1.1"]
     lines.extend(f"{name}: {value}" for name, value in fields)
     lines.append("\r\n")
@@ -214,7 +215,9 @@ def request_fields(
 ) -> list[tuple[str, str]]:
     """Merge the caller's header fields with the ones dugong adds.
 
-    Adds ``Host``, ``Content-Length`` (when *body_length* is not None) or
+    The caller's fields are validated (:func:`validate_field`); dugong's own
+    are known to be valid, as is *host* (checked by the connection).  Adds
+    ``Host``, ``Content-Length`` (when *body_length* is not None) or
     ``Transfer-Encoding: chunked``, ``Content-MD5`` (when given and the caller
     has none), ``Expect: 100-continue``, ``Accept-Encoding: identity`` and
     ``Connection: keep-alive`` unless the caller set them.  The caller's
@@ -229,7 +232,8 @@ def request_fields(
         for name, value in headers.items():
             if not isinstance(value, str):
                 value = str(value)  # dugong 3.x accepted ints, e.g. for Content-Length
-            lower = name.lower() if isinstance(name, str) else name
+            validate_field(name, value)
+            lower = name.lower()
             if lower == "content-length":
                 if body_length is None or value.strip() != str(body_length):
                     raise ValueError(

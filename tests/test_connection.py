@@ -918,3 +918,8 @@ def test_trace_file_has_every_byte_once(
     got = b"".join(data for direction, data in records if direction == "received")
     assert sent == b"".join(received)
     assert got == b"".join(answers)
+
+
+def test_hostname_that_would_corrupt_the_host_header() -> None:
+    with pytest.raises(ValueError, match="Host"):
+        HTTPConnection("example.org\r\nX-Injected: 1")
