@@ -541,6 +541,10 @@ class HTTPConnection:
             raise ValueError("expect100 needs body=BodyFollowing(...)")
         chunked = isinstance(body, BodyFollowing) and length is None
         fields = _http11.request_fields(self._host, headers, length, chunked, md5, expect100)
+        if self._target_prefix and not path.startswith("/"):
+            # Appended to "http://host:port", it could change the host or port
+            # the proxy connects to ("@evil.example/", ".evil.example/", "0").
+            raise ValueError(f"path must start with '/' when sent through a proxy, not {path!r}")
         head = _http11.serialize_head(method, self._target_prefix + path, fields)
         if self._sock is None:
             yield from self.co_connect()
@@ -602,7 +606,7 @@ class HTTPConnection:
 
         With a chunked body (``BodyFollowing(None)``) each non-empty write is
         one chunk; end the body with :meth:`end_body`.  Writing ``b''`` does
-        nothing.
+        nothing, whatever the state.
 
         Raises:
             StateError: no body is pending, or the 100-continue answer has not
@@ -611,6 +615,10 @@ class HTTPConnection:
             ConnectionClosed: the server closed the connection; an answer it
                 sent before closing can still be read with :meth:`read_response`.
         """
+        data = memoryview(buf).cast("B")
+        size = len(data)
+        if not size:
+            return
         upload = self._upload
         if upload is None:
             if self._send_closed_msg is not None:
@@ -618,10 +626,6 @@ class HTTPConnection:
             raise StateError("no request body is pending: send_request(..., body=BodyFollowing(n)) first")
         if upload.awaiting_100:
             raise StateError("the server has not answered the 100-continue expectation yet: call read_response() first")
-        data = memoryview(buf).cast("B")
-        size = len(data)
-        if not size:
-            return
         request = upload.request
         doing = f"sending the body of {request.method} {request.path}"
         if upload.remaining is None:
@@ -863,7 +867,7 @@ class HTTPConnection:
                 )
             scan_from = max(0, size - 3)
             yield from self._co_fill_or_fail("the trailer section")
-        if b"\0" in raw or raw.count(b"\r") != raw.count(b"\n"):
+        if b"\0" in raw or not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
             raise InvalidResponse(f"invalid trailer section: {excerpt(raw)}")
         trailers = _http11.parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
         log.debug("ignoring %d trailer fields", len(trailers))

@@ -42,8 +42,10 @@ class ConnectionTimedOut(DugongError):
 
     Raised by the blocking methods of :class:`HTTPConnection` when
     ``HTTPConnection.timeout`` is set, and inside coroutines whose deadline
-    passed.  The connection is unusable afterwards; call
-    :meth:`HTTPConnection.reset` or :meth:`HTTPConnection.disconnect`.
+    passed.  A timeout while reading consumes nothing, so the same read can be
+    tried again; a timeout after part of a request was sent closes the
+    connection (the server holds half a message), and later operations raise
+    :exc:`ConnectionClosed` until :meth:`HTTPConnection.reset`.
     """
 
     def __init__(self, timeout: float | None = None, waiting_for: Any = None) -> None:

@@ -468,11 +468,15 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
 def parse_chunk_size(line: bytes | bytearray) -> int:
     """Parse a chunk-size line without its CRLF: ``hex [ ; extensions ]`` (RFC 9112 section 7.1).
 
-    Extensions are ignored.  Only hexadecimal digits are accepted as the
+    Extensions are ignored, but may not hold control characters other than
+    HTAB: a bare CR or LF there is where parsers disagree on where the line
+    ends (a smuggling risk).  Only hexadecimal digits are accepted as the
     size: no sign, ``0x`` prefix, underscores or whitespace inside it.
     """
     text = bytes(line).decode("latin-1")
-    size, semicolon, _ = text.partition(";")
+    size, semicolon, extensions = text.partition(";")
+    if _FIELD_VALUE_BAD.search(extensions):
+        raise InvalidResponse(f"control character in a chunk extension: {excerpt(line)}")
     size = size.rstrip(" \t") if semicolon else size
     if not size or size.strip(_HEXDIGITS) or len(size.lstrip("0")) > _MAX_CHUNK_SIZE_DIGITS:
         raise InvalidResponse(
