@@ -419,69 +419,69 @@ class HTTPConnection:
         rbuf.received(received)
         return received
 
-    def _co_read_head(self, request: str) -> PollCoroutine[bytes]:
-        """Read up to and including the CRLF CRLF that ends a head; return it without."""
+    def _co_read_until(
+        self,
+        terminator: bytes,
+        limit: int,
+        what: str,
+        too_long: str,
+        prefix: bytes = b"",
+        closed_before: str | None = None,
+    ) -> PollCoroutine[bytes]:
+        """Read up to *terminator*, consume it, and return the bytes before it.
+
+        Used for heads and trailer sections (CRLF CRLF) and chunk-size lines
+        (CRLF).  Refused as soon as seen: more than *limit* bytes without the
+        terminator (the error says *what* is *too_long*), data that does not
+        begin with *prefix*, and a bare LF: lines end with CRLF (RFC 9112
+        section 2.2), and an LF-only message would never end for us.
+        *closed_before* words the error when the server closes before sending
+        any of it.
+        """
         rbuf = self._rbuf
-        scan_from = 0  # relative to rbuf.start: where CRLF CRLF may begin
+        scan_from = 0  # relative to rbuf.start: where the terminator may begin
         while True:
-            end = rbuf.data.find(b"\r\n\r\n", rbuf.start + scan_from, rbuf.end)
+            end = rbuf.data.find(terminator, rbuf.start + scan_from, rbuf.end)
             if end >= 0:
-                head = rbuf.view[rbuf.start : end].tobytes()
-                rbuf.start = end + 4
-                return head
+                data = rbuf.view[rbuf.start : end].tobytes()
+                rbuf.start = end + len(terminator)
+                return data
             size = rbuf.available
-            if size and not rbuf.data.startswith(b"HTTP/"[:size], rbuf.start):
+            if prefix and size and not rbuf.data.startswith(prefix[:size], rbuf.start):
                 raise InvalidResponse(
-                    f"expected a status line 'HTTP/1.x ...' in response to {request},"
+                    f"expected a status line 'HTTP/1.x ...' in {what},"
                     f" got {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
                 )
-            if size >= MAX_HEADER_SIZE:
+            if size >= limit:
                 raise InvalidResponse(
-                    f"response head to {request} larger than MAX_HEADER_SIZE"
-                    f" ({MAX_HEADER_SIZE} bytes) without an end: {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
+                    f"{what} {too_long} without an end: {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
                 )
             if _bare_lf(rbuf.data, rbuf.start, rbuf.start + scan_from, rbuf.end):
-                # RFC 9112 section 2.2: lines end with CRLF.  An LF-only head would
-                # never end for us: refuse it now instead of waiting for a CRLF CRLF.
                 raise InvalidResponse(
-                    f"response head to {request} has a"
+                    f"{what} has a"
                     f" {_http11._bad_line_ending(rbuf.view[rbuf.start : rbuf.end].tobytes())}"
                 )
-            scan_from = max(0, size - 3)
-            if not (yield from self._co_fill(f"waiting for the response to {request}")):
+            scan_from = max(0, size - len(terminator) + 1)
+            if not (yield from self._co_fill(f"reading {what}")):
                 if size:
                     raise ConnectionClosed(
-                        f"server closed the connection in the middle of the response head to {request}"
+                        f"server closed the connection in the middle of {what}"
                         f" after {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
                     )
-                raise ConnectionClosed(
-                    f"server closed the connection without answering {request}"
-                )
+                raise ConnectionClosed(closed_before or f"server closed the connection before {what}")
 
-    def _co_read_line(self, what: str) -> PollCoroutine[bytes]:
-        """Read a CRLF-terminated line of at most MAX_LINE_SIZE; return it without CRLF."""
-        rbuf = self._rbuf
-        scan_from = 0
-        while True:
-            end = rbuf.data.find(_CRLF, rbuf.start + scan_from, rbuf.end)
-            if end >= 0:
-                line = rbuf.view[rbuf.start : end].tobytes()
-                rbuf.start = end + 2
-                return line
-            size = rbuf.available
-            if size > MAX_LINE_SIZE:
-                raise InvalidResponse(
-                    f"{what} longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes):"
-                    f" {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                )
-            if rbuf.data.find(b"\n", rbuf.start + scan_from, rbuf.end) >= 0:
-                # No CRLF from scan_from on, so this LF is bare (RFC 9112 section 7.1).
-                raise InvalidResponse(
-                    f"{what} ended by a bare LF instead of CRLF:"
-                    f" {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                )
-            scan_from = max(0, size - 1)
-            yield from self._co_fill_or_fail(what)
+    def _co_read_head(self, request: str) -> PollCoroutine[bytes]:
+        """Read a response head up to its CRLF CRLF; return it without."""
+        return (
+            yield from self._co_read_until(
+                b"\r\n\r\n",
+                MAX_HEADER_SIZE,
+                f"the response head to {request}",
+                f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)",
+                b"HTTP/",
+                f"server closed the connection without answering {request}",
+            )
+        )
 
     def _co_fill_or_fail(self, doing: str) -> PollCoroutine[None]:
         if not (yield from self._co_fill(f"reading {doing}")):
@@ -825,7 +825,11 @@ class HTTPConnection:
                     )
                 rbuf.start += 2
                 self._chunk_crlf = False
-            size = _http11.parse_chunk_size((yield from self._co_read_line("a chunk-size line")))
+            line = yield from self._co_read_until(
+                _CRLF, MAX_LINE_SIZE, "a chunk-size line",
+                f"longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes)",
+            )
+            size = _http11.parse_chunk_size(line)
             if size:
                 self._body_left = size
                 self._chunk_crlf = True
@@ -850,23 +854,10 @@ class HTTPConnection:
         if rbuf.data.startswith(_CRLF, rbuf.start, rbuf.end):
             rbuf.start += 2
             return
-        scan_from = 0
-        while True:
-            end = rbuf.data.find(b"\r\n\r\n", rbuf.start + scan_from, rbuf.end)
-            if end >= 0:
-                raw = rbuf.view[rbuf.start : end].tobytes()
-                rbuf.start = end + 4
-                break
-            size = rbuf.available
-            if size >= MAX_HEADER_SIZE:
-                raise InvalidResponse(f"trailer section larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)")
-            if _bare_lf(rbuf.data, rbuf.start, rbuf.start + scan_from, rbuf.end):
-                raise InvalidResponse(
-                    "trailer section has a"
-                    f" {_http11._bad_line_ending(rbuf.view[rbuf.start : rbuf.end].tobytes())}"
-                )
-            scan_from = max(0, size - 3)
-            yield from self._co_fill_or_fail("the trailer section")
+        raw = yield from self._co_read_until(
+            b"\r\n\r\n", MAX_HEADER_SIZE, "the trailer section",
+            f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)",
+        )
         if b"\0" in raw or not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
             raise InvalidResponse(f"invalid trailer section: {excerpt(raw)}")
         trailers = _http11.parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
