@@ -15,6 +15,14 @@ Rules of this module
   one place (:meth:`_peer_gone`).  A response that cannot be framed safely
   raises :exc:`InvalidResponse`/:exc:`UnsupportedResponse` and closes the
   socket: a connection that saw a protocol error is never reused.
+* Heads of pipelined requests without a body are coalesced: when an earlier
+  response is still pending and the thread sending is the one that last read
+  a response, the head goes into ``_wbuf`` instead of the socket.  That buffer
+  is sent before any other byte, when it reaches ``_COALESCE_LIMIT``, by
+  :meth:`flush`, and by every read that would otherwise wait (without
+  blocking: a read then waits for POLLIN|POLLOUT until the buffer is out, so
+  a full socket cannot deadlock it).  All of this happens in one thread, so
+  the two-thread pattern, where another thread reads, never buffers.
 * A request interrupted after some of its bytes were sent (a timeout, a
   cancelled coroutine) leaves the server with half a message, so the
   connection is closed; interrupted before its first byte, it is withdrawn and
@@ -30,6 +38,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -179,6 +188,8 @@ class HTTPConnection:
         self._closed_msg: str | None = None  # why no more requests/responses are possible
         self._send_closed_msg: str | None = None  # why no more can be sent
         self._idle_since = 0.0
+        self._wbuf = bytearray()  # coalesced heads of pipelined requests, not yet sent
+        self._reader_ident = 0  # the thread that last read a response
 
     # ------------------------------------------------------------ lifecycle
 
@@ -244,6 +255,7 @@ class HTTPConnection:
         """
         self._close_socket()
         self._rbuf = ReceiveBuffer()
+        self._wbuf = bytearray()
         self._pending.clear()
         self._upload = None
         self._body_kind = NO_BODY
@@ -278,6 +290,7 @@ class HTTPConnection:
         self._closed_msg = self._send_closed_msg = why
         self._upload = None
         self._rbuf = ReceiveBuffer()
+        self._wbuf = bytearray()
 
     def __enter__(self) -> HTTPConnection:
         return self
@@ -303,8 +316,43 @@ class HTTPConnection:
         """False: a connection is a stream."""
         return False
 
+    def co_flush(self) -> PollCoroutine[None]:
+        """Send the coalesced heads of pipelined requests now.
+
+        Dugong holds back the heads of pipelined requests sent from the thread
+        that also reads the responses, and sends them together before it waits
+        for a response; call this to send them earlier (e.g. before a long
+        computation between sending and reading).
+        """
+        if self._wbuf:
+            data, self._wbuf = self._wbuf, bytearray()
+            try:
+                yield from self._co_send_all(data, "sending pipelined requests")
+            except BaseException:
+                if self._send_closed_msg is None:
+                    self._wbuf[:0] = data  # not a byte went out: keep them for later
+                raise
+
     def flush(self) -> None:
-        """Nothing to do: writes are not buffered."""
+        """Blocking twin of :meth:`co_flush`."""
+        eval_coroutine(self.co_flush(), self.timeout)
+
+    def _try_flush(self) -> None:
+        """Send what the socket takes now of the coalesced heads, without waiting."""
+        sock = self._sock
+        if sock is None or self._send_closed_msg is not None:
+            return
+        try:
+            sent = sock.send(self._wbuf)
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            return
+        except PEER_GONE_ERRORS as exc:
+            # The reader finds out from the socket; an answer may still be there.
+            self._send_closed_msg = f"server closed the connection while we were sending: {exc}"
+            return
+        if self._tracer is not None:
+            self._tracer.sent(memoryview(self._wbuf)[:sent])
+        del self._wbuf[:sent]
 
     @property
     def closed(self) -> bool:
@@ -351,6 +399,8 @@ class HTTPConnection:
         was sent, the connection is shut: the server holds half a message.
         Interrupted before the first byte, nothing changes.
         """
+        if self._wbuf:
+            yield from self.co_flush()  # coalesced heads go first
         sock = self._sock
         if sock is None or self._send_closed_msg is not None:
             raise ConnectionClosed(self._send_closed_msg or "connection is not open")
@@ -395,7 +445,10 @@ class HTTPConnection:
             try:
                 received = sock.recv_into(target)
             except (BlockingIOError, ssl.SSLWantReadError):
-                yield PollNeeded(self._fd, POLLIN)
+                if self._wbuf:
+                    # The responses we wait for may be to requests still here.
+                    self._try_flush()
+                yield PollNeeded(self._fd, POLLIN | POLLOUT if self._wbuf else POLLIN)
                 continue
             except ssl.SSLWantWriteError:  # pragma: no cover - TLS renegotiation only
                 yield PollNeeded(self._fd, POLLOUT)
@@ -555,6 +608,17 @@ class HTTPConnection:
         ):
             self._check_idle()
         request = _Request(method, path)
+        if (
+            body is None
+            and self._pending
+            and self._reader_ident == threading.get_ident()
+            and self._send_closed_msg is None
+        ):
+            self._pending.append(request)
+            self._wbuf += head
+            if len(self._wbuf) >= _COALESCE_LIMIT:
+                yield from self.co_flush()
+            return
         self._pending.append(request)
         try:
             if data is not None and length and length <= _COALESCE_LIMIT:
@@ -729,6 +793,7 @@ class HTTPConnection:
         if self._closed_msg is not None:
             raise ConnectionClosed(self._closed_msg)
         described = f"{request.method} {request.path}"
+        self._reader_ident = threading.get_ident()
         try:
             for _ in range(MAX_INFORMATIONAL_RESPONSES + 1):
                 head = _http11.parse_response_head((yield from self._co_read_head(described)))

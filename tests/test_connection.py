@@ -923,3 +923,96 @@ def test_trace_file_has_every_byte_once(
 def test_hostname_that_would_corrupt_the_host_header() -> None:
     with pytest.raises(ValueError, match="Host"):
         HTTPConnection("example.org\r\nX-Injected: 1")
+
+
+# ------------------------------------------------ coalesced pipelined heads
+
+
+def _recv_available(peer: socket.socket) -> bytes:
+    time.sleep(0.05)
+    try:
+        return peer.recv(1 << 20, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return b""
+
+
+def _answer(peer: socket.socket, count: int) -> None:
+    peer.sendall(make_response(200, b"ok") * count)
+
+
+def test_pipelined_heads_are_coalesced_until_flush(linked: tuple[HTTPConnection, socket.socket]) -> None:
+    conn, peer = linked
+    conn.send_request("GET", "/0")
+    assert _recv_head(peer).startswith(b"GET /0 ")
+    _answer(peer, 1)
+    conn.read_response()  # this thread reads: from now on its pipelined heads are coalesced
+    conn.readall()
+    conn.send_request("GET", "/1")  # nothing pending: sent at once
+    assert _recv_available(peer).startswith(b"GET /1 ")
+    for i in range(2, 5):
+        conn.send_request("GET", f"/{i}")
+    assert _recv_available(peer) == b""  # held back
+    conn.flush()
+    data = _recv_available(peer)
+    assert [line.split(b" ")[1] for line in data.split(b"\r\n") if line.startswith(b"GET")] == [
+        b"/2",
+        b"/3",
+        b"/4",
+    ]
+    _answer(peer, 4)
+    for i in range(1, 5):
+        assert conn.read_response().path == f"/{i}"
+        assert conn.readall() == b"ok"
+
+
+def test_a_read_that_would_wait_sends_the_coalesced_heads(
+    linked: tuple[HTTPConnection, socket.socket],
+) -> None:
+    conn, peer = linked
+    conn.send_request("GET", "/0")
+    _recv_head(peer)
+    _answer(peer, 1)
+    conn.read_response()
+    conn.readall()
+    conn.send_request("GET", "/1")
+    conn.send_request("GET", "/2")
+    assert _recv_head(peer).startswith(b"GET /1 ")
+    reader = conn.co_read_response()
+    assert next(reader).mask == POLLIN  # the head of /2 went out before waiting
+    assert _recv_head(peer).startswith(b"GET /2 ")
+    _answer(peer, 2)
+    time.sleep(0.05)
+    with pytest.raises(StopIteration):
+        next(reader)
+    conn.readall()
+    assert conn.read_response().path == "/2"
+
+
+def test_interrupted_flush_keeps_the_heads(linked: tuple[HTTPConnection, socket.socket]) -> None:
+    conn, peer = linked
+    conn.send_request("GET", "/0")
+    _recv_head(peer)
+    _answer(peer, 1)
+    conn.read_response()
+    conn.readall()
+    conn.send_request("GET", "/1")
+    conn.send_request("GET", "/2")
+    with _fill_send_buffer(conn):
+        flush = conn.co_flush()
+        assert next(flush).mask == POLLOUT
+        flush.close()  # not a byte of /2 went out: it stays queued
+        assert not conn.closed and conn.response_pending()
+
+
+def test_two_threads_never_coalesce(linked: tuple[HTTPConnection, socket.socket]) -> None:
+    conn, peer = linked
+    conn.send_request("GET", "/0")
+    _recv_head(peer)
+    _answer(peer, 1)
+    thread = threading.Thread(target=lambda: (conn.read_response(), conn.readall()))
+    thread.start()
+    thread.join()
+    conn.send_request("GET", "/1")
+    conn.send_request("GET", "/2")  # pipelined, but another thread reads: sent at once
+    data = _recv_available(peer)
+    assert b"GET /1 " in data and b"GET /2 " in data
