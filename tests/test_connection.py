@@ -940,13 +940,18 @@ def _answer(peer: socket.socket, count: int) -> None:
     peer.sendall(make_response(200, b"ok") * count)
 
 
-def test_pipelined_heads_are_coalesced_until_flush(linked: tuple[HTTPConnection, socket.socket]) -> None:
-    conn, peer = linked
+def _read_one_response(conn: HTTPConnection, peer: socket.socket) -> None:
+    """One request and its response, read in this thread: it now coalesces pipelined heads."""
     conn.send_request("GET", "/0")
     assert _recv_head(peer).startswith(b"GET /0 ")
     _answer(peer, 1)
-    conn.read_response()  # this thread reads: from now on its pipelined heads are coalesced
-    conn.readall()
+    conn.read_response()
+    assert conn.readall() == b"ok"
+
+
+def test_pipelined_heads_are_coalesced_until_flush(linked: tuple[HTTPConnection, socket.socket]) -> None:
+    conn, peer = linked
+    _read_one_response(conn, peer)
     conn.send_request("GET", "/1")  # nothing pending: sent at once
     assert _recv_available(peer).startswith(b"GET /1 ")
     for i in range(2, 5):
@@ -969,11 +974,7 @@ def test_a_read_that_would_wait_sends_the_coalesced_heads(
     linked: tuple[HTTPConnection, socket.socket],
 ) -> None:
     conn, peer = linked
-    conn.send_request("GET", "/0")
-    _recv_head(peer)
-    _answer(peer, 1)
-    conn.read_response()
-    conn.readall()
+    _read_one_response(conn, peer)
     conn.send_request("GET", "/1")
     conn.send_request("GET", "/2")
     assert _recv_head(peer).startswith(b"GET /1 ")
@@ -990,11 +991,7 @@ def test_a_read_that_would_wait_sends_the_coalesced_heads(
 
 def test_interrupted_flush_keeps_the_heads(linked: tuple[HTTPConnection, socket.socket]) -> None:
     conn, peer = linked
-    conn.send_request("GET", "/0")
-    _recv_head(peer)
-    _answer(peer, 1)
-    conn.read_response()
-    conn.readall()
+    _read_one_response(conn, peer)
     conn.send_request("GET", "/1")
     conn.send_request("GET", "/2")
     with _fill_send_buffer(conn):
