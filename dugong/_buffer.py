@@ -44,8 +44,8 @@ class ReceiveBuffer:
         """Number of unread bytes."""
         return self.end - self.start
 
-    def free_tail(self, needed: int = 1) -> memoryview:
-        """Room to receive at least *needed* bytes into, after making some if needed.
+    def free_tail(self) -> memoryview:
+        """Room to receive into, after making some if needed.
 
         Allocates the buffer on first use; moves unread bytes to the front
         when less than a quarter of the buffer is left behind them; grows it
@@ -58,8 +58,8 @@ class ReceiveBuffer:
                 self.data, self.view = _POOL.pop()
             except IndexError:
                 self._resize(INITIAL_SIZE)
-        elif self._grow or size + needed > capacity - capacity // 4:
-            self._resize(max(min(capacity * 2, BUFFER_SIZE), size + needed))
+        elif self._grow or size >= capacity - capacity // 4:
+            self._resize(max(min(capacity * 2, BUFFER_SIZE), size + 1))
         elif not size:
             self.start = self.end = 0
         elif capacity - self.end < capacity // 4:
