@@ -26,6 +26,11 @@ INITIAL_SIZE: Final[int] = 8 * 1024
 _POOL: list[tuple[bytearray, memoryview]] = []
 _POOL_LIMIT: Final = 64
 
+# What every buffer without memory holds (never written to, never released),
+# so that an idle connection costs no bytearray and no memoryview of its own.
+_NO_DATA: Final = bytearray()
+_NO_VIEW: Final = memoryview(_NO_DATA)
+
 
 class ReceiveBuffer:
     """Bytes received from the socket but not yet consumed."""
@@ -33,8 +38,8 @@ class ReceiveBuffer:
     __slots__ = ("data", "view", "start", "end", "_grow")
 
     def __init__(self) -> None:
-        self.data: bytearray = bytearray()
-        self.view: memoryview = memoryview(self.data)
+        self.data: bytearray = _NO_DATA
+        self.view: memoryview = _NO_VIEW
         self.start = 0
         self.end = 0
         self._grow = False
@@ -71,7 +76,8 @@ class ReceiveBuffer:
         size = self.end - self.start
         data = bytearray(capacity)
         data[:size] = self.view[self.start : self.end]
-        self.view.release()
+        if self.view is not _NO_VIEW:
+            self.view.release()
         self.data, self.view = data, memoryview(data)
         self.start, self.end = 0, size
         self._grow = False
@@ -108,7 +114,6 @@ class ReceiveBuffer:
                 _POOL.append((self.data, self.view))
             else:
                 self.view.release()
-            self.data = bytearray()
-            self.view = memoryview(self.data)
+            self.data, self.view = _NO_DATA, _NO_VIEW
             self.start = self.end = 0
             self._grow = False

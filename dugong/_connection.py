@@ -93,6 +93,8 @@ _COALESCE_LIMIT: Final = 16 * 1024
 _IDLE_CHECK_AFTER: Final = 0.05
 _CRLF: Final = b"\r\n"
 _UNLIMITED: Final = 1 << 62
+_HEAD_TOO_LONG: Final = f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)"
+_LINE_TOO_LONG: Final = f"longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes)"
 
 
 class _Request(NamedTuple):
@@ -177,8 +179,11 @@ class HTTPConnection:
         )
         self._sock: socket.socket | None = None
         self._fd = -1
+        # What a connection waiting for a response yields, made once per socket.
+        self._wait_in = PollNeeded(-1, POLLIN)
         self._tracer: Tracer | None = None
         self._rbuf = ReceiveBuffer()
+        self._scan_from = 0  # see _read_until
         self._pending: deque[_Request] = deque()
         self._upload: _Upload | None = None
         self._body_kind = NO_BODY
@@ -215,6 +220,7 @@ class HTTPConnection:
         addresses = yield from co_resolve(host, port, self._resolver)
         sock = yield from co_open_tcp(addresses)
         self._sock, self._fd = sock, sock.fileno()
+        self._wait_in = PollNeeded(self._fd, POLLIN)
         try:
             self._tracer = open_trace()
             if self.proxy is not None and self.ssl_context is not None:
@@ -238,7 +244,8 @@ class HTTPConnection:
         authority = _host_header(self.hostname, self.port, -1)
         head = _http11.serialize_head("CONNECT", authority, [("Host", authority)])
         yield from self._co_send_all(head)
-        raw = yield from self._co_read_head("CONNECT " + authority)
+        while not isinstance(raw := self._read_head("CONNECT " + authority), bytes):
+            yield raw
         parsed = _http11.parse_response_head(raw)
         if not 200 <= parsed.status <= 299:
             raise ProxyError(self.proxy, parsed.status, parsed.reason)
@@ -255,6 +262,7 @@ class HTTPConnection:
         """
         self._close_socket()
         self._rbuf = ReceiveBuffer()
+        self._scan_from = 0  # see _read_until
         self._wbuf = bytearray()
         self._pending.clear()
         self._upload = None
@@ -290,6 +298,7 @@ class HTTPConnection:
         self._closed_msg = self._send_closed_msg = why
         self._upload = None
         self._rbuf = ReceiveBuffer()
+        self._scan_from = 0  # see _read_until
         self._wbuf = bytearray()
 
     def __enter__(self) -> HTTPConnection:
@@ -409,16 +418,19 @@ class HTTPConnection:
         sent = 0
         try:
             while True:
+                # Yield outside the except clauses: a generator suspended in
+                # one keeps the exception and its traceback alive while it waits.
                 try:
                     sent += sock.send(view[sent:] if sent else view)
                 except (BlockingIOError, ssl.SSLWantWriteError):
-                    yield PollNeeded(self._fd, POLLOUT)
-                    continue
+                    wait = PollNeeded(self._fd, POLLOUT)
                 except ssl.SSLWantReadError:  # pragma: no cover - TLS renegotiation only
-                    yield PollNeeded(self._fd, POLLIN)
+                    wait = self._wait_in
+                else:
+                    if sent == total:
+                        break
                     continue
-                if sent == total:
-                    break
+                yield wait
             if self._tracer is not None:
                 self._tracer.sent(view)
             return total
@@ -436,43 +448,76 @@ class HTTPConnection:
                 self._shut(f"connection closed: interrupted after {sent} of {total} bytes of {doing}")
             raise
 
-    def _co_recv_into(self, target: memoryview, doing: str) -> PollCoroutine[int]:
-        """Receive at least one byte into *target*; return how many (0: the peer closed)."""
+    # The receiving side is written as plain methods that return either a
+    # result or the PollNeeded to wait for, and thin loops that yield it.
+    # The hot path then waits in the caller's own generator: a connection
+    # waiting for a response keeps no chain of nested generators (and no
+    # exception) alive, which keeps the garbage collector's work per request
+    # low when thousands of connections wait at once.
+
+    def _recv_into(self, target: memoryview, doing: str) -> int | PollNeeded:
+        """Receive into *target* without blocking.
+
+        Returns:
+            How many bytes were received (0: the peer closed), or the
+            :class:`PollNeeded` to wait for before trying again.
+        """
         sock = self._sock
         if sock is None:
             raise ConnectionClosed(self._closed_msg or "connection is not open")
-        while True:
-            try:
-                received = sock.recv_into(target)
-            except (BlockingIOError, ssl.SSLWantReadError):
+        try:
+            received = sock.recv_into(target)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            if self._wbuf:
+                # The responses we wait for may be to requests still here.
+                self._try_flush()
                 if self._wbuf:
-                    # The responses we wait for may be to requests still here.
-                    self._try_flush()
-                yield PollNeeded(self._fd, POLLIN | POLLOUT if self._wbuf else POLLIN)
-                continue
-            except ssl.SSLWantWriteError:  # pragma: no cover - TLS renegotiation only
-                yield PollNeeded(self._fd, POLLOUT)
-                continue
-            except PEER_GONE_ERRORS as exc:
-                error = self._peer_gone(exc, doing)
-                self._shut(str(error))
-                raise error from exc
-            except OSError as exc:
-                if self._closed_msg is not None or self._sock is None:
-                    raise ConnectionClosed(self._closed_msg or "connection closed") from exc
-                raise
-            if self._tracer is not None and received:
-                self._tracer.received(target[:received])
-            return received
-
-    def _co_fill(self, doing: str) -> PollCoroutine[int]:
-        """Receive more data into the buffer; return how much (0: the peer closed)."""
-        rbuf = self._rbuf
-        received = yield from self._co_recv_into(rbuf.free_tail(), doing)
-        rbuf.received(received)
+                    return PollNeeded(self._fd, POLLIN | POLLOUT)
+            return self._wait_in
+        except ssl.SSLWantWriteError:  # pragma: no cover - TLS renegotiation only
+            return PollNeeded(self._fd, POLLOUT)
+        except PEER_GONE_ERRORS as exc:
+            error = self._peer_gone(exc, doing)
+            self._shut(str(error))
+            raise error from exc
+        except OSError as exc:
+            if self._closed_msg is not None or self._sock is None:
+                raise ConnectionClosed(self._closed_msg or "connection closed") from exc
+            raise
+        if self._tracer is not None and received:
+            self._tracer.received(target[:received])
         return received
 
-    def _co_read_until(
+    def _co_recv_into(self, target: memoryview, doing: str) -> PollCoroutine[int]:
+        """Receive at least one byte into *target*; return how many (0: the peer closed)."""
+        while True:
+            received = self._recv_into(target, doing)
+            if isinstance(received, int):
+                return received
+            yield received
+
+    def _fill(self, doing: str) -> int | PollNeeded:
+        """Receive more data into the buffer without blocking; see :meth:`_recv_into`."""
+        rbuf = self._rbuf
+        received = self._recv_into(rbuf.free_tail(), doing)
+        if isinstance(received, int):
+            rbuf.received(received)
+        return received
+
+    def _co_fill_or_fail(self, doing: str) -> PollCoroutine[None]:
+        """Receive more data into the buffer; the peer closing is an error."""
+        while True:
+            received = self._fill(f"reading {doing}")
+            if not isinstance(received, int):
+                yield received
+            elif received:
+                return
+            else:
+                raise ConnectionClosed(
+                    f"server closed the connection while we were reading {doing}"
+                )
+
+    def _read_until(
         self,
         terminator: bytes,
         limit: int,
@@ -480,8 +525,12 @@ class HTTPConnection:
         too_long: str,
         prefix: bytes = b"",
         closed_before: str | None = None,
-    ) -> PollCoroutine[bytes]:
-        """Read up to *terminator*, consume it, and return the bytes before it.
+    ) -> bytes | PollNeeded:
+        """Read up to *terminator* without blocking; consume it and return the bytes before it.
+
+        Returns the :class:`PollNeeded` to wait for if the terminator has not
+        arrived yet; call again with the same arguments after the wait, e.g.
+        ``while not isinstance(data := self._read_until(...), bytes): yield data``.
 
         Used for heads and trailer sections (CRLF CRLF) and chunk-size lines
         (CRLF).  Refused as soon as seen: more than *limit* bytes without the
@@ -492,10 +541,13 @@ class HTTPConnection:
         any of it.
         """
         rbuf = self._rbuf
-        scan_from = 0  # relative to rbuf.start: where the terminator may begin
         while True:
-            end = rbuf.data.find(terminator, rbuf.start + scan_from, rbuf.end)
+            # _scan_from: how much of the unread data is known not to hold
+            # the terminator (kept across waits, so that a head arriving in
+            # many small pieces is not searched again and again).
+            end = rbuf.data.find(terminator, rbuf.start + self._scan_from, rbuf.end)
             if end >= 0:
+                self._scan_from = 0
                 data = rbuf.view[rbuf.start : end].tobytes()
                 rbuf.start = end + len(terminator)
                 return data
@@ -509,13 +561,17 @@ class HTTPConnection:
                 raise InvalidResponse(
                     f"{what} {too_long} without an end: {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
                 )
-            if _bare_lf(rbuf.data, rbuf.start, rbuf.start + scan_from, rbuf.end):
+            if _bare_lf(rbuf.data, rbuf.start, rbuf.start + self._scan_from, rbuf.end):
                 raise InvalidResponse(
                     f"{what} has a"
                     f" {_http11._bad_line_ending(rbuf.view[rbuf.start : rbuf.end].tobytes())}"
                 )
-            scan_from = max(0, size - len(terminator) + 1)
-            if not (yield from self._co_fill(f"reading {what}")):
+            self._scan_from = max(0, size - len(terminator) + 1)
+            received = self._fill(f"reading {what}")
+            if not isinstance(received, int):
+                return received
+            if not received:
+                self._scan_from = 0
                 if size:
                     raise ConnectionClosed(
                         f"server closed the connection in the middle of {what}"
@@ -523,22 +579,16 @@ class HTTPConnection:
                     )
                 raise ConnectionClosed(closed_before or f"server closed the connection before {what}")
 
-    def _co_read_head(self, request: str) -> PollCoroutine[bytes]:
-        """Read a response head up to its CRLF CRLF; return it without."""
-        return (
-            yield from self._co_read_until(
-                b"\r\n\r\n",
-                MAX_HEADER_SIZE,
-                f"the response head to {request}",
-                f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)",
-                b"HTTP/",
-                f"server closed the connection without answering {request}",
-            )
+    def _read_head(self, request: str) -> bytes | PollNeeded:
+        """Read a response head up to its CRLF CRLF without blocking; see :meth:`_read_until`."""
+        return self._read_until(
+            b"\r\n\r\n",
+            MAX_HEADER_SIZE,
+            f"the response head to {request}",
+            _HEAD_TOO_LONG,
+            b"HTTP/",
+            f"server closed the connection without answering {request}",
         )
-
-    def _co_fill_or_fail(self, doing: str) -> PollCoroutine[None]:
-        if not (yield from self._co_fill(f"reading {doing}")):
-            raise ConnectionClosed(f"server closed the connection while we were reading {doing}")
 
     # ------------------------------------------------------------- sending
 
@@ -796,7 +846,9 @@ class HTTPConnection:
         self._reader_ident = threading.get_ident()
         try:
             for _ in range(MAX_INFORMATIONAL_RESPONSES + 1):
-                head = _http11.parse_response_head((yield from self._co_read_head(described)))
+                while not isinstance(raw := self._read_head(described), bytes):
+                    yield raw  # the one place a connection waits for a response
+                head = _http11.parse_response_head(raw)
                 status = head.status
                 if status >= 200 or status == 101:
                     break
@@ -890,10 +942,11 @@ class HTTPConnection:
                     )
                 rbuf.start += 2
                 self._chunk_crlf = False
-            line = yield from self._co_read_until(
-                _CRLF, MAX_LINE_SIZE, "a chunk-size line",
-                f"longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes)",
-            )
+            while not isinstance(
+                line := self._read_until(_CRLF, MAX_LINE_SIZE, "a chunk-size line", _LINE_TOO_LONG),
+                bytes,
+            ):
+                yield line
             size = _http11.parse_chunk_size(line)
             if size:
                 self._body_left = size
@@ -919,10 +972,11 @@ class HTTPConnection:
         if rbuf.data.startswith(_CRLF, rbuf.start, rbuf.end):
             rbuf.start += 2
             return
-        raw = yield from self._co_read_until(
-            b"\r\n\r\n", MAX_HEADER_SIZE, "the trailer section",
-            f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)",
-        )
+        while not isinstance(
+            raw := self._read_until(b"\r\n\r\n", MAX_HEADER_SIZE, "the trailer section", _HEAD_TOO_LONG),
+            bytes,
+        ):
+            yield raw
         if b"\0" in raw or not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
             raise InvalidResponse(f"invalid trailer section: {excerpt(raw)}")
         trailers = _http11.parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
@@ -963,8 +1017,11 @@ class HTTPConnection:
         if not limit:
             return b""
         rbuf = self._rbuf
-        if not rbuf.available:
-            if not (yield from self._co_fill("reading a response body")):
+        while not rbuf.available:
+            received = self._fill("reading a response body")
+            if not isinstance(received, int):
+                yield received
+            elif not received:
                 self._body_eof()
                 return b""
         data = rbuf.take(min(len_, limit))

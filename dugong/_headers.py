@@ -92,15 +92,27 @@ class ResponseHeaders:
             when not given.
     """
 
-    __slots__ = ("_fields", "_lower")
+    # Parallel tuples of strings rather than a list of pairs: the garbage
+    # collector stops tracking a tuple of strings after its first look, so a
+    # response kept while thousands of connections wait costs it one object.
+    __slots__ = ("_names", "_values", "_lower")
 
     def __init__(
-        self, fields: list[tuple[str, str]], lower_names: list[str] | None = None
+        self, fields: Iterable[tuple[str, str]], lower_names: Iterable[str] | None = None
     ) -> None:
-        self._fields = fields
-        self._lower = (
-            lower_names if lower_names is not None else [name.lower() for name, _ in fields]
+        pairs = list(fields)
+        self._names = tuple(name for name, _ in pairs)
+        self._values = tuple(value for _, value in pairs)
+        self._lower = tuple(
+            lower_names if lower_names is not None else (name.lower() for name in self._names)
         )
+
+    @classmethod
+    def _from_lists(cls, names: list[str], values: list[str], lower: list[str]) -> ResponseHeaders:
+        """The parser's fast way in: no pairs are made."""
+        headers = cls.__new__(cls)
+        headers._names, headers._values, headers._lower = tuple(names), tuple(values), tuple(lower)
+        return headers
 
     def __getitem__(self, name: str) -> str | None:
         """The value of the first field called *name*, or ``None`` if absent."""
@@ -115,7 +127,7 @@ class ResponseHeaders:
     def get(self, name: str, failobj: object = None) -> object:
         """Return the value of the first field called *name*, or *failobj*."""
         try:
-            return self._fields[self._lower.index(name.lower())][1]
+            return self._values[self._lower.index(name.lower())]
         except ValueError:
             return failobj
 
@@ -128,9 +140,7 @@ class ResponseHeaders:
     def get_all(self, name: str, failobj: object = None) -> object:
         """Return the values of every field called *name*, or *failobj* if none."""
         lower = name.lower()
-        values = [
-            field[1] for field, candidate in zip(self._fields, self._lower) if candidate == lower
-        ]
+        values = [value for value, candidate in zip(self._values, self._lower) if candidate == lower]
         return values if values else failobj
 
     def get_content_type(self) -> str:
@@ -167,29 +177,29 @@ class ResponseHeaders:
 
     def __iter__(self) -> Iterator[str]:
         """Iterate over the field names, repeated fields repeated."""
-        return (name for name, _ in self._fields)
+        return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self._fields)
+        return len(self._names)
 
     def keys(self) -> list[str]:
         """The field names, in the order received."""
-        return [name for name, _ in self._fields]
+        return list(self._names)
 
     def values(self) -> list[str]:
         """The field values, in the order received."""
-        return [value for _, value in self._fields]
+        return list(self._values)
 
     def items(self) -> list[tuple[str, str]]:
         """The ``(name, value)`` pairs, in the order received."""
-        return list(self._fields)
+        return list(zip(self._names, self._values))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ResponseHeaders):
-            return self._fields == other._fields
+            return self._names == other._names and self._values == other._values
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._fields!r})"
+        return f"{type(self).__name__}({self.items()!r})"

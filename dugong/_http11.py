@@ -331,17 +331,17 @@ def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
     """
     if len(lines) > MAX_HEADER_FIELDS:
         raise InvalidResponse(f"more than {MAX_HEADER_FIELDS} {what} fields ({len(lines)} lines)")
-    fields: list[tuple[str, str]] = []
+    names: list[str] = []
+    values: list[str] = []
     lower_names: list[str] = []
     for line in lines:
         if len(line) > MAX_LINE_SIZE:
             raise InvalidResponse(f"{what} line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
         name, colon, value = line.partition(":")
         if not colon or not name or name.strip(_TCHAR):
-            if line[:1] in (" ", "\t") and fields:
-                name, value = fields[-1]
+            if line[:1] in (" ", "\t") and names:
                 folded = line.strip(" \t")
-                fields[-1] = (name, f"{value} {folded}" if value else folded)
+                values[-1] = f"{values[-1]} {folded}" if values[-1] else folded
                 continue
             if line[:1] in (" ", "\t"):
                 raise InvalidResponse(f"whitespace before the first {what} field: {excerpt(line)}")
@@ -350,9 +350,10 @@ def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
             raise InvalidResponse(
                 f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
             )
-        fields.append((name, value.strip(" \t")))
+        names.append(name)
+        values.append(value.strip(" \t"))
         lower_names.append(name.lower())
-    return ResponseHeaders(fields, lower_names)
+    return ResponseHeaders._from_lists(names, values, lower_names)
 
 
 def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
@@ -398,8 +399,8 @@ def _values(headers: ResponseHeaders, lower_name: str) -> list[str]:
     """The values of every field called *lower_name* (which must be present)."""
     lower = headers._lower
     if lower.count(lower_name) == 1:
-        return [headers._fields[lower.index(lower_name)][1]]
-    return [value for (_, value), name in zip(headers._fields, lower) if name == lower_name]
+        return [headers._values[lower.index(lower_name)]]
+    return [value for value, name in zip(headers._values, lower) if name == lower_name]
 
 
 def _tokens(values: list[str]) -> list[str]:

@@ -111,6 +111,11 @@ _EVENTS_TO_POLL: Final[dict[int, int]] = {v: k for k, v in _POLL_TO_EVENTS.items
 _MIN_HEAP_TO_PURGE: Final = 100
 _PURGE_FRACTION: Final = 0.5
 
+# Emptied fd records kept for reuse: a task registers and unregisters its fd
+# at every wait, and an object made per wait that lives until the next event
+# outlives the collector's young generations when many connections wait.
+_SPARE_SLOTS: Final = 64
+
 
 def poll_mask_to_events(mask: int) -> int:
     """Translate a poll mask into ``selectors`` events.
@@ -235,12 +240,14 @@ class TimerHandle(Handle):
 
 
 class _FdSlots:
-    """The waiters of one fd: at most one reader and one writer (rule 4)."""
+    """The waiters of one fd: at most one reader and one writer (rule 4).
 
-    __slots__ = ("fd", "reader", "writer")
+    A task may put one handle in both slots (it waits for either).
+    """
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    __slots__ = ("reader", "writer")
+
+    def __init__(self) -> None:
         self.reader: Handle | None = None
         self.writer: Handle | None = None
 
@@ -295,6 +302,7 @@ class Reactor:
         self._timer_seq = itertools.count()
         self._cancelled_timers = 0
         self._slots: dict[int, _FdSlots] = {}
+        self._spare_slots: list[_FdSlots] = []
         self._tasks: dict[Task[object], None] = {}
         self._task_seq = itertools.count(1)
         self._running = False
@@ -386,7 +394,9 @@ class Reactor:
                 negative or closed).
             RuntimeError: the reactor is closed.
         """
-        return self._add(fd, EVENT_READ, callback)
+        handle = Handle(callback)
+        self._add(fd, EVENT_READ, handle)
+        return handle
 
     def add_writer(self, fd: int, callback: Callable[[], object]) -> Handle:
         """Call *callback* in every iteration in which *fd* is writable.
@@ -403,7 +413,9 @@ class Reactor:
             ValueError, OSError: the selector rejected *fd*.
             RuntimeError: the reactor is closed.
         """
-        return self._add(fd, EVENT_WRITE, callback)
+        handle = Handle(callback)
+        self._add(fd, EVENT_WRITE, handle)
+        return handle
 
     def remove_reader(self, fd: int) -> bool:
         """Stop watching *fd* for readability; a queued call of its callback is skipped.
@@ -501,8 +513,8 @@ class Reactor:
                     )
             if self._h_before_iteration:
                 self._call_hooks(self._h_before_iteration, wait)
-            events = self._selector.select(wait)
-            self._queue_fd_events(events)
+            # (The list of events dies before the callbacks run.)
+            self._queue_fd_events(self._selector.select(wait))
             self._queue_due_timers()
             self._run_snapshot()
         finally:
@@ -703,14 +715,16 @@ class Reactor:
             self._purge_cancelled_timers()
             if self._h_before_iteration:
                 self._call_hooks(self._h_before_iteration, 0.0)
-            for fd in readable:
-                slots = self._slots.get(fd)
-                if slots is not None and slots.reader is not None:
-                    self._ready.append(slots.reader)
-            for fd in writable:
-                slots = self._slots.get(fd)
-                if slots is not None and slots.writer is not None:
-                    self._ready.append(slots.writer)
+            # Each handle once, even if an fd is listed twice or a task's
+            # handle is both reader and writer.
+            queued: set[Handle] = set()
+            for fd_list, reading in ((readable, True), (writable, False)):
+                for fd in fd_list:
+                    slots = self._slots.get(fd)
+                    handle = None if slots is None else slots.reader if reading else slots.writer
+                    if handle is not None and handle not in queued:
+                        queued.add(handle)
+                        self._ready.append(handle)
             self._queue_due_timers()
             self._run_snapshot()
         finally:
@@ -759,49 +773,61 @@ class Reactor:
             raise RuntimeError("the reactor is already running (run_once is not re-entrant)")
         self._running = True
 
-    def _add(self, fd: int, event: int, callback: Callable[[], object]) -> Handle:
+    def _add(self, fd: int, events: int, handle: Handle) -> None:
+        """Put *handle* in the slots of *fd* that *events* names (one or both directions)."""
         self._check_open()
         slots = self._slots.get(fd)
-        new = slots is None
-        if slots is None:
-            slots = _FdSlots(fd)
-        current = slots.reader if event == EVENT_READ else slots.writer
-        if current is not None:
-            direction = "reading" if event == EVENT_READ else "writing"
-            # For a task's registration, name the task rather than its method.
-            owner = getattr(current._callback, "__self__", current._callback)
-            raise ResourceBusy(fd, direction, owner)
-        handle = Handle(callback)
-        if new:
-            self._selector.register(fd, event, slots)
+        if slots is not None:
+            busy = slots.events() & events
+            if busy:
+                current = slots.reader if busy & EVENT_READ else slots.writer
+                assert current is not None
+                # For a task's registration, name the task rather than its method.
+                owner = getattr(current._callback, "__self__", current._callback)
+                raise ResourceBusy(fd, "reading" if busy & EVENT_READ else "writing", owner)
+            self._selector.modify(fd, slots.events() | events, slots)
+        else:
+            slots = self._spare_slots.pop() if self._spare_slots else _FdSlots()
+            self._selector.register(fd, events, slots)
             self._slots[fd] = slots
-        else:
-            self._selector.modify(fd, slots.events() | event, slots)
-        if event == EVENT_READ:
+        if events & EVENT_READ:
             slots.reader = handle
-        else:
+        if events & EVENT_WRITE:
             slots.writer = handle
-        return handle
 
-    def _remove(self, fd: int, event: int, handle: Handle | None) -> bool:
-        """Empty one slot of *fd*, if it holds *handle* (or anything, if None)."""
+    def _remove(self, fd: int, events: int, handle: Handle | None) -> bool:
+        """Empty the slots of *fd* that *events* names, where they hold *handle* (or anything, if None).
+
+        Returns:
+            True if a slot was emptied.
+        """
         slots = self._slots.get(fd)
         if slots is None:
             return False
-        current = slots.reader if event == EVENT_READ else slots.writer
-        if current is None or (handle is not None and current is not handle):
-            return False
-        current.cancel()
-        if event == EVENT_READ:
+        reader, writer = slots.reader, slots.writer
+        if events & EVENT_READ and reader is not None and (handle is None or reader is handle):
             slots.reader = None
         else:
+            reader = None
+        if events & EVENT_WRITE and writer is not None and (handle is None or writer is handle):
             slots.writer = None
+        else:
+            writer = None
+        if reader is None and writer is None:
+            return False
+        # Cancelled (rule 5) once it holds no slot: a task's handle may hold both.
+        if reader is not None and reader is not slots.writer:
+            reader.cancel()
+        if writer is not None and writer is not slots.reader:
+            writer.cancel()
         remaining = slots.events()
         if remaining:
             self._selector.modify(fd, remaining, slots)
         else:
             del self._slots[fd]
             self._selector.unregister(fd)
+            if len(self._spare_slots) < _SPARE_SLOTS:
+                self._spare_slots.append(slots)
         return True
 
     def _until_next_timer(self) -> float | None:
@@ -833,8 +859,11 @@ class Reactor:
         ready = self._ready
         for key, mask in events:
             slots: _FdSlots = key.data
-            if mask & EVENT_READ and slots.reader is not None:
-                ready.append(slots.reader)
+            reader = slots.reader
+            if mask & EVENT_READ and reader is not None:
+                ready.append(reader)
+                if slots.writer is reader:
+                    continue  # one task waiting for either: wake it once
             if mask & EVENT_WRITE and slots.writer is not None:
                 ready.append(slots.writer)
 

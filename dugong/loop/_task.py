@@ -79,7 +79,7 @@ class Task(Generic[_T_co]):
         "_state",
         "_waiting",
         "_wait_events",
-        "_handles",
+        "_handle",
         "_start_handle",
         "_deadline",
         "_deadline_handle",
@@ -107,7 +107,9 @@ class Task(Generic[_T_co]):
         self._state: TaskState = "pending"
         self._waiting: PollNeeded | None = None
         self._wait_events = 0
-        self._handles: tuple[Handle, ...] = ()
+        # One handle for every wait, in the reader slot, the writer slot or
+        # both: nothing is made per wait (see _SPARE_SLOTS in _reactor).
+        self._handle = Handle(self._wakeup)
         self._cancel_requested = False
         self._cancelled = False
         self._exception: BaseException | None = None
@@ -282,15 +284,8 @@ class Task(Generic[_T_co]):
             self._start_handle = None
         request = self._waiting
         if request is not None:
-            reactor = self._reactor
-            handles = self._handles
-            events = self._wait_events
-            if events & EVENT_READ:
-                reactor._remove(request.fd, EVENT_READ, handles[0])
-            if events & EVENT_WRITE:
-                reactor._remove(request.fd, EVENT_WRITE, handles[-1])
+            self._reactor._remove(request.fd, self._wait_events, self._handle)
             self._waiting = None
-            self._handles = ()
 
     def _resume(self, error: BaseException | None) -> None:
         reactor = self._reactor
@@ -328,26 +323,17 @@ class Task(Generic[_T_co]):
                 f"{self!r}: a dugong coroutine must yield PollNeeded(fd, mask), "
                 f"not {request!r}"
             )
-        reactor = self._reactor
         try:
             events = poll_mask_to_events(request.mask)
-            fd = request.fd
-            if events == EVENT_READ:
-                handles: tuple[Handle, ...] = (reactor._add(fd, EVENT_READ, self._wakeup),)
-            elif events == EVENT_WRITE:
-                handles = (reactor._add(fd, EVENT_WRITE, self._wakeup),)
-            else:
-                reader = reactor._add(fd, EVENT_READ, self._wakeup)
-                try:
-                    handles = (reader, reactor._add(fd, EVENT_WRITE, self._wakeup))
-                except BaseException:
-                    reactor._remove(fd, EVENT_READ, reader)
-                    raise
+            self._reactor._add(request.fd, events, self._handle)
         except Exception as err:
             return err
+        # A handle queued before the last wakeup cannot still be in the
+        # reactor's queue: the queue of an iteration is run to its end, and a
+        # handle in both slots is queued once.
+        self._handle._cancelled = False
         self._waiting = request
         self._wait_events = events
-        self._handles = handles
         return None
 
     def _close(self) -> None:
