@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import ipaddress
 import logging
 import socket
@@ -312,7 +313,7 @@ class HTTPConnection:
     ) -> None:
         self.disconnect()
 
-    # Enough of io.RawIOBase for io.TextIOWrapper / io.BytesLikeedReader to wrap us.
+    # Enough of io.RawIOBase for io.TextIOWrapper / io.BufferedReader to wrap us.
     def readable(self) -> bool:
         """True: response bodies can be read."""
         return True
@@ -324,6 +325,50 @@ class HTTPConnection:
     def seekable(self) -> bool:
         """False: a connection is a stream."""
         return False
+
+    @property
+    def name(self) -> str:
+        """``host:port`` of the server, as :class:`io.TextIOWrapper` shows it."""
+        return f"{self.hostname}:{self.port}"
+
+    def isatty(self) -> bool:
+        """False: a connection is not a terminal."""
+        return False
+
+    def fileno(self) -> int:
+        """Not supported, as for other :mod:`io` streams without a file.
+
+        The socket is the connection's to manage; wait for the fd that the
+        coroutines name in :class:`PollNeeded` instead.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection has no file descriptor to share")
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Not supported: a connection is a stream.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection is not seekable")
+
+    def tell(self) -> int:
+        """Not supported: a connection is a stream.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection is not seekable")
+
+    def truncate(self, size: int | None = None) -> int:
+        """Not supported: a connection is a stream.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection cannot be truncated")
 
     def co_flush(self) -> PollCoroutine[None]:
         """Send the coalesced heads of pipelined requests now.
@@ -1032,7 +1077,7 @@ class HTTPConnection:
         """Blocking twin of :meth:`co_read`."""
         return eval_coroutine(self.co_read(len_), self.timeout)
 
-    def co_readinto(self, buf: BytesLike) -> PollCoroutine[int]:
+    def co_readinto(self, buf: bytearray | memoryview) -> PollCoroutine[int]:
         """Read response body data into *buf*; return how many bytes (0: end of body).
 
         Once the internal buffer is drained, data is received straight into
@@ -1057,7 +1102,7 @@ class HTTPConnection:
         self._consumed(size)
         return size
 
-    def readinto(self, buf: BytesLike) -> int:
+    def readinto(self, buf: bytearray | memoryview) -> int:
         """Blocking twin of :meth:`co_readinto`."""
         return eval_coroutine(self.co_readinto(buf), self.timeout)
 

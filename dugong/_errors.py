@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 __all__ = [
     "DugongError",
@@ -48,7 +47,7 @@ class ConnectionTimedOut(DugongError):
     :exc:`ConnectionClosed` until :meth:`HTTPConnection.reset`.
     """
 
-    def __init__(self, timeout: float | None = None, waiting_for: Any = None) -> None:
+    def __init__(self, timeout: float | None = None, waiting_for: object = None) -> None:
         msg = "send/recv timeout exceeded"
         if timeout is not None:
             msg = f"no progress for {timeout:g} s"

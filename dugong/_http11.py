@@ -62,7 +62,7 @@ MAX_INFORMATIONAL_RESPONSES: Final[int] = 16
 
 #: What a request body or a buffer argument may be.  (``collections.abc.Buffer``
 #: would be exact, but needs Python 3.12.)
-BytesLike: TypeAlias = "bytes | bytearray | memoryview"
+BytesLike: TypeAlias = bytes | bytearray | memoryview
 
 # RFC 9110 section 5.6.2: tchar.
 _TCHAR: Final = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -134,7 +134,7 @@ class HTTPResponse:
         self.reason = reason
         #: The header fields.
         self.headers = headers
-        #: The body length in bytes: ``0`` when there is no body, ``None``
+        #: The body length in bytes (``0`` when there is no body), or ``None``
         #: when it is not known in advance (chunked, or until the server closes).
         self.length = length
 

@@ -76,7 +76,7 @@ AddrInfo: TypeAlias = tuple[socket.AddressFamily, socket.SocketKind, int, str, S
 #: A function that resolves ``(host, port)`` to a non-empty list of
 #: :data:`AddrInfo`, or raises :exc:`socket.gaierror` (blocking is allowed:
 #: it runs in a worker thread).
-Resolver: TypeAlias = Callable[[str, int], list[AddrInfo]]
+Resolver: TypeAlias = Callable[[str, int], Sequence[AddrInfo]]
 
 #: The exceptions that mean the peer closed or reset the connection.  This is
 #: the one place where they are listed; the connection turns them into
@@ -346,7 +346,7 @@ def co_resolve(
     (lookup,) = yield from _co_run_in_pool([partial(resolve, hostname, port)])
     failure = lookup.exception()
     if failure is None:
-        return lookup.result()
+        return list(lookup.result())
     if not (
         isinstance(failure, socket.gaierror)
         and failure.errno in _NAME_NOT_FOUND_ERRNOS

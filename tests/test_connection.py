@@ -451,10 +451,20 @@ def test_timeout(conn: HTTPConnection) -> None:
 def test_text_io_wrapper(conn: HTTPConnection) -> None:
     conn.send_request("GET", "/bytes/5000")
     conn.read_response()
-    text = io.TextIOWrapper(conn, encoding="ascii")  # type: ignore[type-var]
+    text = io.TextIOWrapper(conn, encoding="ascii")
     assert text.read() == body_for(5000).decode("ascii")
     text.detach()
     assert not conn.closed
+
+
+def test_io_stream_methods(http_server: StdlibServer) -> None:
+    conn = HTTPConnection(http_server.host, http_server.port)
+    assert conn.name == f"{http_server.host}:{http_server.port}"
+    assert not conn.isatty() and conn.readable() and conn.writable() and not conn.seekable()
+    for unsupported in (conn.fileno, conn.tell, conn.truncate, lambda: conn.seek(0)):
+        with pytest.raises(io.UnsupportedOperation):
+            unsupported()
+    assert conn.closed  # none of them connects
 
 
 def test_context_manager_disconnects(http_server: StdlibServer) -> None:
@@ -825,7 +835,7 @@ def test_connection_close_answer_while_an_upload_is_suspended(
 def test_io_wrapper_close_disconnects(conn: HTTPConnection) -> None:
     conn.send_request("GET", "/bytes/10")
     conn.read_response()
-    reader = io.BufferedReader(conn)  # type: ignore[type-var]
+    reader = io.BufferedReader(conn)
     assert reader.read() == body_for(10)
     reader.close()
     assert conn.closed

@@ -1,0 +1,131 @@
+"""Typing tests (checked, never run): exceptions, retrying, constants and the version.
+
+Every dugong exception is a :exc:`DugongError`; retry loops classify errors
+with :func:`is_temp_network_error`; the limits are ``Final`` ints.
+
+Checked by ``mypy --strict`` and by basedpyright in strict mode; ``assert_type``
+pins what users get, and ``# type: ignore[code]  # pyright: ignore[rule]`` marks
+misuse that must stay an error in both.
+"""
+
+from __future__ import annotations
+
+import time
+
+from typing_extensions import assert_type
+
+import dugong
+import dugong.loop
+from dugong import (
+    BUFFER_SIZE,
+    DNS_TEST_HOSTNAMES,
+    MAX_HEADER_FIELDS,
+    MAX_HEADER_SIZE,
+    MAX_INFORMATIONAL_RESPONSES,
+    MAX_LINE_SIZE,
+    ConnectionClosed,
+    ConnectionTimedOut,
+    DNSUnavailable,
+    DugongError,
+    ExcessBodyData,
+    HostnameNotResolvable,
+    HTTPConnection,
+    InvalidResponse,
+    PollNeeded,
+    ProxyError,
+    StateError,
+    UnsupportedResponse,
+    is_temp_network_error,
+)
+
+
+def get_with_retries(conn: HTTPConnection, path: str, attempts: int = 3) -> bytes:
+    """The retry loop users write around a request."""
+    for attempt in range(attempts):
+        try:
+            conn.send_request("GET", path)
+            conn.read_response()
+            return conn.readall()
+        except (ConnectionClosed, ConnectionTimedOut) as exc:
+            assert_type(exc, ConnectionClosed | ConnectionTimedOut)
+            conn.reset()
+        except OSError as exc:
+            if not is_temp_network_error(exc) or attempt == attempts - 1:
+                raise
+            conn.disconnect()
+            time.sleep(2**attempt)
+    raise ConnectionClosed(f"gave up on {path} after {attempts} attempts")
+
+
+def handling(conn: HTTPConnection) -> None:
+    try:
+        conn.send_request("PUT", "/", body=b"data")
+        conn.read_response()
+    except HostnameNotResolvable as exc:
+        assert_type(exc.name, str)
+    except DNSUnavailable as exc:
+        assert_type(exc.name, str)
+    except ProxyError as exc:
+        assert_type(exc.status, int)
+        assert_type(exc.reason, str)
+    except (InvalidResponse, UnsupportedResponse) as exc:
+        assert_type(str(exc), str)
+    except (ExcessBodyData, StateError):
+        conn.reset()
+    except DugongError as exc:
+        assert_type(is_temp_network_error(exc), bool)
+    assert_type(is_temp_network_error(ConnectionClosed()), bool)
+    assert_type(is_temp_network_error(KeyboardInterrupt()), bool)
+
+
+def hierarchy() -> None:
+    errors: list[DugongError] = [
+        ConnectionClosed(),
+        ConnectionClosed("server went away"),
+        ConnectionTimedOut(),
+        ConnectionTimedOut(2.5),
+        ConnectionTimedOut(2.5, PollNeeded(3, 1)),
+        InvalidResponse("bad status line"),
+        UnsupportedResponse("transfer coding gzip"),
+        ExcessBodyData(),
+        StateError("body not sent"),
+        HostnameNotResolvable("nowhere.invalid"),
+        DNSUnavailable("example.org"),
+        ProxyError(("proxy", 3128), 407, "Proxy Authentication Required"),
+        dugong.loop.TaskCancelled(),
+        dugong.loop.InvalidStateError("not done"),
+        dugong.loop.ResourceBusy(3, "reading", object()),
+    ]
+    also_exceptions: list[Exception] = list(errors)
+    print(also_exceptions)
+
+
+def constants() -> None:
+    assert_type(BUFFER_SIZE, int)
+    assert_type(MAX_LINE_SIZE, int)
+    assert_type(MAX_HEADER_SIZE, int)
+    assert_type(MAX_HEADER_FIELDS, int)
+    assert_type(MAX_INFORMATIONAL_RESPONSES, int)
+    assert_type(BUFFER_SIZE + MAX_LINE_SIZE + MAX_HEADER_SIZE, int)
+    assert_type(DNS_TEST_HOSTNAMES, tuple[tuple[str, int], ...])
+    for host, port in DNS_TEST_HOSTNAMES:
+        assert_type(host, str)
+        assert_type(port, int)
+    assert_type(dugong.__version__, str)
+    assert_type(dugong.POLLIN, int)
+    assert_type(dugong.HTTPConnection("example.org"), HTTPConnection)
+
+
+def misuse() -> None:
+    InvalidResponse()  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    HostnameNotResolvable(42)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    ProxyError("proxy:3128", 407, "denied")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    ConnectionTimedOut("5 s")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    is_temp_network_error("timeout")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    is_temp_network_error(OSError)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    # mypy only: pyright does not report assigning another module's Final name.
+    dugong.MAX_LINE_SIZE = 1  # type: ignore[misc]
+    from dugong import HTTPConection  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType, reportUnusedImport]
+    dugong.NO_SUCH_NAME  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+    not_a_dugong_error: DugongError = OSError()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    print(not_a_dugong_error)
