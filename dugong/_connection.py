@@ -178,6 +178,13 @@ class HTTPConnection:
         self._target_prefix = (
             f"http://{self._host}" if proxy is not None and ssl_context is None else ""
         )
+        # The header section of every request without a body or extra fields
+        # (the line breaks included), made once: such a request is then just
+        # a request line in front of it.
+        plain = _http11.serialize_head(
+            "GET", "/", _http11.request_fields(self._host, None, None, False, None, False)
+        )
+        self._plain_fields = plain[plain.index(b"\r\n") :]
         self._sock: socket.socket | None = None
         self._fd = -1
         # What a connection waiting for a response yields, made once per socket.
@@ -675,25 +682,31 @@ class HTTPConnection:
                 f"the body of {self._upload.request.method} {self._upload.request.path}"
                 " has not been sent completely"
             )
-        data: memoryview | None = None
-        md5: str | None = None
-        if body is None:
-            length: int | None = 0 if method in _BODY_METHODS else None
-        elif isinstance(body, BodyFollowing):
-            length = body.length
-        else:
-            data = memoryview(body).cast("B")
-            length = len(data)
-            md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
-        if expect100 and not isinstance(body, BodyFollowing):
-            raise ValueError("expect100 needs body=BodyFollowing(...)")
-        chunked = isinstance(body, BodyFollowing) and length is None
-        fields = _http11.request_fields(self._host, headers, length, chunked, md5, expect100)
         if self._target_prefix and not path.startswith("/"):
             # Appended to "http://host:port", it could change the host or port
             # the proxy connects to ("@evil.example/", ".evil.example/", "0").
             raise ValueError(f"path must start with '/' when sent through a proxy, not {path!r}")
-        head = _http11.serialize_head(method, self._target_prefix + path, fields)
+        target = self._target_prefix + path
+        data: memoryview | None = None
+        length: int | None = None
+        if body is None and not headers and not expect100 and method not in _BODY_METHODS:
+            # The common case, without making the same header fields again.
+            head = _http11.request_line(method, target).encode("ascii") + self._plain_fields
+        else:
+            md5: str | None = None
+            if body is None:
+                length = 0 if method in _BODY_METHODS else None
+            elif isinstance(body, BodyFollowing):
+                length = body.length
+            else:
+                data = memoryview(body).cast("B")
+                length = len(data)
+                md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+            if expect100 and not isinstance(body, BodyFollowing):
+                raise ValueError("expect100 needs body=BodyFollowing(...)")
+            chunked = isinstance(body, BodyFollowing) and length is None
+            fields = _http11.request_fields(self._host, headers, length, chunked, md5, expect100)
+            head = _http11.serialize_head(method, target, fields)
         if self._sock is None:
             yield from self.co_connect()
         elif (

@@ -184,6 +184,17 @@ def validate_field(name: str, value: str) -> None:
         raise ValueError(f"value of header {name!r} contains a control character: {value!r}")
 
 
+def request_line(method: str, target: str) -> str:
+    """The request line for *method* and *target*, without its CRLF (RFC 9112 section 3).
+
+    Raises:
+        ValueError: *method* is not a token, or *target* not visible ASCII.
+    """
+    validate_method(method)
+    validate_target(target)
+    return f"{method} {target} HTTP/1.1"
+
+
 def serialize_head(method: str, target: str, fields: list[tuple[str, str]]) -> bytes:
     """Serialise a request line and header fields (RFC 9112 section 3).
 
@@ -194,9 +205,7 @@ def serialize_head(method: str, target: str, fields: list[tuple[str, str]]) -> b
         ValueError: something would not be read by the server as the caller
             meant it.
     """
-    validate_method(method)
-    validate_target(target)
-    lines = [f"{method} {target} HTTP/1.1"]
+    lines = [request_line(method, target)]
     lines.extend(f"{name}: {value}" for name, value in fields)
     lines.append("\r\n")
     try:
