@@ -6,8 +6,10 @@ import os
 import sys
 import warnings
 
-# Document the dugong in this checkout, installed or not.
+# Document the dugong in this checkout, installed or not.  The checkout's root
+# also gives the extension in _ext/ the sample reader of tests/doc_samples.py.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "_ext")))
 
 import dugong  # noqa: E402
 
@@ -25,15 +27,33 @@ version = ".".join(release.split(".")[:2])
 
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",  # Google-style "Args:/Returns:/Raises:" docstrings
     "sphinx_autodoc_typehints",  # after napoleon
+    "samplecheck",  # _ext/: every Python block is a sample that runs, or says it doesn't
 ]
 
-# No intersphinx: the build must work without network access.
 root_doc = "index"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_inventories", "_ext"]
 default_role = "py:obj"
 pygments_style = "sphinx"
+
+# Every cross-reference must resolve.
+nitpicky = True
+nitpick_ignore = [
+    # The IntEnums of socket.getaddrinfo() results (in the type of the
+    # *resolver* of HTTPConnection): the Python docs describe them in prose
+    # but have no entry for them that a reference could point at.
+    ("py:class", "socket.AddressFamily"),
+    ("py:class", "socket.SocketKind"),
+]
+
+# Links to the Python documentation point at docs.python.org, but the build
+# reads the inventory shipped in docs/_inventories/ (see the README there), so
+# it never touches the network.
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", os.path.join("_inventories", "python3.inv")),
+}
 
 autodoc_member_order = "bysource"
 autoclass_content = "class"

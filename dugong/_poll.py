@@ -28,7 +28,7 @@ _T = TypeVar("_T")
 class PollNeeded(NamedTuple):
     """What a coroutine waits for: file descriptor *fd* ready for *mask*.
 
-    *mask* is in :mod:`select.poll` terms: :data:`POLLIN`, :data:`POLLOUT` or
+    *mask* is in :func:`select.poll` terms: :data:`POLLIN`, :data:`POLLOUT` or
     both or-ed together.  A :class:`PollNeeded` is a tuple ``(fd, mask)``, so
     it can be unpacked or compared like one.
     """

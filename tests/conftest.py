@@ -81,3 +81,14 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NginxServer]:
     workdir: Path = tmp_path_factory.mktemp("nginx")
     with NginxServer(workdir, binary) as server:
         yield server
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many code samples of the manual ran (tests/test_doc_samples.py)."""
+    from tests.doc_samples import TALLY
+
+    if TALLY.pages:
+        terminalreporter.write_line(
+            f"doc samples: {TALLY.run} run, {TALLY.skipped} marked no-run,"
+            f" {TALLY.outputs_checked} outputs checked, in {TALLY.pages} pages ({TALLY.seconds:.1f} s)"
+        )

@@ -109,7 +109,7 @@ class ProxyServer:
                     _pipe(client, upstream)
                 return
             url = urlsplit(target)
-            assert url.hostname is not None and url.port is not None
-            with socket.create_connection((url.hostname, url.port)) as upstream:
+            assert url.hostname is not None
+            with socket.create_connection((url.hostname, url.port or 80)) as upstream:
                 upstream.sendall(head)
                 _pipe(client, upstream)
