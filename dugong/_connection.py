@@ -417,8 +417,18 @@ class HTTPConnection:
 
     @property
     def closed(self) -> bool:
-        """True when no socket is open (before connecting or after closing)."""
-        return self._sock is None
+        """Always ``False``, because a connection is never closed as an :mod:`io` stream.
+
+        It reconnects for the next request, and an :class:`io.TextIOWrapper`
+        around it must go on working after the server closed the socket at the
+        end of a body.  (As in dugong 3.x.)  See :attr:`connected` for the socket.
+        """
+        return False
+
+    @property
+    def connected(self) -> bool:
+        """True while a socket to the server (or proxy) is open."""
+        return self._sock is not None
 
     @overload
     def get_ssl_peercert(self, binary_form: Literal[False] = False) -> dict[str, object] | None: ...

@@ -105,7 +105,7 @@ def test_defaults() -> None:
     secure = HTTPConnection("example.org", ssl_context=context)
     assert secure.port == 443 and secure.ssl_context is context
     assert HTTPConnection("[::1]").hostname == "::1"
-    assert plain.readable() and plain.writable() and not plain.seekable() and plain.closed
+    assert plain.readable() and plain.writable() and not plain.seekable() and not plain.connected
     assert plain.get_ssl_cipher() is None and plain.get_ssl_peercert() is None
     assert "example.org:80" in repr(plain)
     plain.flush()
@@ -209,7 +209,7 @@ def test_connection_close_with_length_closes_after_body(raw_server: RawServerFac
         conn.send_request("GET", "/second")
         assert conn.read_response().status == 200
         assert conn.readall() == b"bye"
-        assert conn.closed
+        assert not conn.connected
         with pytest.raises(ConnectionClosed):
             conn.read_response()  # the pipelined second request gets no answer
         assert conn.response_pending()
@@ -454,7 +454,23 @@ def test_text_io_wrapper(conn: HTTPConnection) -> None:
     text = io.TextIOWrapper(conn, encoding="ascii")
     assert text.read() == body_for(5000).decode("ascii")
     text.detach()
-    assert not conn.closed
+    assert conn.connected
+
+
+def test_text_io_wrapper_outlives_the_server_closing(http_server: StdlibServer) -> None:
+    conn = HTTPConnection(http_server.host, http_server.port)
+    conn.send_request("GET", "/close/3000")
+    conn.read_response()
+    text = io.TextIOWrapper(conn, encoding="ascii")
+    assert text.read() == body_for(3000).decode("ascii")
+    assert not conn.connected and not conn.closed  # the server closed; the stream did not
+    assert text.read() == ""
+    text.detach()
+    conn.reset()
+    conn.send_request("GET", "/bytes/10")  # and the connection is opened again
+    conn.read_response()
+    assert conn.readall() == body_for(10) and conn.connected
+    conn.disconnect()
 
 
 def test_io_stream_methods(http_server: StdlibServer) -> None:
@@ -464,14 +480,14 @@ def test_io_stream_methods(http_server: StdlibServer) -> None:
     for unsupported in (conn.fileno, conn.tell, conn.truncate, lambda: conn.seek(0)):
         with pytest.raises(io.UnsupportedOperation):
             unsupported()
-    assert conn.closed  # none of them connects
+    assert not conn.connected  # none of them connects
 
 
 def test_context_manager_disconnects(http_server: StdlibServer) -> None:
     with HTTPConnection(http_server.host, http_server.port) as conn:
         conn.send_request("GET", "/bytes/1")
-        assert not conn.closed
-    assert conn.closed and not conn.response_pending()
+        assert conn.connected
+    assert not conn.connected and not conn.response_pending()
 
 
 # --------------------------------------------------- stepping by hand
@@ -608,7 +624,7 @@ def test_protocol_errors_close_the_connection(
         with pytest.raises(error, match=message):
             conn.read_response()
             conn.readall()
-        assert conn.closed
+        assert not conn.connected
         with pytest.raises(ConnectionClosed, match="unusable|invalid"):
             conn.send_request("GET", "/")
         conn.reset()
@@ -794,7 +810,7 @@ def test_request_interrupted_before_its_first_byte_is_withdrawn(
         assert next(crt) == PollNeeded(conn._fd, POLLOUT)
         assert conn.response_pending()
         crt.close()
-    assert not conn.response_pending() and not conn.closed
+    assert not conn.response_pending() and conn.connected
 
 
 def test_disconnect_under_a_suspended_coroutine(linked: tuple[HTTPConnection, socket.socket]) -> None:
@@ -838,7 +854,7 @@ def test_io_wrapper_close_disconnects(conn: HTTPConnection) -> None:
     reader = io.BufferedReader(conn)
     assert reader.read() == body_for(10)
     reader.close()
-    assert conn.closed
+    assert not conn.connected
 
 
 def test_until_close_with_readinto_and_discard(conn: HTTPConnection) -> None:
@@ -1008,7 +1024,7 @@ def test_interrupted_flush_keeps_the_heads(linked: tuple[HTTPConnection, socket.
         flush = conn.co_flush()
         assert next(flush).mask == POLLOUT
         flush.close()  # not a byte of /2 went out: it stays queued
-        assert not conn.closed and conn.response_pending()
+        assert conn.connected and conn.response_pending()
 
 
 def test_two_threads_never_coalesce(linked: tuple[HTTPConnection, socket.socket]) -> None:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import selectors
 import socket
 from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 from dugong import POLLIN, POLLOUT, ConnectionTimedOut, PollCoroutine, PollNeeded
 from dugong.loop import (
@@ -822,3 +826,126 @@ def test_done_callbacks(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     task.add_done_callback(first)
     reactor.run_once(0)
     assert seen == ["first 3", "first 3"]
+
+
+# ---------------------------------------------- keeping a registration
+
+
+class CountingSelector(selectors.DefaultSelector):
+    """The default selector, counting the calls that change registrations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[tuple[str, int]] = []
+
+    def register(self, fileobj: FileDescriptorLike, events: int, data: object = None) -> selectors.SelectorKey:
+        assert isinstance(fileobj, int)
+        self.changes.append(("register", fileobj))
+        return super().register(fileobj, events, data)
+
+    def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
+        assert isinstance(fileobj, int)
+        self.changes.append(("unregister", fileobj))
+        return super().unregister(fileobj)
+
+    def modify(self, fileobj: FileDescriptorLike, events: int, data: object = None) -> selectors.SelectorKey:
+        assert isinstance(fileobj, int)
+        self.changes.append(("modify", fileobj))
+        return super().modify(fileobj, events, data)
+
+
+def test_waiting_again_for_the_same_pollneeded_keeps_the_registration(
+    pairs: Callable[[], Pair],
+) -> None:
+    """Re-registering at every wait costs two selector calls: the same PollNeeded object skips them."""
+    a, b = pairs()
+    selector = CountingSelector()
+    need = PollNeeded(a.fileno(), POLLIN)
+
+    def reader() -> PollCoroutine[bytes]:
+        data = b""
+        while len(data) < 5:
+            try:
+                data += a.recv(1)
+            except BlockingIOError:
+                yield need
+        return data
+
+    with Reactor(selector) as reactor:
+        task = reactor.spawn(reader())
+        reactor.run_once(0)
+        for byte in b"hello":
+            b.send(bytes([byte]))
+            reactor.run_once(1)
+        assert task.result() == b"hello"
+        assert not reactor._slots  # the last registration was released
+    fd = a.fileno()
+    assert selector.changes == [("register", fd), ("unregister", fd)]
+
+
+def test_a_new_socket_with_the_same_fd_number_is_registered_afresh(
+    pairs: Callable[[], Pair],
+) -> None:
+    """A coroutine may close its socket and open another, which gets the same fd number."""
+    first, first_peer = pairs()
+    holder: dict[str, socket.socket] = {}
+
+    def reconnecting() -> PollCoroutine[bytes]:
+        fd = first.fileno()
+        while True:
+            try:
+                first.recv(1)
+                break
+            except BlockingIOError:
+                yield PollNeeded(fd, POLLIN)
+        first.close()  # the parked registration now names a closed fd ...
+        second, peer = socket.socketpair()
+        second.setblocking(False)
+        holder.update(second=second, peer=peer)
+        assert second.fileno() == fd  # ... and the number is taken again at once
+        while True:
+            try:
+                return second.recv(10)
+            except BlockingIOError:
+                yield PollNeeded(second.fileno(), POLLIN)  # equal, but not the same object
+
+    with Reactor(CountingSelector()) as reactor:
+        task = reactor.spawn(reconnecting())
+        reactor.run_once(0)
+        first_peer.send(b"x")
+        reactor.run_once(1)
+        assert task.state == "waiting"
+        holder["peer"].send(b"again")
+        reactor.run_once(1)  # would hang (or time out) if the old registration were kept
+        assert task.result() == b"again"
+    holder["second"].close()
+    holder["peer"].close()
+
+
+def test_a_parked_fd_taken_by_another_registration_in_the_same_iteration(
+    reactor: Reactor, pairs: Callable[[], Pair]
+) -> None:
+    a, b = pairs()
+    calls: list[str] = []
+    need = PollNeeded(a.fileno(), POLLIN)
+
+    def once() -> PollCoroutine[None]:
+        while True:
+            try:
+                a.recv(1)
+                break
+            except BlockingIOError:
+                yield need
+        # Still in the step its wakeup began, while its registration is parked.
+        reactor.add_reader(a.fileno(), lambda: calls.append("read"))
+
+    task = reactor.spawn(once())
+    reactor.run_once(0)
+    b.send(b"x")
+    reactor.run_once(0)
+    assert task.done() and task.exception() is None
+    b.send(b"y")
+    reactor.run_once(0)
+    assert calls == ["read"]
+    assert reactor.remove_reader(a.fileno())
+    assert not reactor._slots

@@ -88,7 +88,7 @@ def test_tls_wrong_hostname(tls_server: TLSServer) -> None:
                           resolver=_loopback_resolver)
     with pytest.raises(ssl.SSLCertVerificationError, match="wrong.example"):
         conn.connect()
-    assert conn.closed
+    assert not conn.connected
 
 
 def test_tls_handshake_only_through_poll_needed(tls_server: TLSServer) -> None:
@@ -107,7 +107,7 @@ def test_tls_peer_vanishes_mid_handshake(raw_server: RawServerFactory) -> None:
     conn = HTTPConnection("127.0.0.1", server.port, ssl_context=ssl.create_default_context())
     with pytest.raises(ConnectionClosed, match="TLS"):
         conn.connect()
-    assert conn.closed
+    assert not conn.connected
 
 
 def test_tls_upload_and_close_by_server(tls_server: TLSServer) -> None:
@@ -149,7 +149,7 @@ def test_proxy_refuses_connect(tls_server: TLSServer) -> None:
         with pytest.raises(ProxyError, match="403 Forbidden by policy") as info:
             conn.connect()
         assert info.value.status == 403 and info.value.reason == "Forbidden by policy"
-        assert conn.closed
+        assert not conn.connected
 
 
 def test_proxy_sends_junk_after_connect_answer(raw_server: RawServerFactory) -> None:
@@ -162,7 +162,7 @@ def test_proxy_sends_junk_after_connect_answer(raw_server: RawServerFactory) -> 
                           proxy=(server.host, server.port))
     with pytest.raises(Exception, match="after its 2xx answer to CONNECT"):
         conn.connect()
-    assert conn.closed
+    assert not conn.connected
 
 
 def test_connect_through_slow_proxy_and_server_never_blocks() -> None:
@@ -210,7 +210,7 @@ def test_timeout_while_tcp_connecting() -> None:
             conn.timeout = 0.3
             with pytest.raises(ConnectionTimedOut):
                 conn.connect()
-            assert conn.closed
+            assert not conn.connected
         finally:
             for filler in fillers:
                 filler.close()
@@ -225,7 +225,7 @@ def test_timeout_in_tls_handshake(raw_server: RawServerFactory) -> None:
     conn.timeout = 0.2
     with pytest.raises(ConnectionTimedOut):
         conn.connect()
-    assert conn.closed
+    assert not conn.connected
 
 
 def test_timeout_waiting_for_proxy() -> None:
@@ -235,7 +235,7 @@ def test_timeout_waiting_for_proxy() -> None:
         conn.timeout = 0.2
         with pytest.raises(ConnectionTimedOut):
             conn.connect()
-        assert conn.closed
+        assert not conn.connected
 
 
 def test_connection_refused_is_temporary() -> None:

@@ -57,6 +57,7 @@ def lifecycle() -> None:
         assert_type(conn, HTTPConnection)
         conn.connect()
         assert_type(conn.closed, bool)
+        assert_type(conn.connected, bool)
         assert_type(conn.readable(), bool)
         assert_type(conn.writable(), bool)
         assert_type(conn.seekable(), bool)

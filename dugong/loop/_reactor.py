@@ -51,8 +51,12 @@ Rules
 
 9. **Close after unregistering.**  An fd must be removed from the reactor
    before it is closed (the selector may keep, or silently drop, a closed
-   fd).  Tasks take care of this: a task holds no registration while its
-   coroutine runs, so the coroutine may close or replace its socket freely.
+   fd).  Tasks take care of this, so their coroutines may close or replace
+   their sockets freely: a woken task's registration is *parked* while its
+   coroutine runs, taken back if the coroutine yields the very same
+   ``PollNeeded`` object again (a new socket means a new object, even with
+   the same fd number), and otherwise removed at the end of the iteration,
+   before the selector is polled again (:meth:`Reactor._park`).
 
 The poll masks of :class:`~dugong.PollNeeded` (``POLLIN``, ``POLLOUT``) and the
 ``selectors`` events (``EVENT_READ``, ``EVENT_WRITE``) are translated in one
@@ -111,9 +115,9 @@ _EVENTS_TO_POLL: Final[dict[int, int]] = {v: k for k, v in _POLL_TO_EVENTS.items
 _MIN_HEAP_TO_PURGE: Final = 100
 _PURGE_FRACTION: Final = 0.5
 
-# Emptied fd records kept for reuse: a task registers and unregisters its fd
-# at every wait, and an object made per wait that lives until the next event
-# outlives the collector's young generations when many connections wait.
+# Emptied fd records kept for reuse: an object made per wait that lives until
+# the next event outlives the collector's young generations when many
+# connections wait.
 _SPARE_SLOTS: Final = 64
 
 
@@ -242,14 +246,19 @@ class TimerHandle(Handle):
 class _FdSlots:
     """The waiters of one fd: at most one reader and one writer (rule 4).
 
-    A task may put one handle in both slots (it waits for either).
+    A task may put one handle in both slots (it waits for either).  A record
+    whose slots are empty but whose fd is still registered with the selector
+    is *parked* (see :meth:`Reactor._park`).
     """
 
-    __slots__ = ("reader", "writer")
+    __slots__ = ("fd", "reader", "writer", "parked_by", "parked_for")
 
     def __init__(self) -> None:
+        self.fd = -1
         self.reader: Handle | None = None
         self.writer: Handle | None = None
+        self.parked_by: object = None  # the task whose registration this is
+        self.parked_for: object = None  # the very PollNeeded it was for
 
     def events(self) -> int:
         return (EVENT_READ if self.reader is not None else 0) | (
@@ -303,6 +312,7 @@ class Reactor:
         self._cancelled_timers = 0
         self._slots: dict[int, _FdSlots] = {}
         self._spare_slots: list[_FdSlots] = []
+        self._parked: list[_FdSlots] = []
         self._tasks: dict[Task[object], None] = {}
         self._task_seq = itertools.count(1)
         self._running = False
@@ -516,7 +526,10 @@ class Reactor:
             # (The list of events dies before the callbacks run.)
             self._queue_fd_events(self._selector.select(wait))
             self._queue_due_timers()
-            self._run_snapshot()
+            try:
+                self._run_snapshot()
+            finally:
+                self._release_parked()
         finally:
             self._running = False
 
@@ -616,6 +629,7 @@ class Reactor:
             self._timers.clear()
             self._cancelled_timers = 0
             self._slots.clear()
+            self._parked.clear()
             self._selector.close()
 
     def __enter__(self) -> Reactor:
@@ -726,7 +740,10 @@ class Reactor:
                         queued.add(handle)
                         self._ready.append(handle)
             self._queue_due_timers()
-            self._run_snapshot()
+            try:
+                self._run_snapshot()
+            finally:
+                self._release_parked()
         finally:
             self._running = False
 
@@ -773,10 +790,28 @@ class Reactor:
             raise RuntimeError("the reactor is already running (run_once is not re-entrant)")
         self._running = True
 
-    def _add(self, fd: int, events: int, handle: Handle) -> None:
-        """Put *handle* in the slots of *fd* that *events* names (one or both directions)."""
+    def _add(
+        self, fd: int, events: int, handle: Handle, owner: object = None, request: object = None
+    ) -> None:
+        """Put *handle* in the slots of *fd* that *events* names (one or both directions).
+
+        A task passes itself as *owner* and the `PollNeeded` it yielded as
+        *request*, so that it can take back its parked registration.
+        """
         self._check_open()
         slots = self._slots.get(fd)
+        if slots is not None and slots.parked_by is not None:
+            if slots.parked_by is owner and slots.parked_for is request:
+                # The same task waits for the very same PollNeeded again: the
+                # selector already has exactly this registration.
+                slots.parked_by = slots.parked_for = None
+                if events & EVENT_READ:
+                    slots.reader = handle
+                if events & EVENT_WRITE:
+                    slots.writer = handle
+                return
+            self._release(slots)
+            slots = None
         if slots is not None:
             busy = slots.events() & events
             if busy:
@@ -789,6 +824,7 @@ class Reactor:
         else:
             slots = self._spare_slots.pop() if self._spare_slots else _FdSlots()
             self._selector.register(fd, events, slots)
+            slots.fd = fd
             self._slots[fd] = slots
         if events & EVENT_READ:
             slots.reader = handle
@@ -829,6 +865,52 @@ class Reactor:
             if len(self._spare_slots) < _SPARE_SLOTS:
                 self._spare_slots.append(slots)
         return True
+
+    def _park(self, fd: int, handle: Handle, owner: object, request: object) -> None:
+        """Empty the slots of *fd* that hold *handle*, keeping the selector registration a while.
+
+        A task that wakes up usually waits for the same fd again before its
+        coroutine yields control: HTTPConnection yields the same PollNeeded
+        object for every read of one socket.  Its registration then stays as
+        it is, which saves two selector calls (and system calls) per wait.
+        A parked registration nobody took back is removed at the end of the
+        iteration (:meth:`_release_parked`), before the selector is polled
+        again, and at once if another registration for the fd comes.
+        Identity of the PollNeeded object, not its value, is what proves it is
+        still the same open socket: a coroutine may close its socket and get
+        a new one with the same fd number, whose PollNeeded is a new object.
+        """
+        slots = self._slots.get(fd)
+        if slots is None:
+            return
+        if slots.reader is handle:
+            slots.reader = None
+        if slots.writer is handle:
+            slots.writer = None
+        handle.cancel()
+        if slots.reader is None and slots.writer is None:
+            slots.parked_by, slots.parked_for = owner, request
+            self._parked.append(slots)
+        else:
+            self._selector.modify(fd, slots.events(), slots)
+
+    def _release(self, slots: _FdSlots) -> None:
+        """Remove a parked registration from the selector."""
+        slots.parked_by = slots.parked_for = None
+        del self._slots[slots.fd]
+        try:
+            self._selector.unregister(slots.fd)
+        except (OSError, ValueError):  # pragma: no cover - the socket was closed meanwhile
+            pass
+        if len(self._spare_slots) < _SPARE_SLOTS:
+            self._spare_slots.append(slots)
+
+    def _release_parked(self) -> None:
+        """Remove the parked registrations that no task took back in this iteration."""
+        for slots in self._parked:
+            if slots.parked_by is not None:
+                self._release(slots)
+        self._parked.clear()
 
     def _until_next_timer(self) -> float | None:
         if not self._timers:

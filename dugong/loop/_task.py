@@ -6,10 +6,11 @@ A task is a small state machine::
                                |                                                  |
                                +----------- returns, raises, is cancelled --------+--> done
 
-While the coroutine runs, the task holds no registration in the reactor; when
-it yields ``PollNeeded(fd, mask)`` the task takes exactly the reader slot, the
-writer slot or both for that fd, and gives them back before resuming the
-coroutine.  Whatever goes wrong with a yielded value (not a ``PollNeeded``, a
+When the coroutine yields ``PollNeeded(fd, mask)`` the task takes exactly the
+reader slot, the writer slot or both for that fd, and gives them back before
+resuming the coroutine (its selector registration stays *parked* until the
+end of the iteration, for the coroutine to take back by yielding the same
+``PollNeeded`` object again; see rule 9 of the reactor).  Whatever goes wrong with a yielded value (not a ``PollNeeded``, a
 bad mask, a slot taken by another task, an fd the selector refuses) is thrown
 into the coroutine at its ``yield``, so the coroutine that made the mistake is
 the one that hears about it.
@@ -261,7 +262,10 @@ class Task(Generic[_T_co]):
         self._resume(None)
 
     def _wakeup(self) -> None:
-        self._unwait()
+        request = self._waiting
+        if request is not None:
+            self._waiting = None
+            self._reactor._park(request.fd, self._handle, self, request)
         self._resume(None)
 
     def _on_deadline(self) -> None:
@@ -325,7 +329,7 @@ class Task(Generic[_T_co]):
             )
         try:
             events = poll_mask_to_events(request.mask)
-            self._reactor._add(request.fd, events, self._handle)
+            self._reactor._add(request.fd, events, self._handle, self, request)
         except Exception as err:
             return err
         # A handle queued before the last wakeup cannot still be in the
