@@ -44,7 +44,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Final, Literal, NamedTuple, overload
+from typing import Final, Literal, TypeAlias, overload
 
 from . import _http11
 from ._buffer import BUFFER_SIZE, ReceiveBuffer
@@ -98,9 +98,9 @@ _HEAD_TOO_LONG: Final = f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)"
 _LINE_TOO_LONG: Final = f"longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes)"
 
 
-class _Request(NamedTuple):
-    method: str
-    path: str
+# A request awaiting its response: (method, path).  A plain tuple of strings,
+# which the garbage collector stops tracking when it first sees it.
+_Request: TypeAlias = tuple[str, str]
 
 
 class _Upload:
@@ -564,6 +564,10 @@ class HTTPConnection:
         received = self._recv_into(rbuf.free_tail(), doing)
         if isinstance(received, int):
             rbuf.received(received)
+        elif not rbuf.available:
+            # Hold no memory while waiting for the first byte: the buffer goes
+            # back to the pool, so ten thousand waiting connections share a few.
+            rbuf.release()
         return received
 
     def _co_fill_or_fail(self, doing: str) -> PollCoroutine[None]:
@@ -688,10 +692,8 @@ class HTTPConnection:
         if self._send_closed_msg is not None:
             raise ConnectionClosed(self._send_closed_msg)
         if self._upload is not None:
-            raise StateError(
-                f"the body of {self._upload.request.method} {self._upload.request.path}"
-                " has not been sent completely"
-            )
+            uploading = " ".join(self._upload.request)
+            raise StateError(f"the body of {uploading} has not been sent completely")
         if self._target_prefix and not path.startswith("/"):
             # Appended to "http://host:port", it could change the host or port
             # the proxy connects to ("@evil.example/", ".evil.example/", "0").
@@ -725,7 +727,7 @@ class HTTPConnection:
             and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
         ):
             self._check_idle()
-        request = _Request(method, path)
+        request = (method, path)
         if (
             body is None
             and self._pending
@@ -808,8 +810,8 @@ class HTTPConnection:
             raise StateError("no request body is pending: send_request(..., body=BodyFollowing(n)) first")
         if upload.awaiting_100:
             raise StateError("the server has not answered the 100-continue expectation yet: call read_response() first")
-        request = upload.request
-        doing = f"sending the body of {request.method} {request.path}"
+        method, path = upload.request
+        doing = f"sending the body of {method} {path}"
         if upload.remaining is None:
             prefix = b"%x\r\n" % size
             try:
@@ -826,7 +828,7 @@ class HTTPConnection:
         if size > upload.remaining:
             raise ExcessBodyData(
                 f"tried to write {size} bytes but only {upload.remaining} of the announced"
-                f" body of {request.method} {request.path} remain"
+                f" body of {method} {path} remain"
             )
         try:
             yield from self._co_send_all(data, doing)
@@ -903,14 +905,15 @@ class HTTPConnection:
                 raise ConnectionClosed(self._closed_msg)
             raise StateError("no request is waiting for a response")
         request = self._pending[0]
+        method, path = request
         upload = self._upload
         if upload is not None and upload.request is request and not upload.awaiting_100:
             raise StateError(
-                f"the body of {request.method} {request.path} has not been sent completely"
+                f"the body of {method} {path} has not been sent completely"
             )
         if self._closed_msg is not None:
             raise ConnectionClosed(self._closed_msg)
-        described = f"{request.method} {request.path}"
+        described = f"{method} {path}"
         self._reader_ident = threading.get_ident()
         try:
             for _ in range(MAX_INFORMATIONAL_RESPONSES + 1):
@@ -924,20 +927,20 @@ class HTTPConnection:
                     upload.awaiting_100 = False
                     if upload.remaining == 0:
                         self._upload = None
-                    return HTTPResponse(request.method, request.path, 100, head.reason, head.headers, 0)
+                    return HTTPResponse(method, path, 100, head.reason, head.headers, 0)
                 log.debug("skipping informational response %d to %s", status, described)
             else:
                 raise InvalidResponse(
                     f"more than {MAX_INFORMATIONAL_RESPONSES} informational responses to {described}"
                 )
             self._pending.popleft()
-            if status == 101 or (request.method == "CONNECT" and status < 300):
+            if status == 101 or (method == "CONNECT" and status < 300):
                 # The connection now speaks another protocol: read it with read_raw().
                 self._closed_msg = self._send_closed_msg = (
                     f"connection switched protocols ({status} to {described}); use read_raw()"
                 )
-                return HTTPResponse(request.method, request.path, status, head.reason, head.headers, 0)
-            framing = _http11.response_framing(request.method, head)
+                return HTTPResponse(method, path, status, head.reason, head.headers, 0)
+            framing = _http11.response_framing(method, head)
         except (InvalidResponse, UnsupportedResponse) as exc:
             self._shut(f"connection closed after an unusable response to {described}: {exc}")
             raise
@@ -961,7 +964,7 @@ class HTTPConnection:
         elif framing.kind == NO_BODY:
             self._end_body()
         return HTTPResponse(
-            request.method, request.path, status, head.reason, head.headers, framing.length
+            method, path, status, head.reason, head.headers, framing.length
         )
 
     def read_response(self) -> HTTPResponse:

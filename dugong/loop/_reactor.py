@@ -352,6 +352,11 @@ class Reactor:
         self._ready.append(handle)
         return handle
 
+    def _call_soon_handle(self, handle: Handle) -> None:
+        """:meth:`call_soon` for a handle made already (a task's)."""
+        self._check_open()
+        self._ready.append(handle)
+
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         """Run *callback* once *delay* seconds have passed on the reactor's clock.
 

@@ -81,7 +81,6 @@ class Task(Generic[_T_co]):
         "_waiting",
         "_wait_events",
         "_handle",
-        "_start_handle",
         "_deadline",
         "_deadline_handle",
         "_cancel_requested",
@@ -108,15 +107,15 @@ class Task(Generic[_T_co]):
         self._state: TaskState = "pending"
         self._waiting: PollNeeded | None = None
         self._wait_events = 0
-        # One handle for every wait, in the reader slot, the writer slot or
-        # both: nothing is made per wait (see _SPARE_SLOTS in _reactor).
+        # One handle for the first step and every wait (in the reader slot,
+        # the writer slot or both): nothing is made per wait.
         self._handle = Handle(self._wakeup)
         self._cancel_requested = False
         self._cancelled = False
         self._exception: BaseException | None = None
         self._callbacks: list[Callable[[Task[_T_co]], object]] = []
         self._deadline = deadline
-        self._start_handle: Handle | None = reactor.call_soon(self._start)
+        reactor._call_soon_handle(self._handle)  # the first step
         self._deadline_handle: Handle | None = (
             None if deadline is None else reactor.call_at(deadline, self._on_deadline)
         )
@@ -257,10 +256,6 @@ class Task(Generic[_T_co]):
 
     # ------------------------------------------------------------- internals
 
-    def _start(self) -> None:
-        self._start_handle = None
-        self._resume(None)
-
     def _wakeup(self) -> None:
         request = self._waiting
         if request is not None:
@@ -283,9 +278,8 @@ class Task(Generic[_T_co]):
 
     def _unwait(self) -> None:
         """Give back the reactor slots (or the pending first step) of the task."""
-        if self._start_handle is not None:
-            self._start_handle.cancel()
-            self._start_handle = None
+        if self._state == "pending":
+            self._handle.cancel()
         request = self._waiting
         if request is not None:
             self._reactor._remove(request.fd, self._wait_events, self._handle)
@@ -425,6 +419,7 @@ class _Gather(Generic[_T]):
         self._results: dict[int, _T] = {}
         self._count = 0
         self._error: BaseException | None = None
+        self._on_done = self._done  # one bound method for all tasks
 
     def run(self) -> list[_T]:
         reactor = self._reactor
@@ -461,7 +456,7 @@ class _Gather(Generic[_T]):
                 self._fail(err)
                 return
             self._running[task] = index
-            task.add_done_callback(self._done)
+            task.add_done_callback(self._on_done)
 
     def _done(self, task: Task[_T]) -> None:
         index = self._running.pop(task)
