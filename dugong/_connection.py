@@ -986,19 +986,25 @@ class HTTPConnection:
             else:
                 self._rbuf.release()
 
-    def _co_body_limit(self) -> PollCoroutine[int]:
+    def _body_limit(self) -> int | None:
         """How many body bytes may be taken next (0: the body is complete).
 
-        For chunked bodies this reads the CRLF ending the previous chunk, the
-        next chunk-size line and, after the last chunk, the trailer section.
+        None for a chunked body at the end of a chunk: then
+        :meth:`_co_chunk_limit` reads on.
         """
         kind = self._body_kind
         if kind == LENGTH or kind == NO_BODY:
             return self._body_left if kind == LENGTH else 0
         if kind == UNTIL_CLOSE:
             return _UNLIMITED
-        if self._body_left:
-            return self._body_left
+        return self._body_left or None
+
+    def _co_chunk_limit(self) -> PollCoroutine[int]:
+        """The size of the next chunk (0: the body is complete).
+
+        Reads the CRLF ending the previous chunk, the next chunk-size line
+        and, after the last chunk, the trailer section.
+        """
         rbuf = self._rbuf
         try:
             if self._chunk_crlf:
@@ -1084,7 +1090,9 @@ class HTTPConnection:
             return (yield from self.co_readall())
         if len_ <= 0:
             return b""
-        limit = yield from self._co_body_limit()
+        limit = self._body_limit()
+        if limit is None:
+            limit = yield from self._co_chunk_limit()
         if not limit:
             return b""
         rbuf = self._rbuf
@@ -1112,19 +1120,23 @@ class HTTPConnection:
         target = memoryview(buf).cast("B")
         if not len(target):
             return 0
-        limit = yield from self._co_body_limit()
+        limit = self._body_limit()
+        if limit is None:
+            limit = yield from self._co_chunk_limit()
         if not limit:
             return 0
         rbuf = self._rbuf
+        if limit < len(target):
+            target = target[:limit]
         if rbuf.available:
-            size = rbuf.take_into(target[:limit] if limit < len(target) else target)
+            size = rbuf.take_into(target)
         else:
-            size = yield from self._co_recv_into(
-                target[:limit] if limit < len(target) else target, "reading a response body"
-            )
-            if not size:
+            while not isinstance(received := self._recv_into(target, "reading a response body"), int):
+                yield received
+            if not received:
                 self._body_eof()
                 return 0
+            size = received
         self._consumed(size)
         return size
 
@@ -1156,7 +1168,9 @@ class HTTPConnection:
         """Read and throw away the rest of the response body."""
         scratch: bytearray | None = None
         while True:
-            limit = yield from self._co_body_limit()
+            limit = self._body_limit()
+            if limit is None:
+                limit = yield from self._co_chunk_limit()
             if not limit:
                 return
             rbuf = self._rbuf

@@ -10,10 +10,11 @@ When the coroutine yields ``PollNeeded(fd, mask)`` the task takes exactly the
 reader slot, the writer slot or both for that fd, and gives them back before
 resuming the coroutine (its selector registration stays *parked* until the
 end of the iteration, for the coroutine to take back by yielding the same
-``PollNeeded`` object again; see rule 9 of the reactor).  Whatever goes wrong with a yielded value (not a ``PollNeeded``, a
-bad mask, a slot taken by another task, an fd the selector refuses) is thrown
-into the coroutine at its ``yield``, so the coroutine that made the mistake is
-the one that hears about it.
+``PollNeeded`` object again; see rule 9 of the reactor).  Whatever goes wrong
+with a yielded value (not a ``PollNeeded``, a bad mask, a slot taken by
+another task, an fd the selector refuses) is thrown into the coroutine at its
+``yield``, so the coroutine that made the mistake is the one that hears about
+it.
 """
 
 from __future__ import annotations
