@@ -17,7 +17,7 @@ For each concurrency level C:
 2. Timed: every connection sends ``--requests / C`` GETs one after the other
    (at least one), all connections at once on one reactor; every status and
    body length is checked.  Reported: requests per second (wall clock) and
-   client CPU per request (``time.process_time``, user + system of this
+   client CPU per request (``getrusage``: user + system time of this
    process).
 3. The connections are closed.
 
@@ -54,8 +54,12 @@ class LevelResult:
     requests: int
     wall_s: float
     cpu_s: float
+    user_s: float
+    system_s: float
     requests_per_s: float
     cpu_us_per_request: float
+    user_us_per_request: float
+    system_us_per_request: float
 
 
 @dataclass
@@ -140,23 +144,30 @@ def bench_level(
         elif gc_mode == "off":
             gc.disable()
         with Reactor() as reactor:
-            wall0, cpu0 = time.perf_counter(), time.process_time()
+            wall0, usage0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
             counts = run_all(
                 (co_get(conn, path, per_connection, length) for conn in conns), reactor=reactor
             )
-            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            wall, usage = time.perf_counter() - wall0, resource.getrusage(resource.RUSAGE_SELF)
     finally:
         gc.enable()
         gc.unfreeze()
         close_all(conns)
     requests = sum(counts)
+    user = usage.ru_utime - usage0.ru_utime
+    system = usage.ru_stime - usage0.ru_stime
+    cpu = user + system
     return LevelResult(
         concurrency=concurrency,
         requests=requests,
         wall_s=wall,
         cpu_s=cpu,
+        user_s=user,
+        system_s=system,
         requests_per_s=requests / wall,
         cpu_us_per_request=cpu / requests * 1e6,
+        user_us_per_request=user / requests * 1e6,
+        system_us_per_request=system / requests * 1e6,
     )
 
 
@@ -189,6 +200,12 @@ def bench_memory(host: str, port: int, path: str, length: int, count: int) -> Me
         tracemalloc_bytes_per_connection=traced / count,
         rss_bytes_per_connection=rss / count,
     )
+
+
+def median_run(runs: list[LevelResult]) -> LevelResult:
+    """The run with the median CPU per request (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r.cpu_us_per_request)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def parse_levels(text: str) -> list[int]:
@@ -228,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         help="garbage collector during the timed part: untouched (default), gc.freeze()"
         " after connecting, or disabled",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="measure every level this many times, the levels taking turns, and report"
+        " medians (default 5)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
 
@@ -238,22 +262,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_connections > 0:
         raise_fd_limit(args.memory_connections + 256)
         memory = bench_memory(args.host, args.port, args.path, length, args.memory_connections)
-    results: list[LevelResult] = []
+    levels: list[int] = []
     skipped: list[int] = []
     for level in args.concurrency:
         # Each connection needs an fd; leave room for the interpreter's own.
         if raise_fd_limit(level + 256) < level + 64:
             skipped.append(level)
-            continue
-        results.append(
-            bench_level(args.host, args.port, args.path, length, level, args.requests, args.gc)
-        )
-        if not args.json:
-            r = results[-1]
+        else:
+            levels.append(level)
+    # The levels take turns, so that a slow minute of the machine touches them
+    # all alike; each level's median run is reported.
+    runs: dict[int, list[LevelResult]] = {level: [] for level in levels}
+    for repetition in range(max(1, args.repeat)):
+        for level in levels:
+            r = bench_level(args.host, args.port, args.path, length, level, args.requests, args.gc)
+            runs[level].append(r)
+            if not args.json:
+                print(
+                    f"[{repetition + 1}] {r.concurrency:>6} connections  {r.requests:>7} requests  "
+                    f"{r.wall_s:7.3f} s  {r.requests_per_s:>9.0f} req/s  "
+                    f"{r.cpu_us_per_request:7.1f} us CPU/request"
+                    f" ({r.user_us_per_request:.1f} user + {r.system_us_per_request:.1f} system)",
+                    flush=True,
+                )
+    results = [median_run(runs[level]) for level in levels]
+    if not args.json and results:
+        print(f"medians of {max(1, args.repeat)} runs (min-max of CPU per request):")
+        base = next((r for r in results if r.concurrency == 100), None)
+        for r in results:
+            cpus = sorted(x.cpu_us_per_request for x in runs[r.concurrency])
+            ratio = f"  {r.cpu_us_per_request / base.cpu_us_per_request:.2f}x of 100" if base else ""
             print(
-                f"{r.concurrency:>6} connections  {r.requests:>7} requests  "
-                f"{r.wall_s:7.3f} s  {r.requests_per_s:>9.0f} req/s  "
-                f"{r.cpu_us_per_request:7.1f} us CPU/request",
+                f"{r.concurrency:>6} connections  {r.requests_per_s:>9.0f} req/s  "
+                f"{r.cpu_us_per_request:7.1f} us CPU/request ({cpus[0]:.1f}-{cpus[-1]:.1f};"
+                f" {r.user_us_per_request:.1f} user + {r.system_us_per_request:.1f} system){ratio}",
                 flush=True,
             )
 
@@ -264,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                     "path": args.path,
                     "body_bytes": length,
                     "levels": [asdict(r) for r in results],
+                    "runs": {str(level): [asdict(r) for r in runs[level]] for level in levels},
                     "skipped_levels": skipped,
                     "memory": None if memory is None else asdict(memory),
                 },
