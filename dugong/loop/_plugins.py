@@ -37,8 +37,10 @@ class Plugin(Protocol):
     """The hooks a reactor plugin may implement; every one is optional.
 
     Subclass it and override the hooks you need (the reactor calls only
-    overridden ones), or write any class whose methods have these
-    signatures.  Hooks run inside the reactor, between steps of tasks: they
+    overridden ones).  A class that does not subclass it is a plugin too if
+    it has all six methods with these signatures (a type checker asks for
+    all six; at run time the reactor calls those it finds).  Hooks run
+    inside the reactor, between steps of tasks: they
     must be quick and must not run the reactor.  Attach a plugin with
     :meth:`Reactor.add_plugin`.
     """
