@@ -101,7 +101,8 @@ _NAME_NOT_FOUND_ERRNOS: Final[frozenset[int]] = frozenset(
     if code is not None
 )
 
-# OSError errnos that describe a network condition that may go away.
+# OSError errnos that describe a network condition that may go away: dugong
+# 3.x's list, plus the ConnectionError ones.
 _TEMP_ERRNOS: Final[frozenset[int]] = frozenset(
     code
     for code in (
@@ -117,6 +118,13 @@ _TEMP_ERRNOS: Final[frozenset[int]] = frozenset(
             "ENETDOWN",
             "EHOSTDOWN",
             "ENETRESET",
+            "ENOLINK",
+            "ENONET",
+            "ENOTCONN",
+            "ENXIO",
+            "EREMCHG",
+            "ESHUTDOWN",
+            "EAGAIN",
         )
     )
     if code is not None
@@ -534,7 +542,9 @@ def is_temp_network_error(exc: BaseException) -> bool:
     * :exc:`InterruptedError`;
     * any other :exc:`OSError` whose errno is ``ETIMEDOUT``, ``ECONNRESET``,
       ``ECONNABORTED``, ``ECONNREFUSED``, ``EPIPE``, ``ENETUNREACH``,
-      ``EHOSTUNREACH``, ``ENETDOWN``, ``EHOSTDOWN`` or ``ENETRESET``;
+      ``EHOSTUNREACH``, ``ENETDOWN``, ``EHOSTDOWN``, ``ENETRESET``,
+      ``ENOLINK``, ``ENONET``, ``ENOTCONN``, ``ENXIO``, ``EREMCHG``,
+      ``ESHUTDOWN`` or ``EAGAIN`` (the codes dugong 3.x counted, and more);
     * DNS trouble: :exc:`DNSUnavailable`, and :exc:`socket.gaierror` with
       ``EAI_AGAIN``.
 
