@@ -331,6 +331,13 @@ def parse_status_line(line: str) -> tuple[int, int, str]:
     return int(minor), status, rest[1:]
 
 
+# Field names seen before (valid tokens), each with its lower-case form: the
+# names of every response then share a few string objects, which is less to
+# check, to lower-case and to keep in memory while the response is kept.
+_KNOWN_NAMES: dict[str, tuple[str, str]] = {}
+_KNOWN_NAMES_LIMIT: Final = 512
+
+
 def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
     """Parse field lines (RFC 9112 section 5) into :class:`ResponseHeaders`.
 
@@ -343,10 +350,17 @@ def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
     names: list[str] = []
     values: list[str] = []
     lower_names: list[str] = []
+    known_names = _KNOWN_NAMES
     for line in lines:
         if len(line) > MAX_LINE_SIZE:
             raise InvalidResponse(f"{what} line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
         name, colon, value = line.partition(":")
+        known = known_names.get(name) if colon else None
+        if known is not None:
+            names.append(known[0])
+            lower_names.append(known[1])
+            values.append(value.strip(" \t"))
+            continue
         if not colon or not name or name.strip(_TCHAR):
             if line[:1] in (" ", "\t") and names:
                 folded = line.strip(" \t")
@@ -359,9 +373,12 @@ def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
             raise InvalidResponse(
                 f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
             )
+        lower = name.lower()
+        if len(known_names) < _KNOWN_NAMES_LIMIT:
+            known_names[name] = (name, lower)
         names.append(name)
         values.append(value.strip(" \t"))
-        lower_names.append(name.lower())
+        lower_names.append(lower)
     return ResponseHeaders._from_lists(names, values, lower_names)
 
 

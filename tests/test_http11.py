@@ -13,6 +13,7 @@ from dugong import (
     InvalidResponse,
     UnsupportedResponse,
 )
+from dugong import _http11
 from dugong._http11 import (
     CHUNKED,
     LENGTH,
@@ -20,6 +21,7 @@ from dugong._http11 import (
     UNTIL_CLOSE,
     excerpt,
     parse_chunk_size,
+    parse_fields,
     parse_response_head,
     request_fields,
     response_framing,
@@ -391,3 +393,32 @@ def test_arbitrary_chunk_size_lines(line: bytes) -> None:
     except InvalidResponse:
         return
     assert 0 <= size < 16**15
+
+
+# ------------------------------------------------------- known field names
+
+
+def test_field_names_seen_before_are_shared_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})  # (other tests may have filled it)
+    first = parse_fields(["X-Shared-Name: 1"])
+    second = parse_fields(["x-shared-name: 2", "X-Shared-Name:3"])
+    assert second.keys()[1] is first.keys()[0]  # the same string objects
+    assert second._lower[1] is first._lower[0] == second._lower[0] == "x-shared-name"
+    assert second.get_all("X-SHARED-NAME") == ["2", "3"]
+
+
+def test_a_known_name_without_a_colon_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})
+    parse_fields(["Known-Name: value"])
+    with pytest.raises(InvalidResponse, match="expected 'name: value' header line"):
+        parse_fields(["Known-Name"])
+
+
+def test_the_known_names_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})
+    many = [f"X-Name-{i}: v" for i in range(_http11._KNOWN_NAMES_LIMIT + 50)]
+    for start in range(0, len(many), MAX_HEADER_FIELDS):
+        headers = parse_fields(many[start : start + MAX_HEADER_FIELDS])
+        assert headers.keys()[0] == many[start].partition(":")[0]
+    assert len(_http11._KNOWN_NAMES) == _http11._KNOWN_NAMES_LIMIT
+    assert parse_fields([many[-1]]).get(f"x-name-{len(many) - 1}") == "v"  # still parsed
