@@ -815,7 +815,7 @@ class Reactor:
                 if events & EVENT_WRITE:
                     slots.writer = handle
                 return
-            self._release(slots)
+            self._unregister(slots)
             slots = None
         if slots is not None:
             busy = slots.events() & events
@@ -865,10 +865,7 @@ class Reactor:
         if remaining:
             self._selector.modify(fd, remaining, slots)
         else:
-            del self._slots[fd]
-            self._selector.unregister(fd)
-            if len(self._spare_slots) < _SPARE_SLOTS:
-                self._spare_slots.append(slots)
+            self._unregister(slots)
         return True
 
     def _park(self, fd: int, handle: Handle, owner: object, request: object) -> None:
@@ -899,13 +896,13 @@ class Reactor:
         else:
             self._selector.modify(fd, slots.events(), slots)
 
-    def _release(self, slots: _FdSlots) -> None:
-        """Remove a parked registration from the selector."""
+    def _unregister(self, slots: _FdSlots) -> None:
+        """Forget the fd of *slots* (emptied or parked) and remove it from the selector."""
         slots.parked_by = slots.parked_for = None
         del self._slots[slots.fd]
         try:
             self._selector.unregister(slots.fd)
-        except (OSError, ValueError):  # pragma: no cover - the socket was closed meanwhile
+        except (OSError, ValueError):  # pragma: no cover - a parked fd closed meanwhile
             pass
         if len(self._spare_slots) < _SPARE_SLOTS:
             self._spare_slots.append(slots)
@@ -914,7 +911,7 @@ class Reactor:
         """Remove the parked registrations that no task took back in this iteration."""
         for slots in self._parked:
             if slots.parked_by is not None:
-                self._release(slots)
+                self._unregister(slots)
         self._parked.clear()
 
     def _until_next_timer(self) -> float | None:
