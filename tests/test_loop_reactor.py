@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 import select
 import selectors
 import socket
@@ -63,9 +64,11 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def reactor(clock: FakeClock) -> Iterator[Reactor]:
-    with Reactor(clock=clock) as r:
+@pytest.fixture(params=["default", "poll"])
+def reactor(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Reactor]:
+    """A reactor on the default selector (on Linux, read straight from epoll) or on a generic one."""
+    selector = selectors.PollSelector() if request.param == "poll" else None
+    with Reactor(selector, clock=clock) as r:
         yield r
 
 
@@ -495,18 +498,19 @@ def test_removing_a_reader_skips_its_queued_callback(
         assert reactor.interest().readers == ()
 
 
-def test_selector_rejection_leaves_no_slot(reactor: Reactor) -> None:
-    with pytest.raises(ValueError):
-        reactor.add_reader(-1, lambda: None)
-    assert reactor.interest() == Interest((), (), None)
-    # A closed fd: epoll refuses it at once.
-    a, b = socket.socketpair()
-    fd = a.fileno()
-    a.close()
-    b.close()
-    with pytest.raises(OSError):
-        reactor.add_writer(fd, lambda: None)
-    assert reactor.interest() == Interest((), (), None)
+def test_selector_rejection_leaves_no_slot(clock: FakeClock) -> None:
+    with Reactor(clock=clock) as reactor:
+        with pytest.raises(ValueError):
+            reactor.add_reader(-1, lambda: None)
+        assert reactor.interest() == Interest((), (), None)
+        # A closed fd: epoll refuses it at once.
+        a, b = socket.socketpair()
+        fd = a.fileno()
+        a.close()
+        b.close()
+        with pytest.raises(OSError):
+            reactor.add_writer(fd, lambda: None)
+        assert reactor.interest() == Interest((), (), None)
 
 
 # --------------------------------------------------------- run and stop
@@ -621,6 +625,89 @@ def test_fileno_of_epoll_selector_is_readable_when_an_fd_is_ready(
         assert select.select([fd], [], [], 0)[0] == []
         b.send(b"x")
         assert select.select([fd], [], [], 5)[0] == [fd]
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+@pytest.mark.skipif(not hasattr(selectors, "EpollSelector"), reason="epoll is Linux only")
+def test_one_iteration_takes_a_bounded_batch_of_epoll_events_and_the_rest_in_turn(
+    clock: FakeClock,
+) -> None:
+    """300 fds ready at once: at most 128 run per iteration, and every one runs exactly once."""
+    pairs = [socket.socketpair() for _ in range(300)]
+    try:
+        with Reactor(clock=clock) as reactor:
+            ran: list[int] = []
+
+            def read_once(sock: socket.socket) -> None:
+                ran.append(sock.fileno())
+                reactor.remove_reader(sock.fileno())
+
+            for a, b in pairs:
+                reactor.add_reader(a.fileno(), functools.partial(read_once, a))
+                b.send(b"x")
+            recorder = TimeoutRecorder()
+            reactor.add_plugin(recorder)
+            for _ in range(4):
+                reactor.run_once(0)
+            assert recorder.ran == [128, 128, 44, 0]
+            assert sorted(ran) == sorted(a.fileno() for a, _ in pairs)
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
+
+
+def test_a_selector_subclass_is_polled_through_its_own_select(clock: FakeClock) -> None:
+    """Only a plain EpollSelector is read directly: a subclass may change select()."""
+
+    class Counting(selectors.DefaultSelector):
+        polls = 0
+
+        def select(
+            self, timeout: float | None = None
+        ) -> list[tuple[selectors.SelectorKey, int]]:
+            Counting.polls += 1
+            return super().select(timeout)
+
+    a, b = socket.socketpair()
+    with a, b, Reactor(Counting(), clock=clock) as reactor:
+        seen: list[bytes] = []
+        reactor.add_reader(a.fileno(), lambda: seen.append(a.recv(10)))
+        b.send(b"x")
+        reactor.run_once(0)
+        assert seen == [b"x"] and Counting.polls == 1
+
+
+@pytest.mark.skipif(not hasattr(selectors, "EpollSelector"), reason="epoll is Linux only")
+def test_closing_the_reactor_closes_its_second_epoll_fd() -> None:
+    before = open_fds()
+    reactor = Reactor()
+    assert len(open_fds() - before) == 2  # the selector's epoll fd and the reactor's own
+    reactor.close()
+    assert open_fds() == before
+
+
+@pytest.mark.skipif(not hasattr(selectors, "EpollSelector"), reason="epoll is Linux only")
+def test_event_of_an_fd_closed_while_registered_is_ignored(clock: FakeClock) -> None:
+    """epoll keeps watching a closed fd whose socket lives on in a duplicate (rule 9 broken).
+
+    The reactor must ignore the stray events of a number it no longer knows.
+    """
+    a, b = socket.socketpair()
+    duplicate = a.dup()
+    with b, duplicate, Reactor(clock=clock) as reactor:
+        fd = a.fileno()
+        calls: list[str] = []
+        reactor.add_reader(fd, lambda: calls.append("stale"))
+        a.close()  # without remove_reader: the kernel keeps the registration
+        assert reactor.remove_reader(fd)  # the selector cannot unregister a closed fd
+        b.send(b"x")  # readable through the duplicate
+        reactor.call_soon(lambda: calls.append("other"))
+        reactor.run_once(0)
+        assert calls == ["other"]
 
 
 @pytest.mark.parametrize("selector_class", [selectors.SelectSelector, selectors.PollSelector])

@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator, Iterator
 import pytest
 
 from dugong import POLLIN, POLLOUT, PollCoroutine, PollNeeded
-from dugong.loop import Reactor, Task, TaskCancelled, run_all
+from dugong.loop import Plugin, Reactor, Task, TaskCancelled, run_all
 
 
 @pytest.fixture
@@ -238,3 +238,32 @@ def test_results_type_is_the_coroutines_return_type(socks: Callable[[], socket.s
 
     results: list[str] = run_all([text(), text()])
     assert results == ["text", "text"]
+
+
+def test_a_task_finishes_before_run_all_starts_the_next_and_done_callbacks_still_run(
+    socks: Callable[[], socket.socket],
+) -> None:
+    """run_all learns of a finished task at once; plugins and done callbacks see the usual order."""
+    events: list[str] = []
+
+    class Order(Plugin):
+        def task_spawned(self, task: Task[object]) -> None:
+            events.append(f"spawned {task.name}")
+            task.add_done_callback(lambda t: events.append(f"callback {t.name}"))
+
+        def task_finished(self, task: Task[object]) -> None:
+            events.append(f"finished {task.name}")
+
+    with Reactor() as reactor:
+        reactor.add_plugin(Order())
+        log: list[int] = []
+        coros = [writable_steps(socks(), 1, i, log) for i in range(2)]
+        assert run_all(coros, max_concurrency=1, reactor=reactor) == [0, 1]
+    assert events == [
+        "spawned writable_steps#1",
+        "finished writable_steps#1",
+        "spawned writable_steps#2",
+        "callback writable_steps#1",
+        "finished writable_steps#2",
+        "callback writable_steps#2",
+    ]

@@ -176,10 +176,12 @@ def test_default_name_is_the_coroutine_and_a_number(reactor: Reactor, pairs: Cal
     a, _ = pairs()
     t1 = reactor.spawn(co_recv(a, 1))
     t2 = reactor.spawn(co_send(a, b"x"))
-    assert t1.name == "co_recv#1"
+    # The name is made when first asked for, from the number given at spawn.
     assert t2.name == "co_send#2"
+    assert t1.name == "co_recv#1"
     t1.cancel()
     t2.cancel()
+    assert repr(t1) == "<Task 'co_recv#1' done (cancelled)>"
 
 
 def test_result_and_exception_before_done(reactor: Reactor, pairs: Callable[[], Pair]) -> None:

@@ -19,7 +19,9 @@ Rules
       most of it is cancelled, so that cancelled deadlines cannot pile up);
    b. compute how long to sleep: 0 if a callback is ready or ``stop()`` was
       called, else until the earliest timer, else for as long as it takes;
-   c. poll the selector for that long;
+   c. poll the selector for that long (an epoll selector, the default on
+      Linux, for at most 128 events: the rest stay ready in the
+      kernel for the next iteration);
    d. queue the callbacks of the fds it reported, readers before writers;
    e. queue the timers that are due;
    f. run exactly the callbacks that are queued now, in order.  What they
@@ -70,9 +72,13 @@ import heapq
 import io
 import itertools
 import logging
+import os
+import select
 import selectors
+import sys
 import time
 from collections.abc import Callable, Generator, Iterable
+from types import GeneratorType
 from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
 from .._errors import DugongError
@@ -81,8 +87,6 @@ from ._plugins import HOOK_NAMES, Plugin, overrides_hook
 
 if TYPE_CHECKING:
     from types import TracebackType
-
-    from ._task import Task
 
 __all__ = [
     "Reactor",
@@ -109,11 +113,23 @@ _POLL_TO_EVENTS: Final[dict[int, int]] = {
 }
 _EVENTS_TO_POLL: Final[dict[int, int]] = {v: k for k, v in _POLL_TO_EVENTS.items()}
 
+# epoll's bits that make an fd readable, and writable: all but the other direction's.
+_EPOLL_READABLE: Final = ~getattr(select, "EPOLLOUT", 0)
+_EPOLL_WRITABLE: Final = ~getattr(select, "EPOLLIN", 0)
+
 # When more than this share of the timer heap is cancelled (and the heap is
 # not tiny), rebuild it instead of waiting for the cancelled entries to reach
 # the top.  Every finished task with a deadline leaves a cancelled timer.
 _MIN_HEAP_TO_PURGE: Final = 100
 _PURGE_FRACTION: Final = 0.5
+
+# The most fd events one iteration takes from an epoll selector.  With
+# thousands of ready connections an unbounded poll returns thousands of events
+# at once; their tuples alone then start the garbage collector's young
+# collections, which promote the objects of every waiting request, so the
+# collector's work grew with the number of connections.  Events left over stay
+# ready in the kernel, which hands them out round-robin.
+_MAX_EVENTS: Final = 128
 
 # Emptied fd records kept for reuse: an object made per wait that lives until
 # the next event outlives the collector's young generations when many
@@ -305,6 +321,15 @@ class Reactor:
         self._selector: selectors.BaseSelector = (
             selector if selector is not None else selectors.DefaultSelector()
         )
+        self._poll: Callable[[float | None], None] = self._poll_selector
+        self._epoll: select.epoll | None = None
+        if sys.platform == "linux" and type(self._selector) is selectors.EpollSelector:
+            # selectors cannot limit the events per poll, so wait on the same
+            # epoll instance through an fd of our own (see _MAX_EVENTS).  The
+            # selector still keeps the registrations; a subclass, which may
+            # change select(), is used as it is.
+            self._epoll = select.epoll.fromfd(os.dup(self._selector.fileno()))
+            self._poll = self._poll_epoll
         self._clock = clock
         self._ready: collections.deque[Handle] = collections.deque()
         self._timers: list[tuple[float, int, TimerHandle]] = []
@@ -485,18 +510,13 @@ class Reactor:
                 function that was not called).
             RuntimeError: the reactor is closed.
         """
-        from ._task import Task
-
         self._check_open()
-        if not isinstance(coroutine, Generator):
+        if type(coroutine) is not GeneratorType and not isinstance(coroutine, Generator):
             raise TypeError(
                 f"spawn() needs a dugong coroutine (a generator such as "
                 f"conn.co_read_response()), not {coroutine!r}"
             )
-        if name is None:
-            qualname = getattr(coroutine, "__qualname__", type(coroutine).__name__)
-            name = f"{qualname}#{next(self._task_seq)}"
-        return Task(self, coroutine, deadline=deadline, name=name)
+        return Task(self, coroutine, deadline=deadline, name=name, number=next(self._task_seq))
 
     # --------------------------------------------------------------- running
 
@@ -528,8 +548,7 @@ class Reactor:
                     )
             if self._h_before_iteration:
                 self._call_hooks(self._h_before_iteration, wait)
-            # (The list of events dies before the callbacks run.)
-            self._queue_fd_events(self._selector.select(wait))
+            self._poll(wait)
             self._queue_due_timers()
             try:
                 self._run_snapshot()
@@ -577,8 +596,6 @@ class Reactor:
                 stopped before the task finished, or the task can never
                 finish (nothing left to wait for).
         """
-        from ._task import Task
-
         if isinstance(task_or_coroutine, Task):
             task: Task[_T] = task_or_coroutine
             if task.reactor is not self:
@@ -636,6 +653,8 @@ class Reactor:
             self._slots.clear()
             self._parked.clear()
             self._selector.close()
+            if self._epoll is not None:
+                self._epoll.close()
 
     def __enter__(self) -> Reactor:
         return self
@@ -939,9 +958,12 @@ class Reactor:
             heapq.heappop(timers)[2]._in_heap = False
             self._cancelled_timers -= 1
 
-    def _queue_fd_events(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
+    # The list of events dies in these two methods, before the callbacks run.
+
+    def _poll_selector(self, timeout: float | None) -> None:
+        """Wait up to *timeout* seconds with the selector; queue the callbacks of the ready fds."""
         ready = self._ready
-        for key, mask in events:
+        for key, mask in self._selector.select(timeout):
             slots: _FdSlots = key.data
             reader = slots.reader
             if mask & EVENT_READ and reader is not None:
@@ -949,6 +971,25 @@ class Reactor:
                 if slots.writer is reader:
                     continue  # one task waiting for either: wake it once
             if mask & EVENT_WRITE and slots.writer is not None:
+                ready.append(slots.writer)
+
+    def _poll_epoll(self, timeout: float | None) -> None:
+        """Like :meth:`_poll_selector`, straight from epoll and at most _MAX_EVENTS events."""
+        assert self._epoll is not None
+        ready = self._ready
+        slots_of = self._slots.get
+        # (epoll rounds a timeout up to whole milliseconds itself.)
+        for fd, mask in self._epoll.poll(timeout, _MAX_EVENTS):
+            slots = slots_of(fd)
+            if slots is None:
+                continue  # the kernel kept the registration of an fd closed unremoved
+            # As in selectors: an error or hang-up wakes both directions.
+            reader = slots.reader
+            if mask & _EPOLL_READABLE and reader is not None:
+                ready.append(reader)
+                if slots.writer is reader:
+                    continue
+            if mask & _EPOLL_WRITABLE and slots.writer is not None:
                 ready.append(slots.writer)
 
     def _queue_due_timers(self) -> None:
@@ -1015,3 +1056,8 @@ class Reactor:
         self._tasks.pop(task, None)
         if self._h_task_finished:
             self._call_hooks(self._h_task_finished, task)
+
+
+# At the end: the task module imports this one.  (The package imports this
+# module first, so the cycle always resolves here.)
+from ._task import Task  # noqa: E402

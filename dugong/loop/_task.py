@@ -78,6 +78,7 @@ class Task(Generic[_T_co]):
         "_reactor",
         "_coro",
         "_name",
+        "_number",
         "_state",
         "_waiting",
         "_wait_events",
@@ -89,6 +90,7 @@ class Task(Generic[_T_co]):
         "_result",
         "_exception",
         "_callbacks",
+        "_watcher",
         "__weakref__",
     )
 
@@ -100,11 +102,13 @@ class Task(Generic[_T_co]):
         coroutine: PollCoroutine[_T_co],
         *,
         deadline: float | None = None,
-        name: str = "task",
+        name: str | None = None,
+        number: int = 0,
     ) -> None:
         self._reactor = reactor
         self._coro = coroutine
-        self._name = name
+        self._name = name  # None: made from the coroutine's name and *number* when asked for
+        self._number = number
         self._state: TaskState = "pending"
         self._waiting: PollNeeded | None = None
         self._wait_events = 0
@@ -114,7 +118,10 @@ class Task(Generic[_T_co]):
         self._cancel_requested = False
         self._cancelled = False
         self._exception: BaseException | None = None
-        self._callbacks: list[Callable[[Task[_T_co]], object]] = []
+        self._callbacks: list[Callable[[Task[_T_co]], object]] | None = None
+        # Called at once when the task is done (run_all's bookkeeping), where
+        # done callbacks wait for the next iteration.
+        self._watcher: Callable[[Task[_T_co]], None] | None = None
         self._deadline = deadline
         reactor._call_soon_handle(self._handle)  # the first step
         self._deadline_handle: Handle | None = (
@@ -127,6 +134,9 @@ class Task(Generic[_T_co]):
     @property
     def name(self) -> str:
         """The task's name, for logs and ``repr``."""
+        if self._name is None:
+            qualname = getattr(self._coro, "__qualname__", type(self._coro).__name__)
+            self._name = f"{qualname}#{self._number}"
         return self._name
 
     @property
@@ -201,6 +211,8 @@ class Task(Generic[_T_co]):
         """
         if self._state == "done":
             self._reactor.call_soon(functools.partial(callback, self))
+        elif self._callbacks is None:
+            self._callbacks = [callback]
         else:
             self._callbacks.append(callback)
 
@@ -213,6 +225,8 @@ class Task(Generic[_T_co]):
         Returns:
             How many registrations were removed.
         """
+        if self._callbacks is None:
+            return 0
         kept = [cb for cb in self._callbacks if cb != callback]
         removed = len(self._callbacks) - len(kept)
         self._callbacks = kept
@@ -253,7 +267,7 @@ class Task(Generic[_T_co]):
                 detail = " with a result"
         else:
             detail = ""
-        return f"<Task {self._name!r} {self._state}{detail}>"
+        return f"<Task {self.name!r} {self._state}{detail}>"
 
     # ------------------------------------------------------------- internals
 
@@ -355,10 +369,15 @@ class Task(Generic[_T_co]):
             self._deadline_handle.cancel()
             self._deadline_handle = None
         reactor = self._reactor
-        for callback in self._callbacks:
-            reactor.call_soon(functools.partial(callback, self))
-        self._callbacks = []
+        if self._callbacks is not None:
+            for callback in self._callbacks:
+                reactor.call_soon(functools.partial(callback, self))
+            self._callbacks = None
         reactor._task_finished(self)
+        watcher = self._watcher
+        if watcher is not None:
+            self._watcher = None
+            watcher(self)
 
 
 def run_all(
@@ -370,7 +389,8 @@ def run_all(
     """Run dugong coroutines concurrently and return their results in input order.
 
     The coroutines are taken from *coroutines* one at a time, as capacity
-    allows, so a lazy iterable of millions of coroutines is fine.
+    allows, so a lazy iterable of millions of coroutines is fine.  When it
+    returns, every task is done and the done callbacks of the tasks have run.
 
     Errors fail fast.  When a task first fails (the earliest failure in
     time), no further coroutine is taken from *coroutines* (those left are
@@ -434,6 +454,10 @@ class _Gather(Generic[_T]):
                 # iteration non-blocking, so it is ignored.
                 reactor._stopping = False
                 reactor.run_once()
+            if reactor._ready:
+                # The done callbacks of the last tasks (run_all itself hears
+                # of a finished task at once).
+                reactor.run_once(0)
         except BaseException:
             for task in list(self._running):
                 task.cancel()
@@ -457,7 +481,7 @@ class _Gather(Generic[_T]):
                 self._fail(err)
                 return
             self._running[task] = index
-            task.add_done_callback(self._on_done)
+            task._watcher = self._on_done
 
     def _done(self, task: Task[_T]) -> None:
         index = self._running.pop(task)
