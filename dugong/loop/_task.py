@@ -25,7 +25,7 @@ from typing import Generic, Literal, TypeAlias, TypeVar
 
 from .._errors import ConnectionTimedOut, DugongError
 from .._poll import PollCoroutine, PollNeeded
-from ._reactor import EVENT_READ, EVENT_WRITE, Handle, Reactor, poll_mask_to_events
+from ._reactor import EVENT_READ, EVENT_WRITE, Handle, Reactor, _FdSlots, poll_mask_to_events
 
 __all__ = ["Task", "TaskState", "TaskCancelled", "InvalidStateError", "run_all"]
 
@@ -82,6 +82,7 @@ class Task(Generic[_T_co]):
         "_state",
         "_waiting",
         "_wait_events",
+        "_slots",
         "_handle",
         "_deadline",
         "_deadline_handle",
@@ -112,6 +113,7 @@ class Task(Generic[_T_co]):
         self._state: TaskState = "pending"
         self._waiting: PollNeeded | None = None
         self._wait_events = 0
+        self._slots: _FdSlots | None = None  # the reactor's record of the fd of the last wait
         # One handle for the first step and every wait (in the reader slot,
         # the writer slot or both): nothing is made per wait.
         self._handle = Handle(self._wakeup)
@@ -275,7 +277,8 @@ class Task(Generic[_T_co]):
         request = self._waiting
         if request is not None:
             self._waiting = None
-            self._reactor._park(request.fd, self._handle, self, request)
+            assert self._slots is not None  # set with _waiting
+            self._reactor._park(self._slots, self._handle, self, request)
         self._resume(None)
 
     def _on_deadline(self) -> None:
@@ -338,7 +341,9 @@ class Task(Generic[_T_co]):
             )
         try:
             events = poll_mask_to_events(request.mask)
-            self._reactor._add(request.fd, events, self._handle, self, request)
+            self._slots = self._reactor._add(
+                request.fd, events, self._handle, self, request, self._slots
+            )
         except Exception as err:
             return err
         # A handle queued before the last wakeup cannot still be in the
