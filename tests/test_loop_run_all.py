@@ -207,6 +207,30 @@ def test_keyboard_interrupt_cancels_the_others_and_propagates(socks: Callable[[]
         assert reactor._tasks == {}
 
 
+def test_keyboard_interrupt_from_a_plain_callback_cancels_the_tasks(
+    socks: Callable[[], socket.socket],
+) -> None:
+    log: list[str] = []
+
+    def forever() -> PollCoroutine[int]:
+        fd = socks().fileno()
+        try:
+            while True:
+                yield PollNeeded(fd, POLLOUT)
+        finally:
+            log.append("closed")
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    with Reactor() as reactor:
+        reactor.call_later(0, interrupt)  # due after the tasks' first steps
+        with pytest.raises(KeyboardInterrupt):
+            run_all([forever(), forever()], reactor=reactor)
+        assert log == ["closed", "closed"]
+        assert reactor._tasks == {}
+
+
 def test_given_reactor_is_used_and_left_open(socks: Callable[[], socket.socket]) -> None:
     with Reactor() as reactor:
         assert run_all([writable_steps(socks(), 2, 7, [])], reactor=reactor) == [7]

@@ -108,8 +108,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(params=["jumping", "epoll"])
+def reactor(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Reactor]:
+    """A reactor whose idle waits jump the fake clock, or the default one (on Linux, read straight from epoll)."""
+    selector = JumpingSelector(clock) if request.param == "jumping" else None
+    with Reactor(selector, clock=clock) as r:
+        yield r
+
+
 @pytest.fixture
-def reactor(clock: FakeClock) -> Iterator[Reactor]:
+def jumping_reactor(clock: FakeClock) -> Iterator[Reactor]:
+    """For tests that wait for a deadline on the fake clock."""
     with Reactor(JumpingSelector(clock), clock=clock) as r:
         yield r
 
@@ -728,8 +737,9 @@ def test_close_cancels_unfinished_tasks_without_running_done_callbacks(
 
 
 def test_deadline_throws_connection_timed_out_into_the_coroutine(
-    reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]
+    jumping_reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]
 ) -> None:
+    reactor = jumping_reactor
     a, _ = pairs()
     start = clock.now
     seen: list[BaseException] = []
@@ -764,8 +774,9 @@ def test_deadline_is_cancelled_when_the_task_finishes_first(
 
 
 def test_coroutine_may_survive_its_deadline(
-    reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]
+    jumping_reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]
 ) -> None:
+    reactor = jumping_reactor
     a, b = pairs()
 
     def resilient() -> PollCoroutine[str]:
@@ -881,6 +892,31 @@ def test_waiting_again_for_the_same_pollneeded_keeps_the_registration(
             reactor.run_once(1)
         assert task.result() == b"hello"
         assert not reactor._slots  # the last registration was released
+    fd = a.fileno()
+    assert selector.changes == [("register", fd), ("unregister", fd)]
+
+
+@pytest.mark.parametrize("mask", [POLLOUT, POLLIN | POLLOUT])
+def test_waiting_again_to_write_keeps_the_registration_too(
+    pairs: Callable[[], Pair], mask: int
+) -> None:
+    a, _ = pairs()
+    selector = CountingSelector()
+    need = PollNeeded(a.fileno(), mask)
+    woken = 0
+
+    def writer() -> PollCoroutine[int]:
+        nonlocal woken
+        for _ in range(3):
+            yield need  # a socketpair is writable at once
+            woken += 1
+        return woken
+
+    with Reactor(selector) as reactor:
+        task = reactor.spawn(writer())
+        while not task.done():
+            reactor.run_once(1)
+        assert task.result() == 3
     fd = a.fileno()
     assert selector.changes == [("register", fd), ("unregister", fd)]
 

@@ -835,19 +835,17 @@ class Reactor:
         """
         self._check_open()
         if last is not None and last.parked_by is owner and last.parked_for is request:
-            slots: _FdSlots | None = last  # parked for this very request, so for its fd
-        else:
-            slots = self._slots.get(fd)
+            # The same task waits for the very same PollNeeded again: the
+            # selector already has exactly this registration (and a record
+            # parked for this request is the record of its fd).
+            last.parked_by = last.parked_for = None
+            if events & EVENT_READ:
+                last.reader = handle
+            if events & EVENT_WRITE:
+                last.writer = handle
+            return last
+        slots = self._slots.get(fd)
         if slots is not None and slots.parked_by is not None:
-            if slots.parked_by is owner and slots.parked_for is request:
-                # The same task waits for the very same PollNeeded again: the
-                # selector already has exactly this registration.
-                slots.parked_by = slots.parked_for = None
-                if events & EVENT_READ:
-                    slots.reader = handle
-                if events & EVENT_WRITE:
-                    slots.writer = handle
-                return slots
             self._unregister(slots)
             slots = None
         if slots is not None:
