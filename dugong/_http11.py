@@ -300,12 +300,21 @@ def _bad_line_ending(head: bytes) -> str:
     raise AssertionError("no bare CR or LF found")  # pragma: no cover
 
 
+# Status lines seen before, parsed (there are few: "HTTP/1.1 200 OK", ...).
+_KNOWN_STATUS_LINES: dict[str, tuple[int, int, str]] = {}
+_KNOWN_STATUS_LINES_LIMIT: Final = 64
+_KNOWN_LINE_MAX: Final = 200  # longer lines are not kept in these caches
+
+
 def parse_status_line(line: str) -> tuple[int, int, str]:
     """Parse ``HTTP/1.x SP 3DIGIT SP reason`` (RFC 9112 section 4).
 
     Returns:
         ``(minor_version, status, reason)``.
     """
+    known = _KNOWN_STATUS_LINES.get(line)
+    if known is not None:
+        return known
     if len(line) > MAX_LINE_SIZE:
         raise InvalidResponse(f"status line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
     if not line.startswith("HTTP/1.") or len(line) < 12 or line[8] != " ":
@@ -328,7 +337,10 @@ def parse_status_line(line: str) -> tuple[int, int, str]:
     rest = line[12:]
     if rest and rest[0] != " ":
         raise InvalidResponse(f"expected a space after the status code, got {excerpt(line)}")
-    return int(minor), status, rest[1:]
+    parsed = int(minor), status, rest[1:]
+    if len(_KNOWN_STATUS_LINES) < _KNOWN_STATUS_LINES_LIMIT and len(line) <= _KNOWN_LINE_MAX:
+        _KNOWN_STATUS_LINES[line] = parsed
+    return parsed
 
 
 # Field names seen before (valid tokens), each with its lower-case form: the
@@ -336,6 +348,17 @@ def parse_status_line(line: str) -> tuple[int, int, str]:
 # check, to lower-case and to keep in memory while the response is kept.
 _KNOWN_NAMES: dict[str, tuple[str, str]] = {}
 _KNOWN_NAMES_LIMIT: Final = 512
+
+# Whole field lines seen before, parsed: (name, lower-case name, value).  The
+# responses of one server repeat most lines exactly (Server, Content-Type,
+# ETag, ...; Date for a second), so a response costs one look-up per line and
+# shares its strings with every other: a response kept while thousands of
+# others are awaited holds no string of its own, which is what made keeping
+# one expensive.  Long lines (cookies) are not kept; when the dictionary is
+# full it starts afresh, so lines that stopped coming (old dates) go.
+_KNOWN_LINES: dict[str, tuple[str, str, str]] = {}
+_KNOWN_LINES_LIMIT: Final = 1024
+
 
 
 def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
@@ -351,35 +374,61 @@ def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
     values: list[str] = []
     lower_names: list[str] = []
     known_names = _KNOWN_NAMES
+    known_lines = _KNOWN_LINES
     for line in lines:
+        known_line = known_lines.get(line)
+        if known_line is not None:
+            names.append(known_line[0])
+            lower_names.append(known_line[1])
+            values.append(known_line[2])
+            continue
         if len(line) > MAX_LINE_SIZE:
             raise InvalidResponse(f"{what} line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
         name, colon, value = line.partition(":")
         known = known_names.get(name) if colon else None
-        if known is not None:
-            names.append(known[0])
-            lower_names.append(known[1])
-            values.append(value.strip(" \t"))
-            continue
-        if not colon or not name or name.strip(_TCHAR):
-            if line[:1] in (" ", "\t") and names:
-                folded = line.strip(" \t")
-                values[-1] = f"{values[-1]} {folded}" if values[-1] else folded
-                continue
-            if line[:1] in (" ", "\t"):
-                raise InvalidResponse(f"whitespace before the first {what} field: {excerpt(line)}")
-            if not colon:
-                raise InvalidResponse(f"expected 'name: value' {what} line, got {excerpt(line)}")
-            raise InvalidResponse(
-                f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
-            )
-        lower = name.lower()
-        if len(known_names) < _KNOWN_NAMES_LIMIT:
-            known_names[name] = (name, lower)
-        names.append(name)
-        values.append(value.strip(" \t"))
-        lower_names.append(lower)
+        if known is None:
+            known = _new_name(line, name, colon, names, values, what)
+            if known is None:
+                continue  # a folded line, added to the last value
+        value = value.strip(" \t")
+        names.append(known[0])
+        lower_names.append(known[1])
+        values.append(value)
+        if len(line) <= _KNOWN_LINE_MAX:
+            if len(known_lines) >= _KNOWN_LINES_LIMIT:
+                known_lines.clear()
+            known_lines[line] = (known[0], known[1], value)
     return ResponseHeaders._from_lists(names, values, lower_names)
+
+
+def _new_name(
+    line: str, name: str, colon: str, names: list[str], values: list[str], what: str
+) -> tuple[str, str] | None:
+    """Check the name of a field *line* not seen before, or unfold an obsolete continuation line.
+
+    Returns:
+        The name and its lower-case form, or None if *line* was a
+        continuation line (its text is then added to the last of *values*).
+
+    Raises:
+        InvalidResponse: the line is neither a field nor a continuation.
+    """
+    if not colon or not name or name.strip(_TCHAR):
+        if line[:1] in (" ", "\t") and names:
+            folded = line.strip(" \t")
+            values[-1] = f"{values[-1]} {folded}" if values[-1] else folded
+            return None
+        if line[:1] in (" ", "\t"):
+            raise InvalidResponse(f"whitespace before the first {what} field: {excerpt(line)}")
+        if not colon:
+            raise InvalidResponse(f"expected 'name: value' {what} line, got {excerpt(line)}")
+        raise InvalidResponse(
+            f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
+        )
+    known = (name, name.lower())
+    if len(_KNOWN_NAMES) < _KNOWN_NAMES_LIMIT:
+        _KNOWN_NAMES[name] = known
+    return known
 
 
 def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:

@@ -395,11 +395,19 @@ def test_arbitrary_chunk_size_lines(line: bytes) -> None:
     assert 0 <= size < 16**15
 
 
-# ------------------------------------------------------- known field names
+# ------------------------------------------- known field names and lines
 
 
-def test_field_names_seen_before_are_shared_objects(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})  # (other tests may have filled it)
+@pytest.fixture
+def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty parser caches (other tests have filled them)."""
+    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})
+    monkeypatch.setattr(_http11, "_KNOWN_LINES", {})
+    monkeypatch.setattr(_http11, "_KNOWN_STATUS_LINES", {})
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_field_names_seen_before_are_shared_objects() -> None:
     first = parse_fields(["X-Shared-Name: 1"])
     second = parse_fields(["x-shared-name: 2", "X-Shared-Name:3"])
     assert second.keys()[1] is first.keys()[0]  # the same string objects
@@ -407,15 +415,82 @@ def test_field_names_seen_before_are_shared_objects(monkeypatch: pytest.MonkeyPa
     assert second.get_all("X-SHARED-NAME") == ["2", "3"]
 
 
-def test_a_known_name_without_a_colon_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})
+@pytest.mark.usefixtures("fresh_caches")
+def test_a_known_name_without_a_colon_is_still_refused() -> None:
     parse_fields(["Known-Name: value"])
     with pytest.raises(InvalidResponse, match="expected 'name: value' header line"):
         parse_fields(["Known-Name"])
 
 
-def test_the_known_names_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})
+@pytest.mark.usefixtures("fresh_caches")
+def test_field_lines_seen_before_share_all_their_strings() -> None:
+    lines = ["Server: nginx/1.24.0", 'ETag:  "6743b0fc-400"\t']
+    first, second = parse_fields(lines), parse_fields(list(lines))
+    assert second.items() == first.items() == [("Server", "nginx/1.24.0"), ("ETag", '"6743b0fc-400"')]
+    strings = zip(first._values + first._names + first._lower, second._values + second._names + second._lower)
+    assert all(a is b for a, b in strings)
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_a_folded_value_leaves_the_known_line_as_it_was() -> None:
+    assert parse_fields(["A: one", " two"])["A"] == "one two"
+    assert parse_fields(["A: one"])["A"] == "one"
+    assert parse_fields(["A: one", "\tthree"])["A"] == "one three"
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_long_lines_are_not_kept() -> None:
+    limit = _http11._KNOWN_LINE_MAX
+    short = "X-A: " + "a" * (limit - 5)
+    long = "X-B: " + "b" * (limit - 4)
+    assert parse_fields([short, long]).get_all("x-b") == ["b" * (limit - 4)]
+    assert set(_http11._KNOWN_LINES) == {short}
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_the_known_lines_start_afresh_when_full() -> None:
+    limit = _http11._KNOWN_LINES_LIMIT
+    many = [f"Date: second {i}" for i in range(limit + 10)]
+    for start in range(0, len(many), MAX_HEADER_FIELDS):
+        chunk = many[start : start + MAX_HEADER_FIELDS]
+        assert parse_fields(chunk).get_all("date") == [line[6:] for line in chunk]
+        assert len(_http11._KNOWN_LINES) <= limit
+    assert len(_http11._KNOWN_LINES) == 10 and many[-1] in _http11._KNOWN_LINES
+
+
+_FEW_NAMES = st.sampled_from(["A", "b", "Content-Length", "X-1"])
+_FEW_VALUES = st.sampled_from(["", "1", " v ", "w\t"])
+
+
+@given(st.lists(st.tuples(_FEW_NAMES, _FEW_VALUES), max_size=8), st.booleans())
+def test_known_lines_parse_as_new_ones_do(fields: list[tuple[str, str]], fold: bool) -> None:
+    lines = [f"{name}:{value}" for name, value in fields]
+    if fold and lines:
+        lines.insert(1, " folded")
+    saved = (_http11._KNOWN_NAMES, _http11._KNOWN_LINES)
+    _http11._KNOWN_NAMES, _http11._KNOWN_LINES = {}, {}
+    try:
+        new = parse_fields(list(lines)).items()
+    finally:
+        _http11._KNOWN_NAMES, _http11._KNOWN_LINES = saved
+    parse_fields(list(lines))
+    assert parse_fields(list(lines)).items() == new  # now from the caches
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_status_lines_seen_before_are_parsed_once() -> None:
+    first = parse_response_head(b"HTTP/1.1 200 OK").reason
+    assert parse_response_head(b"HTTP/1.1 200 OK").reason is first
+    assert _http11._KNOWN_STATUS_LINES == {"HTTP/1.1 200 OK": (1, 200, "OK")}
+    for status in range(300, 300 + _http11._KNOWN_STATUS_LINES_LIMIT + 5):
+        assert parse_response_head(b"HTTP/1.1 %d Other" % status).status == status
+    assert len(_http11._KNOWN_STATUS_LINES) == _http11._KNOWN_STATUS_LINES_LIMIT
+    long_reason = "r" * _http11._KNOWN_LINE_MAX
+    assert parse_response_head(b"HTTP/1.1 201 " + long_reason.encode()).reason == long_reason
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_the_known_names_are_bounded() -> None:
     many = [f"X-Name-{i}: v" for i in range(_http11._KNOWN_NAMES_LIMIT + 50)]
     for start in range(0, len(many), MAX_HEADER_FIELDS):
         headers = parse_fields(many[start : start + MAX_HEADER_FIELDS])
