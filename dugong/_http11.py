@@ -439,6 +439,9 @@ def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
         UnsupportedResponse: it is valid HTTP of another version.
     """
     raw = bytes(head)
+    known = _KNOWN_HEADS.get(raw)
+    if known is not None:
+        return known
     if b"\0" in raw:
         pos = raw.index(b"\0")
         raise InvalidResponse(f"NUL byte at {pos} in response head: {excerpt(raw[max(0, pos - 30):pos + 30])}")
@@ -448,7 +451,22 @@ def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
     lines = raw.decode("latin-1").split("\r\n")
     minor, status, reason = parse_status_line(lines[0])
     del lines[0]
-    return ResponseHead(minor, status, reason, parse_fields(lines))
+    parsed = ResponseHead(minor, status, reason, parse_fields(lines))
+    if len(raw) <= _KNOWN_HEAD_MAX:
+        if len(_KNOWN_HEADS) >= _KNOWN_HEADS_LIMIT:
+            _KNOWN_HEADS.clear()
+        _KNOWN_HEADS[raw] = parsed
+    return parsed
+
+
+# Whole response heads seen before, parsed.  A server answers the same
+# resource with the very same head until its Date changes a second later, so
+# most heads are one look-up, and their responses share one (immutable)
+# ResponseHeaders.  Heads with long fields (cookies) are not kept; when the
+# dictionary is full it starts afresh.
+_KNOWN_HEADS: dict[bytes, ResponseHead] = {}
+_KNOWN_HEADS_LIMIT: Final = 128
+_KNOWN_HEAD_MAX: Final = 1024
 
 
 # ----------------------------------------------------------------- framing

@@ -404,6 +404,7 @@ def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})
     monkeypatch.setattr(_http11, "_KNOWN_LINES", {})
     monkeypatch.setattr(_http11, "_KNOWN_STATUS_LINES", {})
+    monkeypatch.setattr(_http11, "_KNOWN_HEADS", {})
 
 
 @pytest.mark.usefixtures("fresh_caches")
@@ -475,6 +476,30 @@ def test_known_lines_parse_as_new_ones_do(fields: list[tuple[str, str]], fold: b
         _http11._KNOWN_NAMES, _http11._KNOWN_LINES = saved
     parse_fields(list(lines))
     assert parse_fields(list(lines)).items() == new  # now from the caches
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_a_head_seen_before_is_parsed_once_and_its_headers_shared() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: Tue, 24 Nov 2026 05:40:00 GMT"
+    first = parse_response_head(bytearray(raw))
+    again = parse_response_head(memoryview(raw))
+    assert again is first and again.headers is first.headers
+    later = parse_response_head(raw.replace(b":00 GMT", b":01 GMT"))
+    assert later.headers["date"] == "Tue, 24 Nov 2026 05:40:01 GMT"
+    assert later.headers._values[0] is first.headers._values[0]  # the line Content-Length: 5
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_long_heads_are_not_kept_and_the_known_heads_start_afresh_when_full() -> None:
+    long = b"HTTP/1.1 200 OK\r\nSet-Cookie: " + b"c" * _http11._KNOWN_HEAD_MAX
+    assert parse_response_head(long).headers["set-cookie"] == "c" * _http11._KNOWN_HEAD_MAX
+    assert _http11._KNOWN_HEADS == {}
+    limit = _http11._KNOWN_HEADS_LIMIT
+    heads = [b"HTTP/1.1 200 OK\r\nContent-Length: %d" % i for i in range(limit + 3)]
+    for i, raw in enumerate(heads):
+        assert parse_response_head(raw).headers["content-length"] == str(i)
+        assert len(_http11._KNOWN_HEADS) <= limit
+    assert list(_http11._KNOWN_HEADS) == heads[limit:]
 
 
 @pytest.mark.usefixtures("fresh_caches")
