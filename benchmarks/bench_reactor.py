@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dugong import HTTPConnection, PollCoroutine  # noqa: E402
+from dugong import HTTPConnection, PollCoroutine, _http11  # noqa: E402
 from dugong.loop import Reactor, run_all  # noqa: E402
 
 CONNECT_CONCURRENCY = 256
@@ -271,8 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         help="measure every level this many times, the levels taking turns, and report"
         " medians (default 5)",
     )
+    parser.add_argument(
+        "--parse-every-head",
+        action="store_true",
+        help="keep no whole response head for reuse, so every head is parsed line by line"
+        " (as when no two responses have the same head)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
+    if args.parse_every_head:
+        setattr(_http11, "_KNOWN_HEAD_MAX", -1)  # noqa: B010 - a private knob, for this measurement only
 
     length = expected_length(args.host, args.port, args.path)
     # Memory first, while the heap has not yet grown for thousands of connections
@@ -326,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "path": args.path,
                     "body_bytes": length,
+                    "requests_at_least": args.at_least,
+                    "parse_every_head": args.parse_every_head,
+                    "gc": args.gc,
                     "levels": [asdict(r) for r in results],
                     "runs": {str(level): [asdict(r) for r in runs[level]] for level in levels},
                     "skipped_levels": skipped,

@@ -84,7 +84,8 @@ class ResponseHeaders:
     Repeated fields are kept.  Name lookups are case-insensitive.  Values are
     ``str``, decoded as ISO-8859-1 (every byte maps to one character), with
     surrounding whitespace removed and obsolete line folding replaced by a
-    space (RFC 9112 section 5.2).
+    space (RFC 9112 section 5.2).  It cannot be changed, so responses with
+    the very same head share one.
 
     Args:
         fields: ``(name, value)`` pairs as received.
