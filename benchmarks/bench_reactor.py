@@ -315,9 +315,9 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     results = [median_run(runs[level]) for level in levels]
+    base = next((r for r in results if r.concurrency == 100), None)
     if not args.json and results:
         print(f"medians of {max(1, args.repeat)} runs (min-max of CPU per request):")
-        base = next((r for r in results if r.concurrency == 100), None)
         for r in results:
             cpus = sorted(x.cpu_us_per_request for x in runs[r.concurrency])
             ratio = f"  {r.cpu_us_per_request / base.cpu_us_per_request:.2f}x of 100" if base else ""
@@ -327,6 +327,22 @@ def main(argv: list[str] | None = None) -> int:
                 f" {r.user_us_per_request:.1f} user + {r.system_us_per_request:.1f} system){ratio}",
                 flush=True,
             )
+
+    if not args.json and base is not None and len(runs[100]) > 1:
+        # Each repetition measures every level within seconds, so the ratio of
+        # one repetition's own figures is less exposed to a machine that is
+        # slower for a minute than the ratio of medians is.
+        for r in results:
+            if r.concurrency != 100:
+                ratios = sorted(
+                    x.cpu_us_per_request / b.cpu_us_per_request
+                    for x, b in zip(runs[r.concurrency], runs[100])
+                )
+                print(
+                    f"{r.concurrency:>6} against 100 connections, repetition by repetition: "
+                    + " ".join(f"{q:.2f}" for q in ratios)
+                    + f" (median {ratios[(len(ratios) - 1) // 2]:.2f})"
+                )
 
     if args.json:
         print(
