@@ -360,7 +360,6 @@ _KNOWN_LINES: dict[str, tuple[str, str, str]] = {}
 _KNOWN_LINES_LIMIT: Final = 1024
 
 
-
 def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
     """Parse field lines (RFC 9112 section 5) into :class:`ResponseHeaders`.
 
@@ -431,6 +430,16 @@ def _new_name(
     return known
 
 
+# Whole response heads seen before, parsed.  A server answers the same
+# resource with the very same head until its Date changes a second later, so
+# most heads are one look-up, and their responses share one (immutable)
+# ResponseHeaders.  Heads with long fields (cookies) are not kept; when the
+# dictionary is full it starts afresh.
+_KNOWN_HEADS: dict[bytes, ResponseHead] = {}
+_KNOWN_HEADS_LIMIT: Final = 128
+_KNOWN_HEAD_MAX: Final = 1024
+
+
 def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
     """Parse a response head: status line and header section, without the final CRLF CRLF.
 
@@ -457,16 +466,6 @@ def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
             _KNOWN_HEADS.clear()
         _KNOWN_HEADS[raw] = parsed
     return parsed
-
-
-# Whole response heads seen before, parsed.  A server answers the same
-# resource with the very same head until its Date changes a second later, so
-# most heads are one look-up, and their responses share one (immutable)
-# ResponseHeaders.  Heads with long fields (cookies) are not kept; when the
-# dictionary is full it starts afresh.
-_KNOWN_HEADS: dict[bytes, ResponseHead] = {}
-_KNOWN_HEADS_LIMIT: Final = 128
-_KNOWN_HEAD_MAX: Final = 1024
 
 
 # ----------------------------------------------------------------- framing

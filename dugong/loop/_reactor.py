@@ -901,7 +901,7 @@ class Reactor:
         return True
 
     def _park(self, slots: _FdSlots, handle: Handle, owner: object, request: object) -> None:
-        """Empty the slots of the record *slots* that hold *handle*, keeping the selector registration a while.
+        """Empty the slots of the fd record *slots* that hold *handle*; keep the registration a while.
 
         A task that wakes up usually waits for the same fd again before its
         coroutine yields control: HTTPConnection yields the same PollNeeded
@@ -914,8 +914,6 @@ class Reactor:
         still the same open socket: a coroutine may close its socket and get
         a new one with the same fd number, whose PollNeeded is a new object.
         """
-        if slots.reader is not handle and slots.writer is not handle:
-            return  # pragma: no cover - a handle leaves its slots only cancelled, and never runs then
         if slots.reader is handle:
             slots.reader = None
         if slots.writer is handle:
