@@ -185,6 +185,15 @@ def test_a_task_cancelled_by_someone_else_fails_the_run(socks: Callable[[], sock
     assert len(tasks) == 1 and tasks[0].cancelled()
 
 
+def writable_forever(sock: socket.socket, log: list[str]) -> PollCoroutine[int]:
+    """Wait on an always-writable fd until closed; log the closing."""
+    try:
+        while True:
+            yield PollNeeded(sock.fileno(), POLLOUT)
+    finally:
+        log.append("closed")
+
+
 def test_keyboard_interrupt_cancels_the_others_and_propagates(socks: Callable[[], socket.socket]) -> None:
     log: list[str] = []
 
@@ -192,17 +201,9 @@ def test_keyboard_interrupt_cancels_the_others_and_propagates(socks: Callable[[]
         yield PollNeeded(socks().fileno(), POLLOUT)
         raise KeyboardInterrupt
 
-    def other() -> PollCoroutine[int]:
-        fd = socks().fileno()
-        try:
-            while True:
-                yield PollNeeded(fd, POLLOUT)
-        finally:
-            log.append("closed")
-
     with Reactor() as reactor:
         with pytest.raises(KeyboardInterrupt):
-            run_all([other(), interrupted()], reactor=reactor)
+            run_all([writable_forever(socks(), log), interrupted()], reactor=reactor)
         assert log == ["closed"]
         assert reactor._tasks == {}
 
@@ -212,21 +213,13 @@ def test_keyboard_interrupt_from_a_plain_callback_cancels_the_tasks(
 ) -> None:
     log: list[str] = []
 
-    def forever() -> PollCoroutine[int]:
-        fd = socks().fileno()
-        try:
-            while True:
-                yield PollNeeded(fd, POLLOUT)
-        finally:
-            log.append("closed")
-
     def interrupt() -> None:
         raise KeyboardInterrupt
 
     with Reactor() as reactor:
         reactor.call_later(0, interrupt)  # due after the tasks' first steps
         with pytest.raises(KeyboardInterrupt):
-            run_all([forever(), forever()], reactor=reactor)
+            run_all([writable_forever(socks(), log), writable_forever(socks(), log)], reactor=reactor)
         assert log == ["closed", "closed"]
         assert reactor._tasks == {}
 
