@@ -12,6 +12,17 @@ from typing import TYPE_CHECKING
 
 __version__ = "4.0.0"
 
+#: ``(host name, port)`` pairs that should always resolve (the shape dugong
+#: 3.x used).  When a host name does not resolve, dugong resolves these too:
+#: if any of them works the name itself is wrong (:exc:`HostnameNotResolvable`),
+#: otherwise DNS is unreachable (:exc:`DNSUnavailable`).  Programs may assign
+#: their own tuple here; it is read at each use.
+DNS_TEST_HOSTNAMES: tuple[tuple[str, int], ...] = (
+    ("www.google.com", 80),
+    ("www.iana.org", 80),
+    ("C.root-servers.org", 53),
+)
+
 if TYPE_CHECKING:
     from ._aio import AioFuture as AioFuture
     from ._buffer import BUFFER_SIZE as BUFFER_SIZE
@@ -37,7 +48,7 @@ if TYPE_CHECKING:
         BodyFollowing as BodyFollowing,
         HTTPResponse as HTTPResponse,
     )
-    from ._net import DNS_TEST_HOSTNAMES as DNS_TEST_HOSTNAMES, is_temp_network_error as is_temp_network_error
+    from ._net import is_temp_network_error as is_temp_network_error
     from ._poll import POLLIN as POLLIN, POLLOUT as POLLOUT, PollCoroutine as PollCoroutine, PollNeeded as PollNeeded, eval_coroutine as eval_coroutine
 
 _WHERE: dict[str, str] = {
@@ -62,7 +73,6 @@ _WHERE: dict[str, str] = {
     "MAX_LINE_SIZE": "_http11",
     "BodyFollowing": "_http11",
     "HTTPResponse": "_http11",
-    "DNS_TEST_HOSTNAMES": "_net",
     "is_temp_network_error": "_net",
     "POLLIN": "_poll",
     "POLLOUT": "_poll",

@@ -17,6 +17,7 @@ a :exc:`RuntimeError` instead of hanging forever.
 from __future__ import annotations
 
 import asyncio
+import sys
 import weakref
 from typing import Any, Final, TypeVar
 
@@ -37,6 +38,24 @@ _DIRECTION_NAMES: Final[tuple[str, str]] = ("reading", "writing")
 _waiters: weakref.WeakValueDictionary[tuple[int, int, int], AioFuture[Any]] = (
     weakref.WeakValueDictionary()
 )
+
+
+def _current_loop() -> asyncio.AbstractEventLoop:
+    """The running event loop, else the thread's current one (as ``asyncio.Future()`` finds it).
+
+    dugong 3.x programs make their futures before ``run_until_complete()``.
+    Without a running loop, :func:`asyncio.get_event_loop` warns on 3.10 and
+    3.11 (their policies' ``get_event_loop`` does not) and its policy
+    machinery is deprecated from 3.14 (where ``get_event_loop`` itself
+    returns a loop set with :func:`asyncio.set_event_loop` without warning).
+    """
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    if sys.version_info >= (3, 12):
+        return asyncio.get_event_loop()
+    return asyncio.get_event_loop_policy().get_event_loop()
 
 
 class AioFuture(asyncio.Future[_T]):
@@ -66,14 +85,17 @@ class AioFuture(asyncio.Future[_T]):
 
         Args:
             crt: the coroutine to run, e.g. ``conn.co_readall()``.
-            loop: the event loop to run it on; default: the running loop.
+            loop: the event loop to run it on; default: the running loop,
+                or, when none is running, the thread's current event loop
+                (as for :class:`asyncio.Future`), so that a future made
+                before ``loop.run_until_complete()`` runs on that loop.
 
         Raises:
-            RuntimeError: *loop* is None and no event loop is running in
-                this thread, or the loop is closed.
+            RuntimeError: *loop* is None and this thread has no event loop
+                (and asyncio would not make one), or the loop is closed.
         """
         if loop is None:
-            loop = asyncio.get_running_loop()
+            loop = _current_loop()
         super().__init__(loop=loop)
         self._dugong_loop = loop
         self._dugong_crt = crt

@@ -316,14 +316,11 @@ class HostJob:
     def _co_pipelined(self) -> PollCoroutine[None]:
         plan = self._plan
         depth = plan.pipeline_depth if plan.method in IDEMPOTENT_METHODS else 1
+        rounds = 0
         while self.finished < len(self.fetches):
-            if self.connections:
-                self._log(
-                    f"* {self.label}: connection closed after {self.finished} response(s);"
-                    " sending the others on a new one"
-                )
+            if rounds:
                 self.conn.reset()
-            self.connections += 1
+            rounds += 1
             yield from self._co_round(self.fetches[self.finished :], depth)
 
     def _co_round(self, fetches: Sequence[Fetch], depth: int) -> PollCoroutine[None]:
@@ -342,6 +339,13 @@ class HostJob:
             while done < len(fetches):
                 if sending is None and send_closed is None and sent < len(fetches) and sent - done < depth:
                     self._log_request(fetches[sent])
+                    if not conn.connected:  # (a connection the server closed cleanly reopens)
+                        if self.connections:
+                            self._log(
+                                f"* {self.label}: connection closed after {self.finished} response(s);"
+                                " sending the others on a new one"
+                            )
+                        self.connections += 1
                     sending = conn.co_send_request(plan.method, fetches[sent].target, plan.headers)
                 if reading is None and done < sent:
                     reading = self._co_receive(fetches[done])
@@ -418,7 +422,8 @@ class HostJob:
         stream = upload.open()
         try:
             self._log_request(fetch)
-            self.connections = max(self.connections, 1)
+            if not conn.connected:  # (a connection the server closed cleanly reopens)
+                self.connections += 1
             try:
                 yield from conn.co_send_request(
                     plan.method, fetch.target, plan.headers, BodyFollowing(upload.length), plan.expect100

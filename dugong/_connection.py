@@ -27,7 +27,13 @@ Rules of this module
   cancelled coroutine) leaves the server with half a message, so the
   connection is closed; interrupted before its first byte, it is withdrawn and
   the connection stays usable.  Reading is interruptible anywhere: nothing is
-  consumed from the buffer until a whole head, line or body piece is there.
+  consumed from the buffer until a whole head, line or body piece is there,
+  and what ``readall`` gathered before an interruption is kept in
+  ``_unread`` for the next read.
+* A request is pending from the moment ``co_send_request`` starts, before
+  the connection is opened; a reader that finds it opening waits on a
+  socket pair (:meth:`_co_wait_opened`).  When the server ends the
+  connection cleanly and nothing is pending, the next request reopens it.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ from ._http11 import (
 from ._net import (
     PEER_GONE_ERRORS,
     Resolver,
+    Waker,
     co_open_tcp,
     co_resolve,
     co_tls_handshake,
@@ -96,6 +103,12 @@ _CRLF: Final = b"\r\n"
 _UNLIMITED: Final = 1 << 62
 _HEAD_TOO_LONG: Final = f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)"
 _LINE_TOO_LONG: Final = f"longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes)"
+# Why reading fails after disconnect(), until the next request opens the connection again.
+_CLOSED_LOCALLY: Final = "the connection was closed by disconnect(); send a request to open it again"
+# Guards the hand-over between a sender opening the connection and a reader
+# waiting for that (see _co_wait_opened); taken once per connect, so one lock
+# for all connections costs nothing per connection.
+_OPENING_LOCK: Final = threading.Lock()
 
 
 # A request awaiting its response: (method, path).  A plain tuple of strings,
@@ -117,6 +130,16 @@ class _Upload:
 def _bare_lf(data: bytearray, start: int, begin: int, end: int) -> bool:
     """True if ``data[begin:end]`` has an LF without a CR before it (*start*: where the head began)."""
     return data.count(b"\n", begin, end) != data.count(b"\r\n", max(start, begin - 1), end)
+
+
+def _close_reason(request: str, head: _http11.ResponseHead, framing: _http11.Framing) -> str:
+    """Why the server ends the connection after its response to *request* (for messages)."""
+    if framing.kind == UNTIL_CLOSE:
+        return f"the server closed the connection to end its response to {request}"
+    connection = ",".join(head.headers.get_all("Connection", [])).lower()
+    if head.minor_version == 0 and "close" not in connection:
+        return f"the server answered {request} in HTTP/1.0 without keep-alive"
+    return f"the server said 'Connection: close' in its response to {request}"
 
 
 def _host_header(hostname: str, port: int, default_port: int) -> str:
@@ -198,6 +221,13 @@ class HTTPConnection:
         self._body_left = 0  # LENGTH: bytes left; CHUNKED: bytes left in this chunk
         self._chunk_crlf = False  # CHUNKED: a CRLF ends the chunk just read
         self._keep_alive = True
+        self._close_reason = ""  # why the server ends the connection after this response
+        self._trailers_next = False  # CHUNKED: the last chunk was read, the trailer section is next
+        # Body bytes that a readall() took before it was interrupted: read first.
+        self._unread = b""
+        self._opening = False  # a sender is opening the connection (see _co_wait_opened)
+        self._open_waker: Waker | None = None  # wakes a reader waiting for that
+        self._open_error = ""  # why the last attempt to open the connection failed
         self._closed_msg: str | None = None  # why no more requests/responses are possible
         self._send_closed_msg: str | None = None  # why no more can be sent
         self._idle_since = 0.0
@@ -222,8 +252,23 @@ class HTTPConnection:
         """
         if self._sock is not None:
             return
-        if self._closed_msg is not None:
-            raise ConnectionClosed(self._closed_msg)
+        try:
+            if self._closed_msg is not None and self._closed_msg is not _CLOSED_LOCALLY:
+                raise ConnectionClosed(self._closed_msg)
+            self._closed_msg = None
+            self._opening = True
+            yield from self._co_open()
+        except BaseException as exc:
+            self._open_error = (
+                f"the connection to {self.hostname}:{self.port} could not be opened:"
+                f" {exc or type(exc).__name__}"
+            )
+            raise
+        finally:
+            self._opened()
+
+    def _co_open(self) -> PollCoroutine[None]:
+        """Resolve, connect, open the proxy tunnel and do the TLS handshake."""
         host, port = self.proxy if self.proxy is not None else (self.hostname, self.port)
         addresses = yield from co_resolve(host, port, self._resolver)
         sock = yield from co_open_tcp(addresses)
@@ -247,6 +292,42 @@ class HTTPConnection:
         """Blocking twin of :meth:`co_connect`, honouring :attr:`timeout`."""
         eval_coroutine(self.co_connect(), self.timeout)
 
+    def _opened(self) -> None:
+        """Opening the connection ended (either way): wake a reader waiting for that."""
+        with _OPENING_LOCK:
+            self._opening = False
+            waker = self._open_waker
+        if waker is not None:
+            waker.notify()
+
+    def _co_wait_opened(self) -> PollCoroutine[None]:
+        """Wait until the sender has opened the connection.
+
+        A reader may start before the sender's request has left: 3.x's
+        pipelining pattern starts the reader right after the sender, which
+        now yields while it connects.  The reader cannot wait on the socket
+        (it may not exist yet, and the sender waits on it during the TLS
+        handshake), so it waits on a socket pair that :meth:`_opened` makes
+        readable.
+
+        Raises:
+            ConnectionClosed: the connection could not be opened, and the
+                request the reader waited for was withdrawn.
+        """
+        while True:
+            with _OPENING_LOCK:
+                if not self._opening:
+                    waker, self._open_waker = self._open_waker, None
+                    break
+                if self._open_waker is None:
+                    self._open_waker = Waker()
+                wait = PollNeeded(self._open_waker.fd, POLLIN)
+            yield wait
+        if waker is not None:
+            waker.close()
+        if not self._pending and self._sock is None:
+            raise ConnectionClosed(self._open_error or "the connection could not be opened")
+
     def _co_open_tunnel(self) -> PollCoroutine[None]:
         assert self.proxy is not None
         authority = _host_header(self.hostname, self.port, -1)
@@ -266,7 +347,8 @@ class HTTPConnection:
     def disconnect(self) -> None:
         """Close the connection and forget all pending requests and responses.
 
-        The next request opens a new connection.
+        Until the next request, which opens a new connection, reading a
+        response or body and writing a body raise :exc:`ConnectionClosed`.
         """
         self._close_socket()
         self._rbuf = ReceiveBuffer()
@@ -275,9 +357,15 @@ class HTTPConnection:
         self._pending.clear()
         self._upload = None
         self._body_kind = NO_BODY
+        self._trailers_next = False
+        self._unread = b""
         self._keep_alive = True
-        self._closed_msg = None
+        self._closed_msg = _CLOSED_LOCALLY
         self._send_closed_msg = None
+        with _OPENING_LOCK:
+            waker, self._open_waker = self._open_waker, None
+        if waker is not None:
+            waker.close()
 
     def reset(self) -> None:
         """Make the connection usable again after :exc:`ConnectionClosed` or an error.
@@ -308,6 +396,19 @@ class HTTPConnection:
         self._rbuf = ReceiveBuffer()
         self._scan_from = 0  # see _read_until
         self._wbuf = bytearray()
+
+    def _close_cleanly(self) -> None:
+        """The server ends the connection after a complete response, and nothing is pending.
+
+        Nothing is lost, so nothing is reported: the next request opens a new
+        connection (as in dugong 3.x and :mod:`http.client`).
+        """
+        self._close_socket()
+        if self._rbuf.available:
+            log.debug("ignoring data after the last response: %s", excerpt(self._rbuf.take(80)))
+        self._rbuf = ReceiveBuffer()
+        self._scan_from = 0  # see _read_until
+        self._keep_alive = True
 
     def __enter__(self) -> HTTPConnection:
         return self
@@ -463,12 +564,16 @@ class HTTPConnection:
             return ConnectionClosed(self._closed_msg)
         return ConnectionClosed(f"connection to {self.hostname}:{self.port} lost while {doing}: {exc}")
 
-    def _co_send_all(self, data: BytesLike, doing: str = "sending a request") -> PollCoroutine[int]:
+    def _co_send_all(
+        self, data: BytesLike, doing: str = "sending a request", *, continuing: bool = False
+    ) -> PollCoroutine[int]:
         """Send all of *data*; returns its length.
 
         If interrupted (a timeout, a closed coroutine) after part of *data*
         was sent, the connection is shut: the server holds half a message.
-        Interrupted before the first byte, nothing changes.
+        Interrupted before the first byte, nothing changes, unless
+        *continuing* says that *data* continues a message whose start was
+        sent already (a body after its head, chunk data after its size line).
         """
         if self._wbuf:
             yield from self.co_flush()  # coalesced heads go first
@@ -504,7 +609,7 @@ class HTTPConnection:
                 raise ConnectionClosed(self._closed_msg or "connection closed") from exc
             raise
         except BaseException:
-            if sent:
+            if sent or continuing:
                 if self._tracer is not None:
                     self._tracer.sent(view[:sent])
                 self._shut(f"connection closed: interrupted after {sent} of {total} bytes of {doing}")
@@ -719,27 +824,36 @@ class HTTPConnection:
             chunked = isinstance(body, BodyFollowing) and length is None
             fields = _http11.request_fields(self._host, headers, length, chunked, md5, expect100)
             head = _http11.serialize_head(method, target, fields)
-        if self._sock is None:
-            yield from self.co_connect()
-        elif (
-            not self._pending
-            and self._body_kind == NO_BODY
-            and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
-        ):
-            self._check_idle()
         request = (method, path)
-        if (
-            body is None
-            and self._pending
-            and self._reader_ident == threading.get_ident()
-            and self._send_closed_msg is None
-        ):
+        if self._sock is None:
+            # The request is pending from now on: a reader that starts while
+            # the connection opens waits for it (see _co_wait_opened).
+            self._opening = True
             self._pending.append(request)
-            self._wbuf += head
-            if len(self._wbuf) >= _COALESCE_LIMIT:
-                yield from self.co_flush()
-            return
-        self._pending.append(request)
+            try:
+                yield from self.co_connect()
+            except BaseException:
+                self._pending.pop()  # not a byte was sent: withdraw the request
+                raise
+        else:
+            if (
+                not self._pending
+                and self._body_kind == NO_BODY
+                and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
+            ):
+                self._check_idle()
+            if (
+                body is None
+                and self._pending
+                and self._reader_ident == threading.get_ident()
+                and self._send_closed_msg is None
+            ):
+                self._pending.append(request)
+                self._wbuf += head
+                if len(self._wbuf) >= _COALESCE_LIMIT:
+                    yield from self.co_flush()
+                return
+            self._pending.append(request)
         try:
             if data is not None and length and length <= _COALESCE_LIMIT:
                 yield from self._co_send_all(head + data, f"sending {method} {path}")
@@ -753,7 +867,9 @@ class HTTPConnection:
             if length != 0 or expect100:
                 self._upload = _Upload(request, length, expect100)
         elif data is not None and length and length > _COALESCE_LIMIT:
-            yield from self._co_send_all(data, f"sending the body of {method} {path}")
+            yield from self._co_send_all(
+                data, f"sending the body of {method} {path}", continuing=True
+            )
 
     def send_request(
         self,
@@ -792,12 +908,19 @@ class HTTPConnection:
         one chunk; end the body with :meth:`end_body`.  Writing ``b''`` does
         nothing, whatever the state.
 
+        A write interrupted by a timeout (:exc:`ConnectionTimedOut`) either
+        sent nothing of *buf*, and then the connection is unchanged and the
+        same write can be tried again, or sent part of it, and then the
+        connection is closed (the server holds half a body) and later calls
+        raise :exc:`ConnectionClosed` until :meth:`reset`.
+
         Raises:
             StateError: no body is pending, or the 100-continue answer has not
                 been read yet.
             ExcessBodyData: *buf* goes past the announced length.
-            ConnectionClosed: the server closed the connection; an answer it
-                sent before closing can still be read with :meth:`read_response`.
+            ConnectionClosed: the server closed the connection (an answer it
+                sent before closing can still be read with
+                :meth:`read_response`), or :meth:`disconnect` closed it.
         """
         data = memoryview(buf).cast("B")
         size = len(data)
@@ -805,8 +928,9 @@ class HTTPConnection:
             return
         upload = self._upload
         if upload is None:
-            if self._send_closed_msg is not None:
-                raise ConnectionClosed(self._send_closed_msg)
+            closed = self._send_closed_msg or self._closed_msg
+            if closed is not None:
+                raise ConnectionClosed(closed)
             raise StateError("no request body is pending: send_request(..., body=BodyFollowing(n)) first")
         if upload.awaiting_100:
             raise StateError("the server has not answered the 100-continue expectation yet: call read_response() first")
@@ -819,8 +943,8 @@ class HTTPConnection:
                     yield from self._co_send_all(prefix + data + _CRLF, doing)
                 else:
                     yield from self._co_send_all(prefix, doing)
-                    yield from self._co_send_all(data, doing)
-                    yield from self._co_send_all(_CRLF, doing)
+                    yield from self._co_send_all(data, doing, continuing=True)
+                    yield from self._co_send_all(_CRLF, doing, continuing=True)
             except ConnectionClosed:
                 self._upload = None
                 raise
@@ -876,7 +1000,7 @@ class HTTPConnection:
 
     def response_pending(self) -> bool:
         """True if a response (or part of its body) is still to be read."""
-        return bool(self._pending) or self._body_kind != NO_BODY
+        return bool(self._pending) or self._body_kind != NO_BODY or bool(self._unread)
 
     def co_read_response(self) -> PollCoroutine[HTTPResponse]:
         """Read the status line and header of the next response.
@@ -890,14 +1014,21 @@ class HTTPConnection:
         Returns:
             The response.  Read its body next (unless it has none).
 
+        A reader may start before the sender has opened the connection (two
+        coroutines or threads, as in 3.x's pipelining pattern): it then waits
+        until the connection is open.
+
         Raises:
             StateError: the previous body is unread, no request is pending, or
                 the body of this response's request is not completely sent.
-            ConnectionClosed: the server closed the connection.
+            ConnectionClosed: the server closed the connection, the
+                connection could not be opened, or :meth:`disconnect` closed it.
             InvalidResponse, UnsupportedResponse: the server's answer cannot
                 be read safely; the connection is closed.
         """
-        if self._body_kind != NO_BODY and self._closed_msg is None:
+        if self._opening:
+            yield from self._co_wait_opened()
+        if (self._body_kind != NO_BODY or self._unread) and self._closed_msg is None:
             # (After the connection was lost in the middle of a body: ConnectionClosed below.)
             raise StateError("the body of the previous response has not been read completely")
         if not self._pending:
@@ -948,10 +1079,16 @@ class HTTPConnection:
             self._shut(str(exc))
             raise
         self._keep_alive = framing.keep_alive
+        if not framing.keep_alive:
+            self._close_reason = _close_reason(described, head, framing)
         if upload is not None and upload.request is request:
             # A final answer before "100 Continue": the body is cancelled.
             self._upload = None
             self._keep_alive = False
+            self._close_reason = (
+                f"the server answered {described} with {status} instead of 100 Continue,"
+                " so its body was not sent and the connection was closed"
+            )
         self._body_kind = framing.kind
         if framing.kind == LENGTH:
             assert framing.length is not None
@@ -961,6 +1098,7 @@ class HTTPConnection:
         elif framing.kind == CHUNKED:
             self._body_left = 0
             self._chunk_crlf = False
+            self._trailers_next = False
         elif framing.kind == NO_BODY:
             self._end_body()
         return HTTPResponse(
@@ -975,7 +1113,14 @@ class HTTPConnection:
         """The current response is complete."""
         self._body_kind = NO_BODY
         if not self._keep_alive:
-            self._shut("server closed the connection (it said so in its last response)")
+            if self._pending or self._upload is not None:
+                unanswered = len(self._pending)
+                self._shut(
+                    f"{self._close_reason}; {unanswered} more"
+                    f" request{'s were' if unanswered != 1 else ' was'} not answered"
+                )
+            else:
+                self._close_cleanly()
             return
         self._idle_since = time.monotonic()
         if not self._pending and self._upload is None:
@@ -1005,31 +1150,15 @@ class HTTPConnection:
         Reads the CRLF ending the previous chunk, the next chunk-size line
         and, after the last chunk, the trailer section.
         """
-        rbuf = self._rbuf
         try:
-            if self._chunk_crlf:
-                while rbuf.available < 2:
-                    if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
-                        break  # wrong already: don't wait for a second byte
-                    yield from self._co_fill_or_fail("the CRLF after a chunk")
-                if rbuf.data[rbuf.start : min(rbuf.end, rbuf.start + 2)] != _CRLF:
-                    raise InvalidResponse(
-                        "expected CRLF after chunk data, got"
-                        f" {excerpt(rbuf.view[rbuf.start : min(rbuf.end, rbuf.start + 20)])}"
-                    )
-                rbuf.start += 2
-                self._chunk_crlf = False
-            while not isinstance(
-                line := self._read_until(_CRLF, MAX_LINE_SIZE, "a chunk-size line", _LINE_TOO_LONG),
-                bytes,
-            ):
-                yield line
-            size = _http11.parse_chunk_size(line)
-            if size:
-                self._body_left = size
-                self._chunk_crlf = True
-                return size
+            if not self._trailers_next:
+                size = yield from self._co_next_chunk_size()
+                if size:
+                    return size
+                # Interrupted below, the next call goes on with the trailers.
+                self._trailers_next = True
             yield from self._co_read_trailers()
+            self._trailers_next = False
         except (InvalidResponse, UnsupportedResponse) as exc:
             self._shut(f"connection closed after an invalid chunked body: {exc}")
             raise
@@ -1038,6 +1167,32 @@ class HTTPConnection:
             raise
         self._end_body()
         return 0
+
+    def _co_next_chunk_size(self) -> PollCoroutine[int]:
+        """Read the CRLF ending the previous chunk and the next chunk-size line; return the size."""
+        rbuf = self._rbuf
+        if self._chunk_crlf:
+            while rbuf.available < 2:
+                if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
+                    break  # wrong already: don't wait for a second byte
+                yield from self._co_fill_or_fail("the CRLF after a chunk")
+            if rbuf.data[rbuf.start : min(rbuf.end, rbuf.start + 2)] != _CRLF:
+                raise InvalidResponse(
+                    "expected CRLF after chunk data, got"
+                    f" {excerpt(rbuf.view[rbuf.start : min(rbuf.end, rbuf.start + 20)])}"
+                )
+            rbuf.start += 2
+            self._chunk_crlf = False
+        while not isinstance(
+            line := self._read_until(_CRLF, MAX_LINE_SIZE, "a chunk-size line", _LINE_TOO_LONG),
+            bytes,
+        ):
+            yield line
+        size = _http11.parse_chunk_size(line)
+        if size:
+            self._body_left = size
+            self._chunk_crlf = True
+        return size
 
     def _co_read_trailers(self) -> PollCoroutine[None]:
         """Read (and drop) the trailer section after the last chunk (RFC 9112 section 7.1.2)."""
@@ -1072,6 +1227,11 @@ class HTTPConnection:
         self._shut(f"server closed the connection with {missing}")
         raise ConnectionClosed(self._closed_msg or "")
 
+    def _check_not_disconnected(self) -> None:
+        """At the end of a body: after :meth:`disconnect` reading is an error, as in 3.x."""
+        if self._closed_msg is _CLOSED_LOCALLY:
+            raise ConnectionClosed(_CLOSED_LOCALLY)
+
     def _consumed(self, size: int) -> None:
         if self._body_kind == LENGTH:
             self._body_left -= size
@@ -1085,15 +1245,23 @@ class HTTPConnection:
 
         Returns:
             At least one byte, or ``b''`` only at the end of the body.
+
+        Raises:
+            ConnectionClosed: the server closed the connection in the middle
+                of the body, or :meth:`disconnect` closed it.
         """
         if len_ is None:
             return (yield from self.co_readall())
         if len_ <= 0:
             return b""
+        if self._unread:
+            data, self._unread = self._unread[:len_], self._unread[len_:]
+            return data
         limit = self._body_limit()
         if limit is None:
             limit = yield from self._co_chunk_limit()
         if not limit:
+            self._check_not_disconnected()
             return b""
         rbuf = self._rbuf
         while not rbuf.available:
@@ -1120,10 +1288,16 @@ class HTTPConnection:
         target = memoryview(buf).cast("B")
         if not len(target):
             return 0
+        if self._unread:
+            size = min(len(target), len(self._unread))
+            target[:size] = self._unread[:size]
+            self._unread = self._unread[size:]
+            return size
         limit = self._body_limit()
         if limit is None:
             limit = yield from self._co_chunk_limit()
         if not limit:
+            self._check_not_disconnected()
             return 0
         rbuf = self._rbuf
         if limit < len(target):
@@ -1145,20 +1319,31 @@ class HTTPConnection:
         return eval_coroutine(self.co_readinto(buf), self.timeout)
 
     def co_readall(self) -> PollCoroutine[bytes]:
-        """Read the rest of the response body and return it."""
+        """Read the rest of the response body and return it.
+
+        Interrupted by :exc:`ConnectionTimedOut` (or a coroutine closed at
+        its ``yield``), it keeps what it has read so far: the next read of the
+        body returns it first, so calling ``readall()`` again returns the whole
+        rest of the body.
+        """
         rbuf = self._rbuf
-        if self._body_kind == LENGTH:
+        if self._body_kind == LENGTH and not self._unread:
             size = self._body_left
             if rbuf.available >= size:
                 data = rbuf.take(size)
                 self._consumed(size)
                 return data
         parts: list[bytes] = []
-        while True:
-            data = yield from self.co_read(BUFFER_SIZE)
-            if not data:
-                return b"".join(parts)
-            parts.append(data)
+        try:
+            while True:
+                data = yield from self.co_read(BUFFER_SIZE)
+                if not data:
+                    return b"".join(parts)
+                parts.append(data)
+        except BaseException:
+            if self._closed_msg is None:  # interrupted, not failed: a retry loses nothing
+                self._unread = b"".join(parts)
+            raise
 
     def readall(self) -> bytes:
         """Blocking twin of :meth:`co_readall`."""
@@ -1166,6 +1351,7 @@ class HTTPConnection:
 
     def co_discard(self) -> PollCoroutine[None]:
         """Read and throw away the rest of the response body."""
+        self._unread = b""
         scratch: bytearray | None = None
         while True:
             limit = self._body_limit()

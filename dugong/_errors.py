@@ -25,11 +25,12 @@ class ConnectionClosed(DugongError):
     """The connection was closed: by the server, or after an earlier error.
 
     Raised when the peer closes the connection while a request is being sent
-    or a response is being read, and also when the server announced that it
-    will close the connection (``Connection: close``): such a response can still
-    be read completely, but the next attempt to send a request or read a
-    response raises this exception.  Call :meth:`HTTPConnection.reset` to use
-    the connection again.
+    or a response is being read, for requests that were pending when the
+    server ended the connection after an earlier response (``Connection:
+    close``), and after :meth:`HTTPConnection.disconnect` until the next
+    request.  (When the server ends the connection cleanly and nothing is
+    pending, the next request simply opens a new one.)  After an error, call
+    :meth:`HTTPConnection.reset` to use the connection again.
     """
 
     def __init__(self, msg: str = "connection closed unexpectedly") -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "excerpt",
     "validate_method",
     "validate_target",
+    "validate_target_form",
     "validate_field",
     "serialize_head",
     "parse_response_head",
@@ -184,14 +185,51 @@ def validate_field(name: str, value: str) -> None:
         raise ValueError(f"value of header {name!r} contains a control character: {value!r}")
 
 
+def validate_target_form(method: str, target: str) -> None:
+    """Raise :exc:`ValueError` unless *target* has a form RFC 9112 section 3.2 allows for *method*.
+
+    The forms are origin-form (``/path?query``, section 3.2.1), absolute-form
+    (``http://`` or ``https://`` and an authority, section 3.2.2),
+    authority-form (``host:port``, only with ``CONNECT``, section 3.2.3) and
+    asterisk-form (``*``, only with ``OPTIONS``, section 3.2.4).  A fragment
+    (``#...``) is never sent (RFC 9110 section 4.2.5).  So a target such as
+    ``@evil.example/x`` cannot make a server or proxy see another host.
+    """
+    if "#" in target:
+        raise ValueError(f"request target must not contain a fragment ('#'): {target!r}")
+    if target.startswith("/"):
+        return
+    if target == "*":
+        if method == "OPTIONS":
+            return
+        raise ValueError(f"the asterisk-form target '*' is only for OPTIONS, not {method}")
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        authority = rest.split("/", 1)[0].split("?", 1)[0]
+        if authority and "@" not in authority:  # no user-info (RFC 9110 section 4.2.4)
+            return
+        raise ValueError(f"an absolute target needs a host and no user-info, not {target!r}")
+    if method == "CONNECT":
+        host, colon, port = target.rpartition(":")
+        if colon and host and port.isdigit() and "/" not in host and "@" not in host:
+            return
+        raise ValueError(f"a CONNECT target must be 'host:port' (RFC 9112 section 3.2.3), not {target!r}")
+    raise ValueError(
+        "request target must start with '/' (or be an absolute 'http://' or 'https://'"
+        f" URL, or '*' for OPTIONS; RFC 9112 section 3.2), not {target!r}"
+    )
+
+
 def request_line(method: str, target: str) -> str:
     """The request line for *method* and *target*, without its CRLF (RFC 9112 section 3).
 
     Raises:
-        ValueError: *method* is not a token, or *target* not visible ASCII.
+        ValueError: *method* is not a token, *target* not visible ASCII or
+            not of a form *method* may use (:func:`validate_target_form`).
     """
     validate_method(method)
     validate_target(target)
+    validate_target_form(method, target)
     return f"{method} {target} HTTP/1.1"
 
 
@@ -496,10 +534,15 @@ def _values(headers: ResponseHeaders, lower_name: str) -> list[str]:
 
 
 def _tokens(values: list[str]) -> list[str]:
-    """The comma-separated list elements of *values*, lower-cased (RFC 9110 section 5.6.1)."""
+    """The comma-separated list elements of *values*, lower-cased (RFC 9110 section 5.6.1).
+
+    Empty elements (``chunked,`` or ``, 5``) are ignored, as section 5.6.1.2
+    requires of a recipient.
+    """
     if len(values) == 1 and "," not in values[0]:
-        return [values[0].lower()]
-    return [token.strip(" \t").lower() for value in values for token in value.split(",")]
+        return [values[0].lower()] if values[0] else []
+    tokens = (token.strip(" \t").lower() for value in values for token in value.split(","))
+    return [token for token in tokens if token]
 
 
 def response_framing(method: str, head: ResponseHead) -> Framing:
@@ -535,6 +578,8 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
                 "HTTP/1.0 response with Transfer-Encoding (RFC 9112 section 6.1: faulty framing)"
             )
         codings = _tokens(_values(headers, "transfer-encoding"))
+        if not codings:
+            raise InvalidResponse("response has an empty Transfer-Encoding field")
         if codings[-1] != "chunked":
             raise UnsupportedResponse(
                 f"Transfer-Encoding {', '.join(codings)!r} is not supported"
@@ -548,6 +593,8 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
     if "content-length" in lower:
         # 6.3 (5): several fields or a list are fine only if all values agree.
         values = set(_tokens(_values(headers, "content-length")))
+        if not values:
+            values = {""}  # an empty field: refused below like any value that is no number
         if len(values) != 1:
             raise InvalidResponse(f"conflicting Content-Length values {sorted(values)!r}")
         value = values.pop()

@@ -4,8 +4,8 @@ Everything here that may block is a dugong coroutine (see :mod:`dugong._poll`):
 
 * :func:`co_resolve` runs the resolver (``getaddrinfo`` by default, which
   cannot be made non-blocking) in a small shared pool of daemon threads and
-  waits for the answer on the read end of a pipe, so the caller's thread never
-  blocks.  When a name does not resolve it resolves :data:`DNS_TEST_HOSTNAMES`
+  waits for the answer on a socket pair, so the caller's thread never
+  blocks.  When a name does not resolve it resolves :data:`dugong.DNS_TEST_HOSTNAMES`
   too, to tell a wrong name (:exc:`HostnameNotResolvable`) from a broken
   network (:exc:`DNSUnavailable`).
 * :func:`co_open_tcp` connects a non-blocking socket to each address in turn.
@@ -22,7 +22,6 @@ import errno
 import ipaddress
 import os
 import queue
-import select
 import socket
 import ssl
 import threading
@@ -40,8 +39,8 @@ from ._errors import (
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded
 
 __all__ = [
-    "DNS_TEST_HOSTNAMES",
     "PEER_GONE_ERRORS",
+    "Waker",
     "AddrInfo",
     "Resolver",
     "SockAddr",
@@ -54,16 +53,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-#: ``(host name, port)`` pairs that should always resolve (the shape dugong
-#: 3.x used).  When a host name does not resolve, dugong resolves these too:
-#: if any of them works the name itself is wrong (:exc:`HostnameNotResolvable`),
-#: otherwise DNS is unreachable (:exc:`DNSUnavailable`).
-DNS_TEST_HOSTNAMES: Final[tuple[tuple[str, int], ...]] = (
-    ("www.google.com", 80),
-    ("www.iana.org", 80),
-    ("C.root-servers.org", 53),
-)
 
 #: The socket address of an :data:`AddrInfo`: ``(host, port)`` for IPv4,
 #: ``(host, port, flowinfo, scope_id)`` for IPv6.
@@ -207,29 +196,38 @@ def _get_pool() -> _Pool:
         return _pool
 
 
-class _Waker:
-    """A pipe whose read end becomes readable when :meth:`notify` is called.
+class Waker:
+    """A socket pair whose read end becomes readable when :meth:`notify` is called.
 
-    :meth:`notify` runs in worker threads and may come after :meth:`close`;
-    the lock makes sure it never writes to a closed (and maybe reused) fd.
+    A socket pair rather than a pipe: ``select.select`` on Windows waits only
+    for sockets.  :meth:`notify` may run in another thread and may come after
+    :meth:`close`; the lock makes sure it never writes to a closed (and maybe
+    reused) fd.
     """
 
     def __init__(self) -> None:
-        self.fd, self._wfd = os.pipe()
-        os.set_blocking(self.fd, False)
-        os.set_blocking(self._wfd, False)
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        #: The fd to wait on for POLLIN.
+        self.fd = self._reader.fileno()
         self._lock = threading.Lock()
         self._closed = False
 
     def notify(self, _future: object = None) -> None:
+        """Make :attr:`fd` readable (from any thread; harmless after :meth:`close`)."""
         with self._lock:
             if not self._closed:
-                os.write(self._wfd, b"\0")
+                try:
+                    self._writer.send(b"\0")
+                except BlockingIOError:  # pragma: no cover - thousands of unread wake-ups
+                    pass  # readable already
 
     def drain(self) -> None:
-        # One byte per finished job: a single read empties the pipe.
+        """Read what :meth:`notify` wrote, so that :attr:`fd` waits again."""
+        # One byte per notification: a single read empties the pair.
         try:
-            os.read(self.fd, 4096)
+            self._reader.recv(4096)
         except BlockingIOError:
             pass
 
@@ -237,8 +235,8 @@ class _Waker:
         """Close both ends; call once."""
         with self._lock:
             self._closed = True
-            os.close(self.fd)
-            os.close(self._wfd)
+            self._reader.close()
+            self._writer.close()
 
 
 def _run_job(future: Future[_T], call: Callable[[], _T]) -> None:
@@ -262,7 +260,7 @@ def _co_run_in_pool(
     those still running are cancelled, and their results ignored, when the
     coroutine ends.
     """
-    waker = _Waker()
+    waker = Waker()
     futures: list[Future[_T]] = []
     try:
         pool = _get_pool()
@@ -273,7 +271,7 @@ def _co_run_in_pool(
             pool.submit(partial(_run_job, future, call))
         while True:
             # Drain first, then look: a job that finishes after the look
-            # leaves a byte in the pipe, so the wait below cannot miss it.
+            # leaves a byte in the socket pair, so the wait below cannot miss it.
             waker.drain()
             if all(f.done() for f in futures):
                 return futures
@@ -291,6 +289,17 @@ def _co_run_in_pool(
 # ---------------------------------------------------------------------------
 # Name resolution
 # ---------------------------------------------------------------------------
+
+
+def _dns_test_hostnames() -> tuple[tuple[str, int], ...]:
+    """:data:`dugong.DNS_TEST_HOSTNAMES` as it is now.
+
+    Read from the package at each use: programs and test suites assign to it
+    there (``dugong.DNS_TEST_HOSTNAMES = ...``, as with dugong 3.x).
+    """
+    from . import DNS_TEST_HOSTNAMES
+
+    return DNS_TEST_HOSTNAMES
 
 
 def _numeric_addrinfo(hostname: str, port: int) -> list[AddrInfo] | None:
@@ -320,12 +329,12 @@ def co_resolve(
     IP literals (``192.0.2.1``, ``2001:db8::1``, ``[2001:db8::1]``) are
     converted directly and never reach the resolver.  Names are resolved by
     *resolver* in a shared pool of at most 8 threads; meanwhile the coroutine
-    yields ``PollNeeded(fd, POLLIN)`` on a pipe that becomes readable when the
-    answer is ready.  The pipe is closed when the coroutine ends, however it
+    yields ``PollNeeded(fd, POLLIN)`` on a socket pair that becomes readable
+    when the answer is ready.  It is closed when the coroutine ends, however it
     ends.
 
     When the lookup fails with ``EAI_NONAME``, ``EAI_AGAIN``, ``EAI_NODATA`` or
-    ``EAI_FAIL``, the names in :data:`DNS_TEST_HOSTNAMES` are resolved (in
+    ``EAI_FAIL``, the names in :data:`dugong.DNS_TEST_HOSTNAMES` are resolved (in
     parallel, with the same resolver) to find out why.
 
     Args:
@@ -344,7 +353,7 @@ def co_resolve(
             (chained to the resolver's error).
         socket.gaierror: other resolver errors, and any other exception
             the resolver raises, pass through unchanged.
-        OSError: no pipe could be created (too many open files).
+        OSError: no socket pair could be created (too many open files).
     """
     numeric = _numeric_addrinfo(hostname, port)
     if numeric is not None:
@@ -362,7 +371,7 @@ def co_resolve(
         raise failure
 
     tests = yield from _co_run_in_pool(
-        [partial(resolve, name, port) for name, port in DNS_TEST_HOSTNAMES],
+        [partial(resolve, name, port) for name, port in _dns_test_hostnames()],
         until_success=True,
     )
     if any(t.done() and t.exception() is None for t in tests):

@@ -18,9 +18,13 @@ from ._errors import ConnectionTimedOut
 __all__ = ["POLLIN", "POLLOUT", "PollNeeded", "PollCoroutine", "eval_coroutine"]
 
 #: Mask of a :class:`PollNeeded` that waits until the fd is readable.
-POLLIN: Final[int] = select.POLLIN
+#: (``select.POLLIN``; the same value where :func:`select.poll` is missing.)
+POLLIN: Final[int] = getattr(select, "POLLIN", 1)
 #: Mask of a :class:`PollNeeded` that waits until the fd is writable.
-POLLOUT: Final[int] = select.POLLOUT
+#: (``select.POLLOUT``; the same value where :func:`select.poll` is missing.)
+POLLOUT: Final[int] = getattr(select, "POLLOUT", 4)
+# Where there is no select.poll (Windows), PollNeeded.poll() uses select.select.
+_HAVE_POLL: Final[bool] = hasattr(select, "poll")
 
 _T = TypeVar("_T")
 
@@ -49,10 +53,25 @@ class PollNeeded(NamedTuple):
             True if the fd became ready (or has an error or hang-up to
             report), False if the timeout expired first.
         """
+        if not _HAVE_POLL:
+            return self._select(timeout)
         poller = select.poll()
         poller.register(self.fd, self.mask)
         millis = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
         return bool(poller.poll(millis))
+
+    def _select(self, timeout: float | None) -> bool:
+        """:meth:`poll` with :func:`select.select`, for platforms without ``poll``.
+
+        An error condition on the fd counts as ready, as it does for ``poll``
+        (where ``select`` reports it in the third list).
+        """
+        fds = [self.fd]
+        readers = fds if self.mask & POLLIN else []
+        writers = fds if self.mask & POLLOUT else []
+        wait = None if timeout is None else max(0.0, timeout)
+        ready = select.select(readers, writers, fds, wait)
+        return any(ready)
 
 
 #: A dugong coroutine that yields :class:`PollNeeded` and returns ``_T``.

@@ -403,16 +403,25 @@ def test_explicit_loop_without_a_running_loop(pair: tuple[socket.socket, socket.
         loop.close()
 
 
-def test_no_running_loop_is_an_error() -> None:
+def test_a_thread_without_an_event_loop_is_an_error() -> None:
     def never_started() -> PollCoroutine[None]:
         yield PollNeeded(0, POLLIN)  # pragma: no cover - never started
 
-    crt = never_started()
-    try:
-        with pytest.raises(RuntimeError, match="no running event loop"):
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:  # asyncio makes loops implicitly only in the main thread
+        crt = never_started()
+        try:
             AioFuture(crt)
-    finally:
-        crt.close()
+        except RuntimeError as exc:
+            errors.append(exc)
+        finally:
+            crt.close()
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join(10)
+    assert len(errors) == 1 and "no current event loop" in str(errors[0])
 
 
 def test_keyboard_interrupt_propagates_out_of_the_loop() -> None:

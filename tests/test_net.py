@@ -32,8 +32,8 @@ from dugong._errors import (
     StateError,
     UnsupportedResponse,
 )
+from dugong import DNS_TEST_HOSTNAMES
 from dugong._net import (
-    DNS_TEST_HOSTNAMES,
     PEER_GONE_ERRORS,
     AddrInfo,
     co_open_tcp,
@@ -232,7 +232,7 @@ def test_closing_early_leaks_no_fd_and_never_writes_to_a_reused_fd(how: str) -> 
     crt = co_resolve("slow.test", 80, dns)
     request = next(crt)
     assert request.fd in _open_fds() - before
-    assert len(_open_fds() - before) == 2  # the pipe's two ends
+    assert len(_open_fds() - before) == 2  # the socket pair's two ends
     assert dns.started.wait(10)  # a lookup that is running cannot be cancelled
     if how == "close":
         crt.close()
@@ -241,8 +241,8 @@ def test_closing_early_leaks_no_fd_and_never_writes_to_a_reused_fd(how: str) -> 
             crt.throw(ConnectionTimedOut(1.0, request))
     assert _open_fds() == before
 
-    # The lookup finishes after the pipe is closed: it must not write to
-    # whatever now has the pipe's fd numbers.
+    # The lookup finishes after the socket pair is closed: it must not write to
+    # whatever now has its fd numbers.
     reuse_r, reuse_w = os.pipe()
     try:
         dns.release.set()
@@ -831,5 +831,4 @@ def test_public_names_are_reexported() -> None:
     import dugong
 
     # getattr: a runtime check of the lazy re-export (typing is typings/' job).
-    assert getattr(dugong, "DNS_TEST_HOSTNAMES") is DNS_TEST_HOSTNAMES
     assert getattr(dugong, "is_temp_network_error") is is_temp_network_error

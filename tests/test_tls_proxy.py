@@ -95,7 +95,11 @@ def test_tls_handshake_only_through_poll_needed(tls_server: TLSServer) -> None:
     conn = HTTPConnection("localhost", tls_server.port, ssl_context=tls_server.client_context(),
                           resolver=_loopback_resolver)
     with conn:
-        assert _step_to_completion(conn.co_connect(), 1.0) >= 1  # at least the handshake waits
+        # Every step returns at once.  (How many there are depends on timing:
+        # on a loaded machine the whole TLS 1.3 handshake can be there by the
+        # time the client first reads, and then nothing waits.)
+        _step_to_completion(conn.co_connect(), 1.0)
+        assert conn.connected and conn.get_ssl_cipher() is not None
         assert _get(conn, "/3") == body_for(3)
 
 

@@ -75,7 +75,6 @@ import logging
 import os
 import select
 import selectors
-import sys
 import time
 from collections.abc import Callable, Generator, Iterable
 from types import GeneratorType
@@ -323,7 +322,8 @@ class Reactor:
         )
         self._poll: Callable[[float | None], None] = self._poll_selector
         self._epoll: select.epoll | None = None
-        if sys.platform == "linux" and type(self._selector) is selectors.EpollSelector:
+        # (hasattr: only Linux has epoll, and a program may hide it.)
+        if hasattr(selectors, "EpollSelector") and type(self._selector) is selectors.EpollSelector:
             # selectors cannot limit the events per poll, so wait on the same
             # epoll instance through an fd of our own (see _MAX_EVENTS).  The
             # selector still keeps the registrations; a subclass, which may

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 import select
 import socket
 from collections.abc import Iterator, Mapping
@@ -153,9 +154,25 @@ def _body_length(method: str, body: bytes | BodyFollowing | None) -> int | None:
     return len(body)
 
 
+def _target_form_allowed(method: str, target: str) -> bool:
+    """RFC 9112 section 3.2: origin-, absolute-, authority- (CONNECT) or asterisk-form (OPTIONS); no fragment."""
+    if "#" in target:
+        return False
+    if target.startswith("/"):
+        return True
+    if target == "*":
+        return method == "OPTIONS"
+    match = re.fullmatch(r"(?i:https?)://([^/?]*)([/?].*)?", target)
+    if match:
+        return bool(match.group(1)) and "@" not in match.group(1)
+    return method == "CONNECT" and re.fullmatch(r"[^/@]+:[0-9]+", target) is not None
+
+
 def acceptable(method: str, path: str, headers: Mapping[str, str], body: bytes | BodyFollowing | None) -> bool:
     """Whether the request can be sent exactly as passed (RFC 9110 section 5, RFC 9112 section 3)."""
     if not _token(method.encode("utf-8")) or not path or not all("!" <= c <= "~" for c in path):
+        return False
+    if not _target_form_allowed(method, path):
         return False
     length = _body_length(method, body)
     chunked = isinstance(body, BodyFollowing) and body.length is None
@@ -215,6 +232,10 @@ _valid_paths = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=
 _paths = st.one_of(
     st.text(max_size=30),
     st.sampled_from(_INJECTIONS).map(lambda s: "/a" + s + "b"),
+    st.sampled_from(
+        ["*", "http://example.org/x", "HTTPS://example.org", "http://", "http://u:p@example.org/", "@evil.example/x",
+         "example.org:443", "example.org", "/x#frag", "x/y", "http://h?q"]
+    ),
     _valid_paths,
     _valid_paths,
 )
