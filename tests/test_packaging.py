@@ -1,0 +1,123 @@
+"""Packaging: the sdist ships the library and the whole test suite, with honest metadata.
+
+The sdist is built from a copy of this tree with the setuptools of the test
+environment (the ``test`` extra asks for one that knows PEP 639), as ``python
+-m build --sdist`` builds it, but without fetching anything.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterable
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What the test suite needs besides the library: tests/ itself, the manual
+# (its samples run), the examples (run) and typings/ (checked), and mypy.ini.
+SHIPPED_DIRS = ("dugong", "tests", "docs", "examples", "typings")
+SHIPPED_FILES = ("LICENSE", "README.md", "pyproject.toml", "MANIFEST.in", "mypy.ini")
+# Copied too when the tree has them, to show that the sdist leaves them out.
+LEFT_OUT_DIRS = ("benchmarks", ".ci")
+# Written by setuptools itself.
+GENERATED = {"PKG-INFO", "setup.cfg"}
+
+_JUNK = shutil.ignore_patterns(
+    "__pycache__", "*.py[cod]", "_build", "*.egg-info", ".venv*", ".hypothesis", ".mypy_cache"
+)
+
+
+def _files(root: Path, tops: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for top in tops:
+        path = root / top
+        if path.is_file():
+            found.add(top)
+        elif path.is_dir():
+            found.update(p.relative_to(root).as_posix() for p in path.rglob("*") if p.is_file())
+    return found
+
+
+class Sdist:
+    def __init__(self, source: Path, archive: Path) -> None:
+        self.source = source
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.isfile()]
+            # Every name is under one top directory, dugong-VERSION/.
+            self.names = {m.name.split("/", 1)[1] for m in members}
+            pkg_info = tar.extractfile(next(m for m in members if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")))
+            assert pkg_info is not None
+            self.metadata: Message = email.message_from_bytes(pkg_info.read())
+
+
+# What a PEP 517 frontend does with build-backend and backend-path.
+_BUILD_SDIST = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory: pytest.TempPathFactory) -> Sdist:
+    source = tmp_path_factory.mktemp("sdist") / "dugong"
+    source.mkdir()
+    for top in (*SHIPPED_DIRS, *LEFT_OUT_DIRS):
+        if (ROOT / top).is_dir():
+            shutil.copytree(ROOT / top, source / top, ignore=_JUNK)
+    for name in SHIPPED_FILES:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    out = source.parent / "dist"
+    build = subprocess.run(
+        [sys.executable, "-c", _BUILD_SDIST, str(out)],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    return Sdist(source, out / build.stdout.strip().splitlines()[-1])
+
+
+def test_the_sdist_ships_the_library_and_the_whole_test_suite(sdist: Sdist) -> None:
+    expected = _files(sdist.source, (*SHIPPED_DIRS, *SHIPPED_FILES))
+    assert {"tests/conftest.py", "tests/servers/nginx.py", "tests/hostile/conftest.py"} <= expected
+    assert sorted(expected - sdist.names) == []
+
+
+def test_the_sdist_has_nothing_else(sdist: Sdist) -> None:
+    expected = _files(sdist.source, (*SHIPPED_DIRS, *SHIPPED_FILES))
+    extra = {n for n in sdist.names - expected - GENERATED if not n.startswith("dugong.egg-info/")}
+    assert sorted(extra) == []
+    assert not any(n.startswith(("benchmarks/", ".ci/")) for n in sdist.names)
+
+
+def test_the_sdist_metadata(sdist: Sdist) -> None:
+    meta = sdist.metadata
+    assert meta["License-Expression"] == "PSF-2.0"
+    assert meta.get_all("License-File") == ["LICENSE"]
+    assert "License" not in meta  # the old free-text field: the expression replaces it
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL", []))
+    assert sorted(urls) == ["Changes", "Documentation", "Source"]
+    assert all(url.startswith("https://") for url in urls.values())
+    classifiers = meta.get_all("Classifier", [])
+    assert "Development Status :: 4 - Beta" in classifiers
+    versions = [c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")]
+    assert versions == ["3.10", "3.11", "3.12", "3.13"]
+    assert not any(c.startswith("License ::") for c in classifiers)
+    assert meta["Requires-Python"] == ">=3.10"
+    assert meta["Author"] == "The dugong developers"
+
+
+def test_the_readme_works_as_a_package_index_page() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "\npip install dugong\n" in readme
+    links = re.findall(r"\]\(([^)]*)\)|<(https?:[^>]*)>", readme)
+    targets = [a or b for a, b in links]
+    assert len(targets) >= 5
+    assert [t for t in targets if not t.startswith("https://")] == []
