@@ -1,8 +1,12 @@
-"""Packaging: the sdist ships the library and the whole test suite, with honest metadata.
+"""Packaging: the sdist ships the library and the whole test suite, with honest metadata;
+``pip install -e .`` is an install that static type checkers can follow.
 
-The sdist is built from a copy of this tree with the setuptools of the test
-environment (the ``test`` extra asks for one that knows PEP 639), as ``python
--m build --sdist`` builds it, but without fetching anything.
+The sdist is built from a copy of this tree by the project's build backend
+(``tools/dugong_build.py``) with the setuptools of the test environment (the
+``test`` extra asks for one that knows PEP 639), as ``python -m build
+--sdist`` builds it, but without fetching anything.  That a user's program
+outside the checkout type-checks after the README's install is shown by
+``.ci/typecheck-outside``, which CI runs.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from pathlib import Path
 
 import pytest
 
+from tools import dugong_build
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # What the test suite needs besides the library: tests/ itself, the manual
 # (its samples run), the examples (run) and typings/ (checked), and mypy.ini.
 SHIPPED_DIRS = ("dugong", "tests", "docs", "examples", "typings")
-SHIPPED_FILES = ("LICENSE", "README.md", "pyproject.toml", "MANIFEST.in", "mypy.ini")
+SHIPPED_FILES = ("LICENSE", "README.md", "pyproject.toml", "MANIFEST.in", "mypy.ini", "tools/dugong_build.py")
 # Copied too when the tree has them, to show that the sdist leaves them out.
 LEFT_OUT_DIRS = ("benchmarks", ".ci")
 # Written by setuptools itself.
@@ -59,7 +65,7 @@ class Sdist:
 
 
 # What a PEP 517 frontend does with build-backend and backend-path.
-_BUILD_SDIST = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+_BUILD_SDIST = "import sys; sys.path.insert(0, 'tools'); import dugong_build; print(dugong_build.build_sdist(sys.argv[1]))"
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +127,34 @@ def test_the_readme_works_as_a_package_index_page() -> None:
     targets = [a or b for a, b in links]
     assert len(targets) >= 5
     assert [t for t in targets if not t.startswith("https://")] == []
+
+
+def test_the_build_backend_is_the_one_in_tools() -> None:
+    lines = (ROOT / "pyproject.toml").read_text().splitlines()
+    build_system = lines[lines.index("[build-system]") : lines.index("[project]")]
+    assert 'build-backend = "dugong_build"' in build_system
+    assert 'backend-path = ["tools"]' in build_system
+    assert (ROOT / "tools" / "dugong_build.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("given", "passed"),
+    [
+        (None, {"editable_mode": "strict"}),
+        ({"--verbose": ""}, {"--verbose": "", "editable_mode": "strict"}),
+        ({"editable_mode": "lenient"}, {"editable_mode": "lenient"}),
+        ({"editable-mode": "compat"}, {"editable-mode": "compat"}),
+    ],
+)
+def test_editable_installs_are_strict_unless_asked_otherwise(
+    monkeypatch: pytest.MonkeyPatch, given: dict[str, str | list[str]] | None, passed: dict[str, str | list[str]]
+) -> None:
+    calls: list[tuple[str, dict[str, str | list[str]], str | None]] = []
+
+    def build_editable(directory: str, settings: dict[str, str | list[str]], metadata: str | None) -> str:
+        calls.append((directory, settings, metadata))
+        return "dugong-4.0.0-0.editable-py3-none-any.whl"
+
+    monkeypatch.setattr("setuptools.build_meta.build_editable", build_editable)
+    assert dugong_build.build_editable("dist", given, "meta") == "dugong-4.0.0-0.editable-py3-none-any.whl"
+    assert calls == [("dist", passed, "meta")]
