@@ -35,9 +35,11 @@ SHIPPED_FILES = ("LICENSE", "README.md", "pyproject.toml", "MANIFEST.in", "mypy.
 LEFT_OUT_DIRS = ("benchmarks", ".ci")
 # Written by setuptools itself.
 GENERATED = {"PKG-INFO", "setup.cfg"}
+# Written by a docs build in the checkout: never shipped.
+BUILD_PRODUCTS = ("docs/_build/", "docs/_charts/")
 
 _JUNK = shutil.ignore_patterns(
-    "__pycache__", "*.py[cod]", "_build", "*.egg-info", ".venv*", ".hypothesis", ".mypy_cache"
+    "__pycache__", "*.py[cod]", "_build", "_charts", "*.egg-info", ".venv*", ".hypothesis", ".mypy_cache"
 )
 
 
@@ -78,6 +80,10 @@ def sdist(tmp_path_factory: pytest.TempPathFactory) -> Sdist:
     for name in SHIPPED_FILES:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, source / name)
+    # As in a checkout where the docs were built.
+    for product in BUILD_PRODUCTS:
+        (source / product).mkdir(parents=True)
+        (source / product / "stale.svg").write_text("<svg/>")
     out = source.parent / "dist"
     build = subprocess.run(
         [sys.executable, "-c", _BUILD_SDIST, str(out)],
@@ -90,14 +96,19 @@ def sdist(tmp_path_factory: pytest.TempPathFactory) -> Sdist:
     return Sdist(source, out / build.stdout.strip().splitlines()[-1])
 
 
+def _expected(sdist: Sdist) -> set[str]:
+    found = _files(sdist.source, (*SHIPPED_DIRS, *SHIPPED_FILES))
+    return {name for name in found if not name.startswith(BUILD_PRODUCTS)}
+
+
 def test_the_sdist_ships_the_library_and_the_whole_test_suite(sdist: Sdist) -> None:
-    expected = _files(sdist.source, (*SHIPPED_DIRS, *SHIPPED_FILES))
+    expected = _expected(sdist)
     assert {"tests/conftest.py", "tests/servers/nginx.py", "tests/hostile/conftest.py"} <= expected
     assert sorted(expected - sdist.names) == []
 
 
 def test_the_sdist_has_nothing_else(sdist: Sdist) -> None:
-    expected = _files(sdist.source, (*SHIPPED_DIRS, *SHIPPED_FILES))
+    expected = _expected(sdist)
     extra = {n for n in sdist.names - expected - GENERATED if not n.startswith("dugong.egg-info/")}
     assert sorted(extra) == []
     assert not any(n.startswith(("benchmarks/", ".ci/")) for n in sdist.names)
