@@ -609,8 +609,10 @@ def scenario_title(scenario: str, params: dict[str, Any]) -> str:
                                    count=params["counts"][scenario])
 
 
-def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) for each scenario, then the memory table and the targets."""
+def tables(result: dict[str, Any], with_targets: bool = True
+           ) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) for each scenario, then the memory table and (for the
+    terminal, not the docs) the targets."""
     params, summary = result["params"], result["summary"]
     order = [c for c in CLIENT_NAMES if c in params["clients"]]
     out = []
@@ -665,6 +667,8 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         if rows:
             f_title = scenario_title("f", params) if "f" in params["scenarios"] else "peak RSS"
             out.append((f_title, head, rows))
+    if not with_targets:
+        return out
     trows = [[t["target"], fmt(t["ratio"], 2),
               {True: "yes", False: "NO", None: "not measured"}[t["ok"]]]
              for t in result["targets"]]
@@ -714,7 +718,7 @@ def rst(result: dict[str, Any]) -> str:
     lines = [DOCS_BEGIN, "", "Results of the latest run", "-" * 25, "", setting(result), "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
              + ".", ""]
-    for title, head, rows in tables(result):
+    for title, head, rows in tables(result, with_targets=False):
         lines += [title, "~" * len(title), "", ".. list-table::", "   :header-rows: 1", ""]
         for row in [head] + rows:
             lines.append(f"   * - {row[0]}")

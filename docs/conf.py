@@ -31,10 +31,11 @@ extensions = [
     "sphinx.ext.napoleon",  # Google-style "Args:/Returns:/Raises:" docstrings
     "sphinx_autodoc_typehints",  # after napoleon
     "samplecheck",  # _ext/: every Python block is a sample that runs, or says it doesn't
+    "charts",  # _ext/: draws the charts into _charts/ from benchmarks/*.json at every build
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build", "_inventories", "_ext"]
+exclude_patterns = ["_build", "_inventories", "_ext", "_charts", "_static"]
 default_role = "py:obj"
 pygments_style = "sphinx"
 
@@ -65,4 +66,8 @@ always_document_param_types = False
 
 html_theme = "alabaster"
 html_title = f"dugong {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Long code lines wrap instead of being hidden past the column's edge.
+html_css_files = ["dugong.css"]
+# A wider text column (alabaster's default page is 940 px): fewer lines wrap.
+html_theme_options = {"page_width": "1100px"}

@@ -421,63 +421,6 @@ class HTTPConnection:
     ) -> None:
         self.disconnect()
 
-    # Enough of io.RawIOBase for io.TextIOWrapper / io.BufferedReader to wrap us.
-    def readable(self) -> bool:
-        """True: response bodies can be read."""
-        return True
-
-    def writable(self) -> bool:
-        """True: request bodies can be written."""
-        return True
-
-    def seekable(self) -> bool:
-        """False: a connection is a stream."""
-        return False
-
-    @property
-    def name(self) -> str:
-        """``host:port`` of the server, as :class:`io.TextIOWrapper` shows it."""
-        return f"{self.hostname}:{self.port}"
-
-    def isatty(self) -> bool:
-        """False: a connection is not a terminal."""
-        return False
-
-    def fileno(self) -> int:
-        """Not supported, as for other :mod:`io` streams without a file.
-
-        The socket is the connection's to manage; wait for the fd that the
-        coroutines name in :class:`PollNeeded` instead.
-
-        Raises:
-            io.UnsupportedOperation: always.
-        """
-        raise io.UnsupportedOperation("HTTPConnection has no file descriptor to share")
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        """Not supported: a connection is a stream.
-
-        Raises:
-            io.UnsupportedOperation: always.
-        """
-        raise io.UnsupportedOperation("HTTPConnection is not seekable")
-
-    def tell(self) -> int:
-        """Not supported: a connection is a stream.
-
-        Raises:
-            io.UnsupportedOperation: always.
-        """
-        raise io.UnsupportedOperation("HTTPConnection is not seekable")
-
-    def truncate(self, size: int | None = None) -> int:
-        """Not supported: a connection is a stream.
-
-        Raises:
-            io.UnsupportedOperation: always.
-        """
-        raise io.UnsupportedOperation("HTTPConnection cannot be truncated")
-
     def co_flush(self) -> PollCoroutine[None]:
         """Send the coalesced heads of pipelined requests now.
 
@@ -515,16 +458,6 @@ class HTTPConnection:
         if self._tracer is not None:
             self._tracer.sent(memoryview(self._wbuf)[:sent])
         del self._wbuf[:sent]
-
-    @property
-    def closed(self) -> bool:
-        """Always ``False``, because a connection is never closed as an :mod:`io` stream.
-
-        It reconnects for the next request, and an :class:`io.TextIOWrapper`
-        around it must go on working after the server closed the socket at the
-        end of a body.  (As in dugong 3.x.)  See :attr:`connected` for the socket.
-        """
-        return False
 
     @property
     def connected(self) -> bool:
@@ -1391,6 +1324,77 @@ class HTTPConnection:
     def read_raw(self, size: int) -> bytes:
         """Blocking twin of :meth:`co_read_raw`."""
         return eval_coroutine(self.co_read_raw(size), self.timeout)
+
+    # ------------------------------------------------- io.RawIOBase compatibility
+
+    # Enough of io.RawIOBase for io.TextIOWrapper / io.BufferedReader to wrap us.
+    # Last in the class, so that the API reference (in source order) shows the
+    # requests and responses first.
+    def readable(self) -> bool:
+        """True: response bodies can be read."""
+        return True
+
+    def writable(self) -> bool:
+        """True: request bodies can be written."""
+        return True
+
+    def seekable(self) -> bool:
+        """False: a connection is a stream."""
+        return False
+
+    @property
+    def name(self) -> str:
+        """``host:port`` of the server, as :class:`io.TextIOWrapper` shows it."""
+        return f"{self.hostname}:{self.port}"
+
+    def isatty(self) -> bool:
+        """False: a connection is not a terminal."""
+        return False
+
+    def fileno(self) -> int:
+        """Not supported, as for other :mod:`io` streams without a file.
+
+        The socket is the connection's to manage; wait for the fd that the
+        coroutines name in :class:`PollNeeded` instead.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection has no file descriptor to share")
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Not supported: a connection is a stream.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection is not seekable")
+
+    def tell(self) -> int:
+        """Not supported: a connection is a stream.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection is not seekable")
+
+    def truncate(self, size: int | None = None) -> int:
+        """Not supported: a connection is a stream.
+
+        Raises:
+            io.UnsupportedOperation: always.
+        """
+        raise io.UnsupportedOperation("HTTPConnection cannot be truncated")
+
+    @property
+    def closed(self) -> bool:
+        """Always ``False``, because a connection is never closed as an :mod:`io` stream.
+
+        It reconnects for the next request, and an :class:`io.TextIOWrapper`
+        around it must go on working after the server closed the socket at the
+        end of a body.  (As in dugong 3.x.)  See :attr:`connected` for the socket.
+        """
+        return False
 
     def __repr__(self) -> str:
         state = "closed" if self._sock is None else f"fd {self._fd}"
