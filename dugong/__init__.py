@@ -14,6 +14,7 @@ __version__ = "4.0.0"
 
 if TYPE_CHECKING:
     from ._aio import AioFuture as AioFuture
+    from ._async import run_async as run_async
     from ._buffer import BUFFER_SIZE as BUFFER_SIZE
     from ._connection import HTTPConnection as HTTPConnection
     from ._errors import (
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 _WHERE: dict[str, str] = {
     "AioFuture": "_aio",
+    "run_async": "_async",
     "BUFFER_SIZE": "_buffer",
     "HTTPConnection": "_connection",
     "ConnectionClosed": "_errors",
@@ -100,6 +102,7 @@ __all__ = [
     "UnsupportedResponse",
     "eval_coroutine",
     "is_temp_network_error",
+    "run_async",
     "__version__",
 ]
 
