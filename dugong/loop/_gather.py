@@ -311,7 +311,8 @@ def wait(
             else all done).
 
     Returns:
-        Two sets: the tasks that are done and those that are not.
+        The set of the tasks that are done and the set of those that are
+        not, as a tuple ``(done, pending)``.
 
     Raises:
         ValueError: *tasks* is empty, the tasks belong to several reactors,
