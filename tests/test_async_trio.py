@@ -318,3 +318,23 @@ def test_run_async_leaves_trio_unimported_until_used() -> None:
         env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, check=True,
     )
     assert result.stdout == "ok False\n"
+
+
+def test_pollin_pollout_on_a_busy_direction_gets_trios_busy_error(pair: Pair) -> None:
+    a, b = pair
+    errors: list[BaseException] = []
+
+    def both() -> PollCoroutine[None]:
+        try:
+            yield PollNeeded(a.fileno(), POLLIN | POLLOUT)
+        except trio.BusyResourceError as exc:
+            errors.append(exc)
+        b.sendall(b"!")  # lets the reader finish
+
+    async def main() -> bytes:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_async, both())
+            return await run_async(co_recv_exactly(a, 1))
+
+    assert trio.run(main) == b"!"
+    assert len(errors) == 1
