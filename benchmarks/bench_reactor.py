@@ -3,6 +3,7 @@
 
     python benchmarks/bench_reactor.py --port 8080 --path /1k.bin
     python benchmarks/bench_reactor.py --port 8080 --path /1k.bin --concurrency 10,100 --json
+    python benchmarks/bench_reactor.py --port 8080 --path /1k.bin --runners dugong.loop,asyncio,trio
 
 It needs a running nginx (or any HTTP/1.1 server with keep-alive) on loopback
 that answers ``GET <path>`` with 200.  For 10,000 connections nginx needs
@@ -16,7 +17,10 @@ For each concurrency level C:
    server's listen backlog does not overflow) and not timed.
 2. Timed: every connection sends ``--requests / C`` GETs one after the other
    (but at least ``--at-least``), all connections at once on one reactor;
-   every status and body length is checked.  Reported: requests per second (wall clock) and
+   every status and body length is checked.  With ``--runners``, the same
+   coroutines (one per connection) also run under asyncio (``asyncio.gather``
+   of ``dugong.run_async``) and under trio (a nursery of tasks that await
+   ``dugong.run_async``), the runners taking turns.  Reported: requests per second (wall clock) and
    client CPU per request (``getrusage``: user + system time of this
    process).
 3. The connections are closed.
@@ -30,6 +34,7 @@ size is divided by their number.  Kernel socket buffers are in neither.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import os
@@ -42,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dugong import HTTPConnection, PollCoroutine, _http11  # noqa: E402
+from dugong import HTTPConnection, PollCoroutine, _http11, run_async  # noqa: E402
 from dugong.loop import Reactor, run_all  # noqa: E402
 
 CONNECT_CONCURRENCY = 256
@@ -50,6 +55,7 @@ CONNECT_CONCURRENCY = 256
 
 @dataclass
 class LevelResult:
+    runner: str
     concurrency: int
     requests: int
     wall_s: float
@@ -101,6 +107,38 @@ def co_get(conn: HTTPConnection, path: str, times: int, length: int) -> PollCoro
     return times
 
 
+def run_on_dugong_loop(coroutines: list[PollCoroutine[int]]) -> list[int]:
+    with Reactor() as reactor:
+        return run_all(coroutines, reactor=reactor)
+
+
+def run_on_asyncio(coroutines: list[PollCoroutine[int]]) -> list[int]:
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(run_async(crt) for crt in coroutines)))
+
+    return asyncio.run(main())
+
+
+def run_on_trio(coroutines: list[PollCoroutine[int]]) -> list[int]:
+    import trio
+
+    async def main() -> list[int]:
+        results = [0] * len(coroutines)
+
+        async def one(index: int, crt: PollCoroutine[int]) -> None:
+            results[index] = await run_async(crt)
+
+        async with trio.open_nursery() as nursery:
+            for index, crt in enumerate(coroutines):
+                nursery.start_soon(one, index, crt)
+        return results
+
+    return trio.run(main)
+
+
+RUNNERS = {"dugong.loop": run_on_dugong_loop, "asyncio": run_on_asyncio, "trio": run_on_trio}
+
+
 def open_connections(host: str, port: int, count: int) -> list[HTTPConnection]:
     conns = [HTTPConnection(host, port) for _ in range(count)]
     run_all((conn.co_connect() for conn in conns), max_concurrency=CONNECT_CONCURRENCY)
@@ -132,6 +170,7 @@ def bench_level(
     total: int,
     gc_mode: str = "default",
     at_least: int = 1,
+    runner: str = "dugong.loop",
 ) -> LevelResult:
     """Time *total* requests over *concurrency* connections, at least *at_least* on each.
 
@@ -156,12 +195,10 @@ def bench_level(
             gc.freeze()
         elif gc_mode == "off":
             gc.disable()
-        with Reactor() as reactor:
-            wall0, usage0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-            counts = run_all(
-                (co_get(conn, path, per_connection, length) for conn in conns), reactor=reactor
-            )
-            wall, usage = time.perf_counter() - wall0, resource.getrusage(resource.RUSAGE_SELF)
+        coroutines = [co_get(conn, path, per_connection, length) for conn in conns]
+        wall0, usage0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+        counts = RUNNERS[runner](coroutines)
+        wall, usage = time.perf_counter() - wall0, resource.getrusage(resource.RUSAGE_SELF)
     finally:
         gc.enable()
         gc.unfreeze()
@@ -171,6 +208,7 @@ def bench_level(
     system = usage.ru_stime - usage0.ru_stime
     cpu = user + system
     return LevelResult(
+        runner=runner,
         concurrency=concurrency,
         requests=requests,
         wall_s=wall,
@@ -277,8 +315,18 @@ def main(argv: list[str] | None = None) -> int:
         help="keep no whole response head for reuse, so every head is parsed line by line"
         " (as when no two responses have the same head)",
     )
+    parser.add_argument(
+        "--runners",
+        type=lambda text: [name for name in text.split(",") if name],
+        default=["dugong.loop"],
+        help="comma-separated runners of the coroutines, of " + ", ".join(RUNNERS)
+        + " (default dugong.loop)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.runners if name not in RUNNERS]
+    if unknown or not args.runners:
+        parser.error(f"--runners: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(RUNNERS)}")
     if args.parse_every_head:
         setattr(_http11, "_KNOWN_HEAD_MAX", -1)  # noqa: B010 - a private knob, for this measurement only
 
@@ -297,49 +345,52 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(level)
         else:
             levels.append(level)
-    # The levels take turns, so that a slow minute of the machine touches them
-    # all alike; each level's median run is reported.
-    runs: dict[int, list[LevelResult]] = {level: [] for level in levels}
+    # The levels (and runners) take turns, so that a slow minute of the
+    # machine touches them all alike; each one's median run is reported.
+    keys = [(runner, level) for level in levels for runner in args.runners]
+    runs: dict[tuple[str, int], list[LevelResult]] = {key: [] for key in keys}
     for repetition in range(max(1, args.repeat)):
-        for level in levels:
+        for runner, level in keys:
             r = bench_level(
-                args.host, args.port, args.path, length, level, args.requests, args.gc, args.at_least
+                args.host, args.port, args.path, length, level, args.requests, args.gc,
+                args.at_least, runner,
             )
-            runs[level].append(r)
+            runs[runner, level].append(r)
             if not args.json:
                 print(
-                    f"[{repetition + 1}] {r.concurrency:>6} connections  {r.requests:>7} requests  "
-                    f"{r.wall_s:7.3f} s  {r.requests_per_s:>9.0f} req/s  "
+                    f"[{repetition + 1}] {r.runner:>11} {r.concurrency:>6} connections  "
+                    f"{r.requests:>7} requests  {r.wall_s:7.3f} s  {r.requests_per_s:>9.0f} req/s  "
                     f"{r.cpu_us_per_request:7.1f} us CPU/request"
                     f" ({r.user_us_per_request:.1f} user + {r.system_us_per_request:.1f} system)",
                     flush=True,
                 )
-    results = [median_run(runs[level]) for level in levels]
-    base = next((r for r in results if r.concurrency == 100), None)
+    results = [median_run(runs[key]) for key in keys]
+    bases = {r.runner: r for r in results if r.concurrency == 100}
     if not args.json and results:
         print(f"medians of {max(1, args.repeat)} runs (min-max of CPU per request):")
         for r in results:
-            cpus = sorted(x.cpu_us_per_request for x in runs[r.concurrency])
+            cpus = sorted(x.cpu_us_per_request for x in runs[r.runner, r.concurrency])
+            base = bases.get(r.runner)
             ratio = f"  {r.cpu_us_per_request / base.cpu_us_per_request:.2f}x of 100" if base else ""
             print(
-                f"{r.concurrency:>6} connections  {r.requests_per_s:>9.0f} req/s  "
+                f"{r.runner:>11} {r.concurrency:>6} connections  {r.requests_per_s:>9.0f} req/s  "
                 f"{r.cpu_us_per_request:7.1f} us CPU/request ({cpus[0]:.1f}-{cpus[-1]:.1f};"
                 f" {r.user_us_per_request:.1f} user + {r.system_us_per_request:.1f} system){ratio}",
                 flush=True,
             )
 
-    if not args.json and base is not None and len(runs[100]) > 1:
+    if not args.json and max(1, args.repeat) > 1:
         # Each repetition measures every level within seconds, so the ratio of
         # one repetition's own figures is less exposed to a machine that is
         # slower for a minute than the ratio of medians is.
         for r in results:
-            if r.concurrency != 100:
+            if r.concurrency != 100 and r.runner in bases:
                 ratios = sorted(
                     x.cpu_us_per_request / b.cpu_us_per_request
-                    for x, b in zip(runs[r.concurrency], runs[100])
+                    for x, b in zip(runs[r.runner, r.concurrency], runs[r.runner, 100])
                 )
                 print(
-                    f"{r.concurrency:>6} against 100 connections, repetition by repetition: "
+                    f"{r.runner:>11} {r.concurrency:>6} against 100 connections, repetition by repetition: "
                     + " ".join(f"{q:.2f}" for q in ratios)
                     + f" (median {ratios[(len(ratios) - 1) // 2]:.2f})"
                 )
@@ -354,7 +405,10 @@ def main(argv: list[str] | None = None) -> int:
                     "parse_every_head": args.parse_every_head,
                     "gc": args.gc,
                     "levels": [asdict(r) for r in results],
-                    "runs": {str(level): [asdict(r) for r in runs[level]] for level in levels},
+                    "runs": {
+                        f"{runner} {level}": [asdict(r) for r in runs[runner, level]]
+                        for runner, level in keys
+                    },
                     "skipped_levels": skipped,
                     "memory": None if memory is None else asdict(memory),
                 },

@@ -25,6 +25,7 @@ DNS_TEST_HOSTNAMES: tuple[tuple[str, int], ...] = (
 
 if TYPE_CHECKING:
     from ._aio import AioFuture as AioFuture
+    from ._async import run_async as run_async
     from ._buffer import BUFFER_SIZE as BUFFER_SIZE
     from ._connection import HTTPConnection as HTTPConnection
     from ._errors import (
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 _WHERE: dict[str, str] = {
     "AioFuture": "_aio",
+    "run_async": "_async",
     "BUFFER_SIZE": "_buffer",
     "HTTPConnection": "_connection",
     "ConnectionClosed": "_errors",
@@ -110,6 +112,7 @@ __all__ = [
     "UnsupportedResponse",
     "eval_coroutine",
     "is_temp_network_error",
+    "run_async",
     "__version__",
 ]
 

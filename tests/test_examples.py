@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.servers.raw import RawServerFactory, iter_requests, make_response, send_all
 from tests.servers.stdlib import StdlibServer, body_for
 
@@ -188,3 +190,16 @@ def test_links_needs_an_html_page(http_server: StdlibServer) -> None:
     assert result.returncode == 1
     assert b"200 OK" in result.stderr
     assert run_example("links.py").returncode == 2
+
+
+def test_pipeline_trio(http_server: StdlibServer) -> None:
+    pytest.importorskip("trio")
+    paths = _paths()
+    connections = http_server.connections_seen
+    result = run_example("pipeline_trio.py", *(http_server.url(p) for p in paths))
+    assert result.returncode == 0, result.stderr
+    *pipelined, last = result.stdout.decode().splitlines()
+    _expect_pipelined("\n".join(pipelined).encode(), paths)
+    total = sum(int(p.rsplit("/", 1)[1]) for p in paths)
+    assert last == f"{len(paths)} responses, {total} bytes, {len(paths)} connections at once"
+    assert http_server.connections_seen == connections + 1 + len(paths)

@@ -526,3 +526,41 @@ def test_progress_with_tqdm_like_renderer(reactor: Reactor) -> None:
     assert bar.history == sorted(bar.history)
     assert bar.history[0] < 5 and bar.history[-1] == 5
     assert bar.refreshes >= 3
+
+
+class Silent(Plugin):
+    pass
+
+
+def test_the_reprs_of_the_plugins_show_their_state(
+    reactor: Reactor, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    a, _ = pair
+
+    def writable(n: int, fail: bool) -> PollCoroutine[int]:
+        for _ in range(n):
+            yield PollNeeded(a.fileno(), POLLOUT)
+        if fail:
+            raise ValueError("failed")
+        return n
+
+    stats = Statistics(clock=reactor.time)
+    progress = Progress(tasks_total=3, bytes_total=100)
+    assert repr(stats) == (
+        "<Statistics 0 tasks spawned, 0 finished (0 failed, 0 cancelled), 0 resumptions, "
+        "0 iterations, 0.000 s waiting on 0 fds>"
+    )
+    for plugin in (stats, progress):
+        reactor.add_plugin(plugin)
+    assert reactor.run_until_complete(writable(2, False)) == 2
+    with pytest.raises(ValueError):
+        reactor.run_until_complete(writable(1, True))
+    progress.add_bytes("a", 40)
+    assert repr(stats).startswith(
+        "<Statistics 2 tasks spawned, 2 finished (1 failed, 0 cancelled), 5 resumptions, "
+    )
+    assert repr(progress) == "<Progress 2 of 3 tasks done (1 failed), 40 of 100 bytes>"
+    assert repr(Progress()) == "<Progress 0 of 0 tasks done (0 failed), 0 bytes>"
+    assert repr(Tracer()) == "<Tracer logger='dugong.loop' iterations=False>"
+    assert repr(Tracer(logging.getLogger("mine"), iterations=True)) == "<Tracer logger='mine' iterations=True>"
+    assert repr(Silent()).startswith("<tests.test_loop_plugins.Silent object")

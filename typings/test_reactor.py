@@ -1,7 +1,9 @@
 """Typing tests (checked, never run): :mod:`dugong.loop`'s reactor, tasks and :func:`run_all`.
 
-A task is typed by its coroutine's return type (``Task[T]``, covariant), and
-:func:`run_all` of coroutines returning ``T`` is a ``list[T]``.
+A task is typed by its coroutine's return type (``Task[T]``, covariant);
+:func:`run_all` of coroutines returning ``T`` is a ``list[T]``, and of a tuple
+of coroutines a tuple typed item by item; :func:`wait` gives back two sets of
+the tasks it was given.
 
 Checked by ``mypy --strict`` and by basedpyright in strict mode; ``assert_type``
 pins what users get, and ``# type: ignore[code]  # pyright: ignore[rule]`` marks
@@ -14,7 +16,7 @@ import select
 import selectors
 import socket
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 
 from typing_extensions import assert_type
 
@@ -29,11 +31,15 @@ from dugong import (
     PollNeeded,
 )
 from dugong.loop import (
+    ALL_COMPLETED,
+    FIRST_COMPLETED,
+    FIRST_EXCEPTION,
     Handle,
     Interest,
     InvalidStateError,
     Reactor,
     ResourceBusy,
+    ReturnWhen,
     Task,
     TaskCancelled,
     TaskState,
@@ -41,6 +47,7 @@ from dugong.loop import (
     events_to_poll_mask,
     poll_mask_to_events,
     run_all,
+    wait,
 )
 
 
@@ -203,6 +210,69 @@ def gathering(conns: list[HTTPConnection]) -> None:
     assert_type(run_all(source()), list[HTTPResponse])
 
 
+def co_nothing(fd: int) -> PollCoroutine[None]:
+    yield PollNeeded(fd, POLLOUT)
+
+
+def gathering_by_position(conn: HTTPConnection) -> None:
+    """A tuple of coroutines gives a tuple, each item typed as its coroutine's result."""
+    sent, body = run_all((co_nothing(0), co_get(conn, "/")))
+    assert_type(sent, None)
+    assert_type(body, bytes)
+    print(len(body))
+    assert_type(run_all((co_number(0),)), tuple[int])
+    assert_type(run_all((co_number(0), co_text(1), co_get(conn, "/"))), tuple[int, str, bytes])
+    assert_type(
+        run_all((co_number(0), co_text(1), co_number(2), co_text(3)), max_concurrency=2),
+        tuple[int, str, int, str],
+    )
+    assert_type(run_all(tuple(co_number(fd) for fd in range(9))), tuple[int, ...])
+
+
+def gathering_exceptions(conns: list[HTTPConnection], flag: bool) -> None:
+    results = run_all([conn.co_readall() for conn in conns], return_exceptions=True)
+    assert_type(results, list[bytes | BaseException])
+    for result in results:
+        if isinstance(result, BaseException):
+            assert_type(result, BaseException)
+        else:
+            assert_type(result, bytes)
+    number, word = run_all((co_number(0), co_text(1)), return_exceptions=True)
+    assert_type(number, int | BaseException)
+    assert_type(word, str | BaseException)
+    assert_type(run_all((co_number(0),), return_exceptions=True), tuple[int | BaseException])
+    assert_type(
+        run_all((co_number(0), co_text(1), co_number(2)), return_exceptions=True),
+        tuple[int | BaseException, str | BaseException, int | BaseException],
+    )
+    assert_type(
+        run_all((co_number(0), co_text(1), co_number(2), co_text(3)), return_exceptions=True),
+        tuple[int | BaseException, str | BaseException, int | BaseException, str | BaseException],
+    )
+    assert_type(
+        run_all(tuple(co_number(fd) for fd in range(9)), return_exceptions=True),
+        tuple[int | BaseException, ...],
+    )
+    assert_type(run_all([co_number(0)], return_exceptions=False), list[int])
+    assert_type(run_all([co_number(0)], return_exceptions=flag), Sequence[int | BaseException])
+
+
+def waiting(reactor: Reactor, conns: list[HTTPConnection], when: ReturnWhen) -> None:
+    tasks = [reactor.spawn(conn.co_readall(), timeout=30) for conn in conns]
+    done, pending = wait(tasks)
+    assert_type(done, set[Task[bytes]])
+    assert_type(pending, set[Task[bytes]])
+    for task in done:
+        assert_type(task.result(), bytes)
+    assert_type(wait(tasks, timeout=1.5, return_when=FIRST_COMPLETED), tuple[set[Task[bytes]], set[Task[bytes]]])
+    wait(tasks, return_when=FIRST_EXCEPTION)
+    wait(tasks, return_when=ALL_COMPLETED)
+    wait(tasks, return_when=when)
+    wait(tasks, return_when="FIRST_COMPLETED")
+    various: list[Task[int | str]] = [reactor.spawn(co_number(0)), reactor.spawn(co_text(1))]
+    assert_type(wait(various), tuple[set[Task[int | str]], set[Task[int | str]]])
+
+
 def co_not_dugong() -> Generator[str, None, int]:
     """Not a dugong coroutine: it yields ``str``, not :class:`PollNeeded`."""
     yield "ready?"
@@ -227,18 +297,28 @@ def misuse(reactor: Reactor, conn: HTTPConnection, sock: socket.socket) -> None:
     reactor.spawn(co_number)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     reactor.spawn(co_not_dugong())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     reactor.run_until_complete(co_not_dugong())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
-    run_all([co_not_dugong()])  # type: ignore[list-item]  # pyright: ignore[reportArgumentType]
+    run_all([co_not_dugong()])  # type: ignore[list-item]  # pyright: ignore[reportCallIssue, reportArgumentType]
     reactor.spawn(native())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     reactor.spawn(conn.read_response())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     reactor.spawn(conn.co_readall(), deadline="soon")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     reactor.spawn(conn.co_readall(), 5.0)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    reactor.spawn(conn.co_readall(), timeout="30")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    run_all([co_number(0)], return_exceptions=None)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+    run_all((co_number(0), co_not_dugong()))  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+    wait(co_number(0))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    wait([reactor.spawn(co_number(0))], 3)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    wait([reactor.spawn(co_number(0))], return_when="ANY")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    when: ReturnWhen = "FIRST"  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    pair: tuple[int, int] = run_all((co_number(0),))  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    word: str = run_all((co_number(0), co_text(1)))[0]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    print(when, pair, word)
     reactor.spawn(co_number(0)).add_done_callback(on_text)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     reactor.process_ready([sock])  # type: ignore[list-item]  # pyright: ignore[reportArgumentType]
     reactor.run_until_complete(native())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
-    run_all([co_number(0)], max_concurrency="3")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
-    run_all([co_number(0)], 3)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
-    run_all(co_number(0))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
-    run_all([native()])  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    run_all([co_number(0)], max_concurrency="3")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+    run_all([co_number(0)], 3)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue]
+    run_all(co_number(0))  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+    run_all([native()])  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
     numbers: list[str] = run_all([co_number(0)])  # type: ignore[list-item]  # pyright: ignore[reportAssignmentType]
     text: Task[int] = reactor.spawn(co_text(0))  # type: ignore[arg-type]  # pyright: ignore[reportAssignmentType]
     first: str = reactor.run_until_complete(reactor.spawn(co_number(0)))  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]

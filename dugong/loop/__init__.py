@@ -4,6 +4,7 @@ It knows :class:`~dugong.PollNeeded`, not HTTP: importing it loads no HTTP
 module.  See the chapter on the reactor in the documentation.
 """
 
+from ._gather import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, ReturnWhen, run_all, wait
 from ._plugins import Plugin, Progress, ProgressState, Statistics, Tracer
 from ._reactor import (
     Handle,
@@ -14,9 +15,12 @@ from ._reactor import (
     events_to_poll_mask,
     poll_mask_to_events,
 )
-from ._task import InvalidStateError, Task, TaskCancelled, TaskState, run_all
+from ._task import InvalidStateError, Task, TaskCancelled, TaskState
 
 __all__ = [
+    "ALL_COMPLETED",
+    "FIRST_COMPLETED",
+    "FIRST_EXCEPTION",
     "Handle",
     "Interest",
     "InvalidStateError",
@@ -25,6 +29,7 @@ __all__ = [
     "ProgressState",
     "Reactor",
     "ResourceBusy",
+    "ReturnWhen",
     "Statistics",
     "Task",
     "TaskCancelled",
@@ -34,4 +39,5 @@ __all__ = [
     "events_to_poll_mask",
     "poll_mask_to_events",
     "run_all",
+    "wait",
 ]

@@ -177,6 +177,9 @@ class Statistics(Plugin):
             f"{self.wait_time:.3f} s waiting on {len(self.wait_time_by_fd)} fds"
         )
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.summary()}>"
+
     def _end_wait(self, task: Task[object]) -> None:
         started = self._since.pop(task, None)
         if started is not None:
@@ -198,6 +201,9 @@ class Tracer(Plugin):
     def __init__(self, logger: logging.Logger | None = None, *, iterations: bool = False) -> None:
         self._log = logger if logger is not None else logging.getLogger("dugong.loop")
         self._iterations = iterations
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} logger={self._log.name!r} iterations={self._iterations}>"
 
     def task_spawned(self, task: Task[object]) -> None:
         """Log the new task."""
@@ -342,6 +348,14 @@ class Progress(Plugin):
         self._last_render = self._clock()
         if self._render is not None:
             self._render(self.state())
+
+    def __repr__(self) -> str:
+        state = self.state()
+        of_bytes = "" if state.bytes_total is None else f" of {state.bytes_total}"
+        return (
+            f"<{type(self).__name__} {state.tasks_done} of {state.tasks_total} tasks done "
+            f"({state.tasks_failed} failed), {state.bytes_done}{of_bytes} bytes>"
+        )
 
     def task_spawned(self, task: Task[object]) -> None:
         """Count the task towards the total."""

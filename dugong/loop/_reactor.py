@@ -76,6 +76,7 @@ import os
 import select
 import selectors
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterable
 from types import GeneratorType
 from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
@@ -339,6 +340,8 @@ class Reactor:
         self._spare_slots: list[_FdSlots] = []
         self._parked: list[_FdSlots] = []
         self._tasks: dict[Task[object], None] = {}
+        # Failed tasks, to report those whose exception nobody read at close().
+        self._failed_tasks: weakref.WeakSet[Task[object]] = weakref.WeakSet()
         self._task_seq = itertools.count(1)
         self._running = False
         self._stopping = False
@@ -484,6 +487,7 @@ class Reactor:
         coroutine: PollCoroutine[_T],
         *,
         deadline: float | None = None,
+        timeout: float | None = None,
         name: str | None = None,
     ) -> Task[_T]:
         """Run the dugong coroutine *coroutine* as a task on this reactor.
@@ -499,6 +503,8 @@ class Reactor:
             deadline: an absolute time on the reactor's clock.  If the task
                 is still waiting for I/O then, :exc:`dugong.ConnectionTimedOut`
                 is thrown into the coroutine.
+            timeout: the same as a deadline of ``time() + timeout``: seconds
+                from now.  Give *deadline* or *timeout*, not both.
             name: a name for logs and ``repr``; by default the coroutine's
                 qualified name and a serial number.
 
@@ -507,10 +513,15 @@ class Reactor:
 
         Raises:
             TypeError: *coroutine* is not a generator (e.g. a coroutine
-                function that was not called).
+                function that was not called), or both *deadline* and
+                *timeout* were given.
             RuntimeError: the reactor is closed.
         """
         self._check_open()
+        if timeout is not None:
+            if deadline is not None:
+                raise TypeError("spawn() takes a deadline or a timeout, not both")
+            deadline = self._clock() + timeout
         if type(coroutine) is not GeneratorType and not isinstance(coroutine, Generator):
             raise TypeError(
                 f"spawn() needs a dugong coroutine (a generator such as "
@@ -632,8 +643,10 @@ class Reactor:
         """Cancel the unfinished tasks, drop all callbacks and timers, close the selector.
 
         The coroutines of unfinished tasks see ``GeneratorExit`` (see
-        :meth:`Task.cancel`); their done callbacks do not run.  Closing twice
-        is harmless.
+        :meth:`Task.cancel`); their done callbacks do not run.  Then every
+        task whose exception nobody retrieved (with :meth:`Task.result` or
+        :meth:`Task.exception`) is logged at ERROR.  Closing twice is
+        harmless.
 
         Raises:
             RuntimeError: the reactor is running.
@@ -646,6 +659,10 @@ class Reactor:
             for task in list(self._tasks):
                 task.cancel()
         finally:
+            for task in list(self._failed_tasks):
+                if task._unretrieved:
+                    task._report_unretrieved()
+            self._failed_tasks.clear()
             self._closed = True
             self._ready.clear()
             self._timers.clear()

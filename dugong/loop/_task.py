@@ -1,4 +1,4 @@
-"""Task: drives one dugong coroutine on a :class:`~dugong.loop.Reactor`; and :func:`run_all`.
+"""Task: drives one dugong coroutine on a :class:`~dugong.loop.Reactor`.
 
 A task is a small state machine::
 
@@ -20,16 +20,15 @@ it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Generic, Literal, TypeAlias, TypeVar
 
 from .._errors import ConnectionTimedOut, DugongError
 from .._poll import PollCoroutine, PollNeeded
-from ._reactor import EVENT_READ, EVENT_WRITE, Handle, Reactor, _FdSlots, poll_mask_to_events
+from ._reactor import EVENT_READ, EVENT_WRITE, Handle, Reactor, _FdSlots, log, poll_mask_to_events
 
-__all__ = ["Task", "TaskState", "TaskCancelled", "InvalidStateError", "run_all"]
+__all__ = ["Task", "TaskState", "TaskCancelled", "InvalidStateError"]
 
-_T = TypeVar("_T")
 _T_co = TypeVar("_T_co", covariant=True)
 
 #: The states of a :class:`Task`, see :attr:`Task.state`.
@@ -72,6 +71,11 @@ class Task(Generic[_T_co]):
     in an unknown state and must be considered unusable: call
     ``conn.disconnect()`` or ``conn.reset()`` before using it again.  The same
     holds after a deadline raised :exc:`~dugong.ConnectionTimedOut`.
+
+    **An exception nobody retrieved** (with :meth:`result` or
+    :meth:`exception`) is logged on ``dugong.loop`` at ERROR, with its
+    traceback, once: when the task is garbage-collected or its reactor is
+    closed, whichever comes first.
     """
 
     __slots__ = (
@@ -92,6 +96,7 @@ class Task(Generic[_T_co]):
         "_exception",
         "_callbacks",
         "_watcher",
+        "_unretrieved",
         "__weakref__",
     )
 
@@ -120,6 +125,8 @@ class Task(Generic[_T_co]):
         self._cancel_requested = False
         self._cancelled = False
         self._exception: BaseException | None = None
+        # True while the task's exception waits for somebody to read it.
+        self._unretrieved = False
         self._callbacks: list[Callable[[Task[_T_co]], object]] | None = None
         # Called at once when the task is done (run_all's bookkeeping), where
         # done callbacks wait for the next iteration.
@@ -184,6 +191,7 @@ class Task(Generic[_T_co]):
             raise InvalidStateError(f"{self!r} is not done")
         if self._cancelled:
             raise TaskCancelled(f"{self!r} was cancelled")
+        self._unretrieved = False
         if self._exception is not None:
             raise self._exception
         return self._result
@@ -202,6 +210,7 @@ class Task(Generic[_T_co]):
             raise InvalidStateError(f"{self!r} is not done")
         if self._cancelled:
             raise TaskCancelled(f"{self!r} was cancelled")
+        self._unretrieved = False
         return self._exception
 
     def add_done_callback(self, callback: Callable[[Task[_T_co]], object]) -> None:
@@ -272,6 +281,27 @@ class Task(Generic[_T_co]):
         return f"<Task {self.name!r} {self._state}{detail}>"
 
     # ------------------------------------------------------------- internals
+
+    def __del__(self) -> None:
+        if getattr(self, "_unretrieved", False):
+            self._report_unretrieved()
+
+    def _report_unretrieved(self) -> None:
+        """Log the exception nobody read (once): when the task is collected or its reactor closes."""
+        self._unretrieved = False
+        error = self._exception
+        assert error is not None
+        try:
+            log.error(
+                "the exception of %r was never retrieved", self,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+        except Exception:  # pragma: no cover - logging torn down at interpreter exit
+            pass
+
+    def _failed_with(self) -> BaseException | None:
+        """The exception the coroutine raised, if any, without retrieving it."""
+        return self._exception
 
     def _wakeup(self) -> None:
         request = self._waiting
@@ -379,132 +409,11 @@ class Task(Generic[_T_co]):
                 reactor.call_soon(functools.partial(callback, self))
             self._callbacks = None
         reactor._task_finished(self)
+        # After the plugins' hooks: what a plugin reads is not retrieving it.
+        if isinstance(self._exception, Exception):
+            self._unretrieved = True
+            reactor._failed_tasks.add(self)
         watcher = self._watcher
         if watcher is not None:
             self._watcher = None
             watcher(self)
-
-
-def run_all(
-    coroutines: Iterable[PollCoroutine[_T]],
-    *,
-    max_concurrency: int | None = None,
-    reactor: Reactor | None = None,
-) -> list[_T]:
-    """Run dugong coroutines concurrently and return their results in input order.
-
-    The coroutines are taken from *coroutines* one at a time, as capacity
-    allows, so a lazy iterable of millions of coroutines is fine.  When it
-    returns, every task is done and the done callbacks of the tasks have run.
-
-    Errors fail fast.  When a task first fails (the earliest failure in
-    time), no further coroutine is taken from *coroutines* (those left are
-    neither started nor consumed), every other running task is cancelled
-    (its coroutine closed, see :meth:`Task.cancel`), and once all of them have
-    finished, that first exception is raised.  Exceptions that other tasks
-    raise while being cancelled are discarded.  An exception raised by
-    *coroutines* itself (or a non-coroutine item in it) counts as a failure
-    in the same way.
-
-    Args:
-        coroutines: dugong coroutines, e.g. ``[conn.co_readall() ...]``.
-        max_concurrency: how many run at a time at most (None: all of them).
-        reactor: the reactor to run them on (not running, e.g. one with
-            plugins attached); by default a new one that is closed at the end.
-            :meth:`Reactor.stop` does not interrupt ``run_all``.
-
-    Returns:
-        The results, in the order of *coroutines*.
-
-    Raises:
-        BaseException: the first exception a coroutine raised.
-        ValueError: *max_concurrency* is less than 1.
-        RuntimeError: the reactor is running or closed.
-    """
-    if max_concurrency is not None and max_concurrency < 1:
-        raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
-    if reactor is None:
-        with Reactor() as own:
-            return _Gather(own, coroutines, max_concurrency).run()
-    return _Gather(reactor, coroutines, max_concurrency).run()
-
-
-class _Gather(Generic[_T]):
-    """The state of one :func:`run_all` call."""
-
-    def __init__(
-        self,
-        reactor: Reactor,
-        coroutines: Iterable[PollCoroutine[_T]],
-        max_concurrency: int | None,
-    ) -> None:
-        self._reactor = reactor
-        self._source: Iterator[tuple[int, PollCoroutine[_T]]] | None = enumerate(coroutines)
-        self._limit = max_concurrency
-        self._running: dict[Task[_T], int] = {}
-        self._results: dict[int, _T] = {}
-        self._count = 0
-        self._error: BaseException | None = None
-        self._on_done = self._done  # one bound method for all tasks
-
-    def run(self) -> list[_T]:
-        reactor = self._reactor
-        if reactor.is_running():
-            raise RuntimeError("run_all() cannot run inside a running reactor")
-        reactor._check_open()
-        self._fill()
-        try:
-            while self._running:
-                # stop() is for run_forever(); here it would only make every
-                # iteration non-blocking, so it is ignored.
-                reactor._stopping = False
-                reactor.run_once()
-            if reactor._ready:
-                # The done callbacks of the last tasks (run_all itself hears
-                # of a finished task at once).
-                reactor.run_once(0)
-        except BaseException:
-            for task in list(self._running):
-                task.cancel()
-            raise
-        if self._error is not None:
-            raise self._error
-        return [self._results[i] for i in range(self._count)]
-
-    def _fill(self) -> None:
-        limit = self._limit
-        while self._source is not None and (limit is None or len(self._running) < limit):
-            try:
-                item = next(self._source, None)
-                if item is None:
-                    self._source = None
-                    return
-                index, coroutine = item
-                self._count = index + 1
-                task = self._reactor.spawn(coroutine)
-            except Exception as err:
-                self._fail(err)
-                return
-            self._running[task] = index
-            task._watcher = self._on_done
-
-    def _done(self, task: Task[_T]) -> None:
-        index = self._running.pop(task)
-        if self._error is not None:
-            return
-        if task.cancelled():
-            # Cancelled by somebody else: that is this run's failure.
-            self._fail(TaskCancelled(f"{task!r} was cancelled"))
-            return
-        error = task.exception()
-        if error is not None:
-            self._fail(error)
-            return
-        self._results[index] = task.result()
-        self._fill()
-
-    def _fail(self, error: BaseException) -> None:
-        self._error = error
-        self._source = None
-        for task in list(self._running):
-            task.cancel()
