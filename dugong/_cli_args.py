@@ -235,11 +235,11 @@ def read_urls(name: str, stdin: TextIO) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def user_credentials(text: str, ask: Callable[[str], str] = getpass.getpass) -> Credentials:
-    """``-u USER[:PASSWORD]``; without a password, ask for it on the terminal (as curl does)."""
+def user_credentials(text: str, ask: Callable[[str], str] | None = None) -> Credentials:
+    """``-u USER[:PASSWORD]``; without a password, *ask* for it (default: on the terminal, as curl does)."""
     if ":" in text:
         return Credentials.from_text(text)
-    return Credentials(text, ask(f"password for {text}: "))
+    return Credentials(text, (ask or getpass.getpass)(f"password for {text}: "))
 
 
 def parse_headers(values: Sequence[str]) -> dict[str, str]:
@@ -325,7 +325,7 @@ def parse_proxy(text: str) -> Proxy:
     Raises:
         UsageError: not an http proxy address (the message hides credentials).
     """
-    shown = redact(text)
+    shown = redact("http://" + text) if "@" in text and "://" not in text else redact(text)
     parts, port = split_url(text if "://" in text else "http://" + text, f"invalid proxy {shown!r}")
     if parts.scheme.lower() != "http" or not parts.hostname:
         raise UsageError(f"invalid proxy {shown!r}: expected HOST:PORT or http://HOST:PORT")

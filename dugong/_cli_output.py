@@ -286,7 +286,7 @@ def error_lines(fetches: Sequence[Fetch]) -> list[str]:
     lines: list[str] = []
     reported: set[int] = set()
     for fetch, final in zip(fetches, finals):
-        where = fetch.url if final is fetch else f"{fetch.url} (at {final.url})"
+        where = fetch.url if final.url == fetch.url else f"{fetch.url} (at {final.url})"
         if final.error is not None:
             if id(final.error) in reported:
                 continue
