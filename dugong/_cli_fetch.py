@@ -237,6 +237,18 @@ class HostJob:
             self.conn.disconnect()
             self._buffer = bytearray()
 
+    def _log_renewal(self) -> None:
+        self._log(
+            f"* {self.label}: connection closed after {self.finished} response(s); sending the others on a new one"
+        )
+
+    def _renew_if_closed(self) -> None:
+        """Start a new connection if the server closed the current one in the middle of a round."""
+        if self._stale:
+            self._log_renewal()
+            self.conn.reset()
+            self._stale = False
+
     def _may_send(self, sent: int, done: int) -> bool:
         """Whether the fetch at index *sent* may go out while those from *done* are unanswered."""
         if sent >= len(self.fetches):
@@ -258,13 +270,7 @@ class HostJob:
         fetch with a body, or when the server closes the connection.  Returns
         after at least one fetch finished; raises when none could.
         """
-        if self._stale:
-            self._log(
-                f"* {self.label}: connection closed after {self.finished} response(s);"
-                " sending the others on a new one"
-            )
-            self.conn.reset()
-            self._stale = False
+        self._renew_if_closed()
         fetches = self.fetches
         start = sent = done = self.finished
         sending: PollCoroutine[None] | None = None
@@ -272,8 +278,6 @@ class HostJob:
         send_wait: PollNeeded | None = None
         read_wait: PollNeeded | None = None
         send_closed: ConnectionClosed | None = None
-        retried = False
-        reused = self.conn.connected
         try:
             while True:
                 if sending is None and send_closed is None and self._may_send(sent, done):
@@ -309,17 +313,8 @@ class HostJob:
                         continue
                     except ConnectionClosed as exc:
                         reading = None
-                        idempotent = self._plan.method_of(fetches[done]) in IDEMPOTENT_METHODS
-                        if done == start and reused and not retried and idempotent:
-                            # The server closed the idle connection as the request arrived.
-                            if sending is not None:
-                                sending.close()
-                                sending = None
-                            self.conn.reset()
-                            sent, send_closed, retried = start, None, True
-                            continue
                         self._stale = True
-                        if not idempotent:
+                        if self._plan.method_of(fetches[done]) not in IDEMPOTENT_METHODS:
                             # It may have been carried out: don't send it again.
                             fetches[done].error = exc
                             self.finished += 1
@@ -352,10 +347,7 @@ class HostJob:
             if not self.conn.response_pending():
                 # Closed after its last response ("Connection: close"): start afresh.
                 if self.connections:
-                    self._log(
-                        f"* {self.label}: connection closed after {self.finished} response(s);"
-                        " sending the others on a new one"
-                    )
+                    self._log_renewal()
                 self.conn.reset()
             self.connections += 1
             self._new_connection = True
@@ -440,9 +432,7 @@ class HostJob:
         plan, conn = self._plan, self.conn
         upload = plan.upload_of(fetch)
         assert upload is not None
-        if self._stale:
-            conn.reset()
-            self._stale = False
+        self._renew_if_closed()
         stream = upload.open()
         try:
             try:
