@@ -62,7 +62,7 @@ from ._cli_url import UsageError, redact, redirect_method, resolve_location
 from ._connection import HTTPConnection, _host_header
 from ._errors import ConnectionClosed, ConnectionTimedOut
 from ._http11 import BodyFollowing, HTTPResponse, request_fields
-from ._net import is_temp_network_error
+from . import is_temp_network_error
 from ._poll import PollCoroutine, PollNeeded
 from .loop import Plugin, Progress, ProgressState, Reactor, Task, TimerHandle
 
