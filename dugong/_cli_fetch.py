@@ -1,22 +1,28 @@
 """The engine of ``dugong get`` and ``dugong demo``: many URLs, pipelined, on one reactor.
 
-The URLs are grouped by ``(scheme, host, port)``.  Each group is a
+The fetches are grouped by origin ``(scheme, host, port)``.  Each group is a
 :class:`HostJob`: one task on a :class:`~dugong.loop.Reactor`, one connection
 at a time.  At most ``max_connections`` jobs run at once.
 
 How a job pipelines
 -------------------
 A job's coroutine drives two sub-coroutines of its own connection, a *sender*
-(``co_send_request`` of the next URL) and a *reader* (``co_read_response`` and
-the body of the oldest unanswered URL), and yields one :class:`PollNeeded`
-that merges what both wait for.  When it is resumed it resumes both: one of
-them may have been resumed early, which the coroutine contract allows.  Doing
-this in one task rather than two keeps the rules simple, since nothing has to
-wake a task that waits for the other one:
+(``co_send_request`` of the next fetch) and a *reader* (``co_read_response``
+and the body of the oldest unanswered fetch), and yields one
+:class:`PollNeeded` that merges what both wait for.  When it is resumed it
+resumes both: one of them may have been resumed early, which the coroutine
+contract allows.  Doing this in one task rather than two keeps the rules
+simple, since nothing has to wake a task that waits for the other one:
 
-* the sender runs while fewer than ``pipeline_depth`` requests are unanswered;
+* the sender runs while fewer than ``pipeline_depth`` requests are unanswered
+  (one, if the method is not idempotent);
 * the reader starts on a response only once its request was completely sent,
   so it never waits for a response the server cannot send yet.
+
+A job's list of fetches may grow while it runs: a redirect (``-L``) to the
+same origin, or a retry, joins the pipeline of the job that is already
+connected there.  A hop to another origin joins that origin's job if one is
+queued or running, and starts a new job otherwise.
 
 When the server closes the connection after answering some of the requests
 (``Connection: close``, or a limit of requests per connection), the job opens a
@@ -34,17 +40,29 @@ calls).
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import BinaryIO, Final, Protocol, TextIO
+from collections.abc import Callable, Sequence
+from typing import BinaryIO, Final, Protocol
 
+from ._cli_model import (
+    IDEMPOTENT_METHODS,
+    RETRY_STATUSES,
+    Fetch,
+    LocalError,
+    Plan,
+    Proxy,
+    RedirectError,
+    Sink,
+    SinkFactory,
+    Totals,
+    Upload,
+)
+from ._cli_url import UsageError, redact, redirect_method, resolve_location
 from ._connection import HTTPConnection, _host_header
 from ._errors import ConnectionClosed, ConnectionTimedOut
 from ._http11 import BodyFollowing, HTTPResponse, request_fields
-from ._net import Resolver
+from . import is_temp_network_error
 from ._poll import PollCoroutine, PollNeeded
 from .loop import Plugin, Progress, ProgressState, Reactor, Task, TimerHandle
 
@@ -55,6 +73,8 @@ __all__ = [
     "HostJob",
     "LocalError",
     "Plan",
+    "Proxy",
+    "RedirectError",
     "Sink",
     "SinkFactory",
     "Totals",
@@ -62,94 +82,14 @@ __all__ = [
     "fetch_all",
 ]
 
-#: Methods that may be pipelined and sent again after a lost connection (RFC 9110 section 9.2.2).
-IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-
 _BUFFER_SIZE: Final = 64 * 1024
 _UPLOAD_CHUNK: Final = 64 * 1024
-
-
-class LocalError(Exception):
-    """A local file could not be read or written (not a network error)."""
-
-
-@dataclass(eq=False)
-class Fetch:
-    """One URL to fetch, and what became of it.
-
-    ``status`` is set when a response arrived, ``error`` when none could be
-    had; ``received`` and ``sent`` count body bytes.
-    """
-
-    url: str
-    scheme: str
-    host: str
-    port: int
-    target: str
-    status: int | None = None
-    reason: str = ""
-    error: BaseException | None = None
-    received: int = 0
-    sent: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True if a response arrived and its status is below 400."""
-        return self.error is None and self.status is not None and self.status < 400
-
-
-class Sink(Protocol):
-    """Where the body of one response goes."""
-
-    def write(self, data: memoryview) -> None:
-        """Take the next piece of the body (valid only during the call)."""
-
-    def close(self, complete: bool) -> None:
-        """The body ended (*complete*) or its transfer failed."""
-
-
-#: Called with each final response (before its body is read); returns its sink.
-SinkFactory = Callable[[Fetch, HTTPResponse], Sink]
-
-
-class Upload:
-    """A request body: a file, standard input or bytes, sent with :class:`BodyFollowing`.
-
-    Args:
-        name: what to call it in error messages.
-        opener: returns a stream of the body each time it is called.
-        length: the body length, or None when unknown (sent chunked).
-        keep_open: don't close the streams (standard input).
-    """
-
-    def __init__(
-        self,
-        name: str,
-        opener: Callable[[], BinaryIO],
-        length: int | None,
-        *,
-        keep_open: bool = False,
-    ) -> None:
-        self.name = name
-        self.length = length
-        self._opener = opener
-        self._keep_open = keep_open
-
-    def open(self) -> BinaryIO:
-        """Return a stream of the body.
-
-        Raises:
-            LocalError: it could not be opened.
-        """
-        try:
-            return self._opener()
-        except OSError as exc:
-            raise LocalError(f"cannot read {self.name}: {exc.strerror or exc}") from exc
-
-    def release(self, stream: BinaryIO) -> None:
-        """Close *stream* (unless it is to be kept open)."""
-        if not self._keep_open:
-            stream.close()
+#: How often the progress display is redrawn when nothing happens (a stalled server).
+REDRAW_INTERVAL: Final = 0.25
+#: The longest ``Retry-After`` honoured, in seconds.
+MAX_RETRY_AFTER: Final = 600
+#: Request fields whose values -v does not print.
+_SECRET_FIELDS: Final = frozenset({"authorization", "proxy-authorization"})
 
 
 class Display(Protocol):
@@ -162,69 +102,14 @@ class Display(Protocol):
         """Remove or finish the display."""
 
 
-def _no_proxy(scheme: str, host: str) -> tuple[str, int] | None:
-    return None
+class _Discard:
+    """The sink of a body nobody wants (a redirect's, or a response to be retried)."""
 
+    def write(self, data: memoryview) -> None:
+        """Drop *data*."""
 
-@dataclass
-class Plan:
-    """How to fetch: the request and the limits.
-
-    Attributes:
-        method: the request method.
-        headers: extra request header fields.
-        upload: the request body, if any.
-        expect100: send ``Expect: 100-continue`` with the body.
-        timeout: seconds without progress after which a host's remaining
-            fetches fail; None for no limit.
-        max_connections: hosts fetched at the same time.
-        pipeline_depth: requests sent ahead of their responses, per connection.
-        tls: the TLS context for https URLs.
-        proxy_for: ``(scheme, host)`` to the ``(host, port)`` of a proxy or None.
-        resolver: the name resolver (None: the system's).
-        log: where ``-v`` writes request and response heads, or None.
-    """
-
-    method: str = "GET"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    upload: Upload | None = None
-    expect100: bool = False
-    timeout: float | None = None
-    max_connections: int = 10
-    pipeline_depth: int = 32
-    tls: ssl.SSLContext | None = None
-    proxy_for: Callable[[str, str], tuple[str, int] | None] = _no_proxy
-    resolver: Resolver | None = None
-    log: TextIO | None = None
-
-
-@dataclass
-class Totals:
-    """What :func:`fetch_all` did."""
-
-    fetches: Sequence[Fetch]
-    seconds: float
-    connections: int
-
-    @property
-    def received(self) -> int:
-        """Body bytes received."""
-        return sum(f.received for f in self.fetches)
-
-    @property
-    def sent(self) -> int:
-        """Body bytes sent."""
-        return sum(f.sent for f in self.fetches)
-
-    @property
-    def http_errors(self) -> int:
-        """Fetches whose response had a status of 400 or more."""
-        return sum(1 for f in self.fetches if f.error is None and f.status is not None and f.status >= 400)
-
-    @property
-    def failed(self) -> int:
-        """Fetches that got no response."""
-        return sum(1 for f in self.fetches if f.error is not None)
+    def close(self, complete: bool) -> None:
+        """Nothing to close."""
 
 
 def _merge(send: PollNeeded | None, read: PollNeeded | None) -> PollNeeded:
@@ -246,14 +131,41 @@ def authority(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def may_retry(plan: Plan, fetch: Fetch) -> bool:
+    """Whether *fetch* may be tried again (``--retry``): attempts left, and safe to repeat.
+
+    A request that is not idempotent is repeated only if none of it was sent,
+    and a body from standard input cannot be sent twice.
+    """
+    if fetch.attempts >= plan.retries:
+        return False
+    if plan.method_of(fetch) not in IDEMPOTENT_METHODS and fetch.started:
+        return False
+    upload = plan.upload_of(fetch)
+    return upload is None or upload.repeatable
+
+
+def _retry_after(resp: HTTPResponse) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if value is None or not value.strip().isdigit():
+        return None  # an HTTP date: use our own back-off
+    return float(min(int(value), MAX_RETRY_AFTER))
+
+
+#: Called with a fetch that takes over from another (redirect, retry) and the seconds to wait.
+HopHandler = Callable[[Fetch, float], None]
+
+
 class HostJob:
-    """The fetches of one ``(scheme, host, port)``, done by one task.
+    """The fetches of one origin ``(scheme, host, port)``, done by one task.
 
     Attributes:
         label: ``host:port``, the key of its bytes in the progress plugin.
-        fetches: the fetches, in the order given.
+        fetches: the fetches, in the order given (more may be appended while it runs).
         finished: how many of them are done (they finish in order).
         connections: connections opened (or attempted) so far.
+        established: connections over which a request went out.
+        closed: the task is over: appending a fetch would be too late.
         error: the error that ended the job early, if any.
     """
 
@@ -263,22 +175,32 @@ class HostJob:
         plan: Plan,
         open_sink: SinkFactory,
         on_bytes: Callable[[str, int], None],
+        on_hop: HopHandler | None = None,
     ) -> None:
         first = fetches[0]
         self.label = authority(first.host, first.port)
-        self.fetches = fetches
+        self.origin = first.origin
+        self.fetches = list(fetches)
         self.finished = 0
         self.connections = 0
+        self.established = 0
+        self.closed = False
         self.error: BaseException | None = None
         self._plan = plan
         self._open_sink = open_sink
         self._on_bytes = on_bytes
+        self._on_hop = on_hop
         self._buffer = bytearray()
+        self._stale = False  # the server closed the connection: open a new one
+        self._new_connection = False
+        proxy = plan.proxy_for(first.scheme, first.host)
+        # Through a CONNECT tunnel (https) a Proxy-Authorization field would reach the server.
+        self._proxy_auth = proxy.auth if proxy is not None and first.scheme == "http" else None
         self.conn = HTTPConnection(
             first.host,
             first.port,
             ssl_context=plan.tls if first.scheme == "https" else None,
-            proxy=plan.proxy_for(first.scheme, first.host),
+            proxy=(proxy.host, proxy.port) if proxy is not None else None,
             resolver=plan.resolver,
         )
 
@@ -300,55 +222,75 @@ class HostJob:
         via = f" via proxy {authority(*proxy)}" if proxy is not None else ""
         self._log(f"* {self.label}: {len(self.fetches)} request(s){via}")
         try:
-            if self._plan.upload is None:
-                yield from self._co_pipelined()
-            else:
-                for fetch in self.fetches:
+            while self.finished < len(self.fetches):
+                fetch = self.fetches[self.finished]
+                if self._plan.upload_of(fetch) is not None:
                     yield from self._co_exchange(fetch)
                     self.finished += 1
+                else:
+                    yield from self._co_round()
         except Exception as exc:
             self.error = exc
             self.fail_unfinished(exc)
         finally:
+            self.closed = True
             self.conn.disconnect()
             self._buffer = bytearray()
 
-    def _co_pipelined(self) -> PollCoroutine[None]:
-        plan = self._plan
-        depth = plan.pipeline_depth if plan.method in IDEMPOTENT_METHODS else 1
-        rounds = 0
-        while self.finished < len(self.fetches):
-            if rounds:
-                self.conn.reset()
-            rounds += 1
-            yield from self._co_round(self.fetches[self.finished :], depth)
+    def _log_renewal(self) -> None:
+        self._log(
+            f"* {self.label}: connection closed after {self.finished} response(s); sending the others on a new one"
+        )
 
-    def _co_round(self, fetches: Sequence[Fetch], depth: int) -> PollCoroutine[None]:
-        """Pipeline *fetches* over the current connection until done or it closes.
+    def _renew_if_closed(self) -> None:
+        """Start a new connection if the server closed the current one in the middle of a round."""
+        if self._stale:
+            self._log_renewal()
+            self.conn.reset()
+            self._stale = False
 
-        Returns after at least one fetch finished; raises when none could.
+    def _may_send(self, sent: int, done: int) -> bool:
+        """Whether the fetch at index *sent* may go out while those from *done* are unanswered."""
+        if sent >= len(self.fetches):
+            return False
+        fetch = self.fetches[sent]
+        if self._plan.upload_of(fetch) is not None:
+            return False
+        if sent == done:
+            return True
+        if sent - done >= self._plan.pipeline_depth:
+            return False
+        method_of = self._plan.method_of
+        return method_of(fetch) in IDEMPOTENT_METHODS and method_of(self.fetches[sent - 1]) in IDEMPOTENT_METHODS
+
+    def _co_round(self) -> PollCoroutine[None]:
+        """Pipeline the fetches from the first unfinished one over the current connection.
+
+        Stops at the end of the list (fetches appended meanwhile join), at a
+        fetch with a body, or when the server closes the connection.  Returns
+        after at least one fetch finished; raises when none could.
         """
-        conn, plan = self.conn, self._plan
-        sent = done = 0
+        self._renew_if_closed()
+        fetches = self.fetches
+        start = sent = done = self.finished
         sending: PollCoroutine[None] | None = None
         reading: PollCoroutine[None] | None = None
         send_wait: PollNeeded | None = None
         read_wait: PollNeeded | None = None
         send_closed: ConnectionClosed | None = None
         try:
-            while done < len(fetches):
-                if sending is None and send_closed is None and sent < len(fetches) and sent - done < depth:
-                    self._log_request(fetches[sent])
-                    if not conn.connected:  # (a connection the server closed cleanly reopens)
-                        if self.connections:
-                            self._log(
-                                f"* {self.label}: connection closed after {self.finished} response(s);"
-                                " sending the others on a new one"
-                            )
-                        self.connections += 1
-                    sending = conn.co_send_request(plan.method, fetches[sent].target, plan.headers)
+            while True:
+                if sending is None and send_closed is None and self._may_send(sent, done):
+                    sending = self._co_send(fetches[sent])
                 if reading is None and done < sent:
                     reading = self._co_receive(fetches[done])
+                if sending is None and reading is None:
+                    if send_closed is not None:
+                        # The server closed, and every response it owed has been read.
+                        if done == start:
+                            raise send_closed
+                        self._stale = True
+                    return
                 if sending is not None:
                     try:
                         send_wait = next(sending)
@@ -357,8 +299,8 @@ class HostJob:
                         sent += 1
                         continue
                     except ConnectionClosed as exc:
-                        # Stop sending; the responses to what was sent may still come.
                         sending = None
+                        # Stop sending; the responses to what was sent may still come.
                         send_closed = exc
                         continue
                 if reading is not None:
@@ -371,26 +313,54 @@ class HostJob:
                         continue
                     except ConnectionClosed as exc:
                         reading = None
-                        if plan.method not in IDEMPOTENT_METHODS:
+                        self._stale = True
+                        if self._plan.method_of(fetches[done]) not in IDEMPOTENT_METHODS:
                             # It may have been carried out: don't send it again.
                             fetches[done].error = exc
                             self.finished += 1
                             return
-                        if not done:
+                        if done == start:
                             raise
                         return
-                elif sending is None:
-                    # The server closed, and every response it owed has been read.
-                    assert send_closed is not None
-                    if not done:
-                        raise send_closed
-                    return
                 yield _merge(send_wait if sending is not None else None, read_wait if reading is not None else None)
         finally:
             if sending is not None:
                 sending.close()
             if reading is not None:
                 reading.close()
+
+    def _headers_for(self, fetch: Fetch) -> dict[str, str]:
+        headers = dict(self._plan.headers)
+        present = {name.lower() for name in headers}
+        if fetch.auth is not None and "authorization" not in present:
+            headers["Authorization"] = fetch.auth
+        if self._proxy_auth is not None and "proxy-authorization" not in present:
+            headers["Proxy-Authorization"] = self._proxy_auth
+        if fetch.offset:
+            headers["Range"] = f"bytes={fetch.offset}-"
+        return headers
+
+    def _co_send(self, fetch: Fetch, body: BodyFollowing | None = None) -> PollCoroutine[None]:
+        """Send the request of *fetch* (the head only, if it has a *body*)."""
+        plan = self._plan
+        if not self.conn.connected:
+            if not self.conn.response_pending():
+                # Closed after its last response ("Connection: close"): start afresh.
+                if self.connections:
+                    self._log_renewal()
+                self.conn.reset()
+            self.connections += 1
+            self._new_connection = True
+        offset_for = plan.offset_for
+        fetch.offset = offset_for(fetch) if offset_for is not None and plan.method_of(fetch) == "GET" else 0
+        headers = self._headers_for(fetch)
+        expect100 = plan.expect100 and body is not None
+        self._log_request(fetch, headers, body, expect100)
+        fetch.started = True
+        yield from self.conn.co_send_request(plan.method_of(fetch), fetch.target, headers, body, expect100)
+        if self._new_connection:
+            self.established += 1
+            self._new_connection = False
 
     def _co_receive(self, fetch: Fetch) -> PollCoroutine[None]:
         resp = yield from self.conn.co_read_response()
@@ -400,8 +370,11 @@ class HostJob:
         """Read the body of *resp* (the final response to *fetch*) into its sink."""
         self._log_response(resp)
         fetch.status, fetch.reason = resp.status, resp.reason
+        fetch.location = resp.headers.get("Location")
+        fetch.length = resp.length
         fetch.received = 0  # a response cut short may be fetched again
-        sink = self._open_sink(fetch, resp)
+        hop = self._hop_after(fetch, resp)
+        sink: Sink = _Discard() if hop is not None or fetch.error is not None else self._open_sink(fetch, resp)
         complete = False
         try:
             view = memoryview(self._buffer)
@@ -413,29 +386,62 @@ class HostJob:
         finally:
             sink.close(complete)
         self._on_bytes(self.label, 0)  # the request count changed: redraw
+        if hop is not None and self._on_hop is not None:
+            self._on_hop(*hop)
+
+    def _hop_after(self, fetch: Fetch, resp: HTTPResponse) -> tuple[Fetch, float] | None:
+        """The fetch that takes over from *fetch* after *resp*, if any, and when."""
+        plan = self._plan
+        if plan.follow and fetch.is_redirect:
+            return self._redirect(fetch)
+        if fetch.status in RETRY_STATUSES and may_retry(plan, fetch):
+            delay = _retry_after(resp) if plan.retry_delay is None else None
+            if delay is None:
+                delay = plan.retry_wait(fetch.attempts + 1)
+            self._log(f"* {fetch.url}: {fetch.status} {fetch.reason}; trying again in {delay:g} s")
+            return fetch.again(), delay
+        return None
+
+    def _redirect(self, fetch: Fetch) -> tuple[Fetch, float] | None:
+        plan = self._plan
+        assert fetch.status is not None and fetch.location is not None
+        if fetch.redirects >= plan.max_redirects:
+            fetch.error = RedirectError(f"more than {plan.max_redirects} redirects (--max-redirs)")
+            return None
+        try:
+            target = resolve_location(fetch.url, fetch.location)
+        except UsageError as exc:
+            fetch.error = RedirectError(f"cannot follow the redirect: {exc}")
+            return None
+        method, with_body = redirect_method(fetch.status, plan.method_of(fetch))
+        upload = plan.upload_of(fetch)
+        if with_body and upload is not None and not upload.repeatable:
+            fetch.error = RedirectError(f"redirected, and {upload.name} cannot be sent again")
+            return None
+        # Credentials go to the origin they were given for (or come with the new URL).
+        if target.credentials is not None:
+            auth: str | None = target.credentials.basic()
+        else:
+            auth = fetch.auth if target.origin == fetch.origin else None
+        self._log(f"* {fetch.url}: {fetch.status} {fetch.reason}: following to {target.display}")
+        new_method = None if with_body and fetch.method is None else method
+        return fetch.follow(target, auth, new_method), 0.0
 
     def _co_exchange(self, fetch: Fetch) -> PollCoroutine[None]:
         """Send one request with a body, then read its response."""
         plan, conn = self._plan, self.conn
-        upload = plan.upload
+        upload = plan.upload_of(fetch)
         assert upload is not None
+        self._renew_if_closed()
         stream = upload.open()
         try:
-            self._log_request(fetch)
-            if not conn.connected:  # (a connection the server closed cleanly reopens)
-                self.connections += 1
             try:
-                yield from conn.co_send_request(
-                    plan.method, fetch.target, plan.headers, BodyFollowing(upload.length), plan.expect100
-                )
+                yield from self._co_send(fetch, BodyFollowing(upload.length))
             except ConnectionClosed:
                 # Closed since the last response (idle, or "Connection: close"),
                 # before any byte of the body went out: sending again is safe.
                 conn.reset()
-                self.connections += 1
-                yield from conn.co_send_request(
-                    plan.method, fetch.target, plan.headers, BodyFollowing(upload.length), plan.expect100
-                )
+                yield from self._co_send(fetch, BodyFollowing(upload.length))
             if plan.expect100:
                 resp = yield from conn.co_read_response()
                 if resp.status != 100:
@@ -477,47 +483,57 @@ class HostJob:
 
     # ------------------------------------------------------------- -v output
 
-    def _log_request(self, fetch: Fetch) -> None:
+    def _log_request(
+        self, fetch: Fetch, headers: dict[str, str], body: BodyFollowing | None, expect100: bool
+    ) -> None:
         if self._plan.log is None:
             return
-        plan = self._plan
-        upload = plan.upload
-        length = upload.length if upload is not None else None
-        chunked = upload is not None and length is None
-        default_port = 443 if fetch.scheme == "https" else 80
-        if upload is None and plan.method in ("POST", "PUT", "PATCH"):
+        method = self._plan.method_of(fetch)
+        length = body.length if body is not None else None
+        chunked = body is not None and length is None
+        if body is None and method in ("POST", "PUT", "PATCH"):
             length = 0
+        default_port = 443 if fetch.scheme == "https" else 80
         fields = request_fields(
-            _host_header(fetch.host, fetch.port, default_port),
-            plan.headers,
-            length,
-            chunked,
-            None,
-            plan.expect100 and upload is not None,
+            _host_header(fetch.host, fetch.port, default_port), headers, length, chunked, None, expect100
         )
-        lines = [f"> {plan.method} {fetch.target} HTTP/1.1", *(f"> {n}: {v}" for n, v in fields), ">"]
+        shown = [(n, "[hidden]" if n.lower() in _SECRET_FIELDS else v) for n, v in fields]
+        lines = [f"> {method} {fetch.target} HTTP/1.1", *(f"> {n}: {v}" for n, v in shown), ">"]
         self._log("\n".join(lines))
 
     def _log_response(self, resp: HTTPResponse) -> None:
         if self._plan.log is None:
             return
-        lines = [f"< {resp.status} {resp.reason}", *(f"< {n}: {v}" for n, v in resp.headers.items()), "<"]
-        self._log("\n".join(lines))
+        fields = (f"< {n}: {redact(v)}" for n, v in resp.headers.items())
+        self._log("\n".join([f"< {resp.status} {resp.reason}", *fields, "<"]))
 
 
 class _Runner(Plugin):
     """Starts the jobs, at most ``max_connections`` at a time, and watches their progress.
 
-    As a plugin it sees every resumption of a task: that is the activity the
-    time-out watchdog looks at.
+    It also takes the fetches that redirects and retries add, now or after a
+    delay.  As a plugin it sees every resumption of a task: that is the
+    activity the time-out watchdog looks at.
     """
 
-    def __init__(self, reactor: Reactor, jobs: Sequence[HostJob], plan: Plan) -> None:
+    def __init__(
+        self,
+        reactor: Reactor,
+        jobs: list[HostJob],
+        plan: Plan,
+        make_job: Callable[[list[Fetch]], HostJob],
+        progress: Progress,
+    ) -> None:
         self._reactor = reactor
+        self._progress = progress
+        self._jobs = jobs
         self._queue = deque(jobs)
         self._plan = plan
+        self._make_job = make_job
+        self._open: dict[tuple[str, str, int], HostJob] = {job.origin: job for job in jobs}
         self._running: dict[Task[object], HostJob] = {}
         self._active: dict[Task[object], float] = {}  # task -> time of its last resumption
+        self._waiting = 0  # fetches to be added after a delay
         self._watch_handle: TimerHandle | None = None
 
     def run(self) -> None:
@@ -532,6 +548,30 @@ class _Runner(Plugin):
         finally:
             if self._watch_handle is not None:
                 self._watch_handle.cancel()
+
+    def add(self, fetch: Fetch, delay: float) -> None:
+        """Fetch *fetch* too, after *delay* seconds."""
+        if delay > 0:
+            self._waiting += 1
+            self._reactor.call_later(delay, lambda: self._add_later(fetch))
+        else:
+            self._add_now(fetch)
+
+    def _add_later(self, fetch: Fetch) -> None:
+        self._waiting -= 1
+        self._add_now(fetch)
+
+    def _add_now(self, fetch: Fetch) -> None:
+        job = self._open.get(fetch.origin)
+        if job is not None and not job.closed:
+            job.fetches.append(fetch)
+            return
+        job = self._make_job([fetch])
+        self._open[job.origin] = job
+        self._jobs.append(job)
+        self._progress.set_total(tasks=len(self._jobs))
+        self._queue.append(job)
+        self._start_more()
 
     def task_resumed(self, task: Task[object]) -> None:
         """Note the task's activity (all tasks on this reactor are jobs)."""
@@ -548,12 +588,26 @@ class _Runner(Plugin):
     def _finished(self, task: Task[None]) -> None:
         job = self._running.pop(task)
         del self._active[task]
+        job.closed = True
         if task.cancelled():
             job.error = ConnectionTimedOut(self._plan.timeout)
             job.fail_unfinished(job.error)
+        self._retry_failures(job)
         self._start_more()
-        if not self._running:
+        if not self._running and not self._waiting:
             self._reactor.stop()
+
+    def _retry_failures(self, job: HostJob) -> None:
+        """Schedule another attempt of each fetch of *job* that failed for a passing reason."""
+        for fetch in job.fetches:
+            error = fetch.error
+            if error is None or fetch.next is not None or not is_temp_network_error(error):
+                continue
+            if may_retry(self._plan, fetch):
+                delay = self._plan.retry_wait(fetch.attempts + 1)
+                if self._plan.log is not None:
+                    print(f"* {fetch.url}: {error}; trying again in {delay:g} s", file=self._plan.log, flush=True)
+                self.add(fetch.again(), delay)
 
     def _watch_interval(self) -> float:
         assert self._plan.timeout is not None
@@ -569,11 +623,21 @@ class _Runner(Plugin):
 
 
 def group_by_host(fetches: Sequence[Fetch]) -> list[list[Fetch]]:
-    """Group *fetches* by ``(scheme, host, port)``, in the order of first appearance."""
+    """Group *fetches* by origin, in the order of first appearance."""
     groups: dict[tuple[str, str, int], list[Fetch]] = {}
     for fetch in fetches:
-        groups.setdefault((fetch.scheme, fetch.host, fetch.port), []).append(fetch)
+        groups.setdefault(fetch.origin, []).append(fetch)
     return list(groups.values())
+
+
+def _redraw_every(reactor: Reactor, progress: Progress, interval: float) -> None:
+    """Render *progress* every *interval* seconds, so that clock and rate move while nothing arrives."""
+
+    def tick() -> None:
+        progress.render()
+        reactor.call_later(interval, tick)
+
+    reactor.call_later(interval, tick)
 
 
 def fetch_all(
@@ -588,7 +652,7 @@ def fetch_all(
         fetches: what to fetch.
         plan: how.
         open_sink: gives the sink for each response body.
-        display: redrawn as the transfer progresses, then closed.
+        display: redrawn as the transfer progresses (and on a timer), then closed.
 
     Returns:
         The totals.  Errors are recorded in the fetches, not raised (except
@@ -596,8 +660,8 @@ def fetch_all(
     """
     start = time.perf_counter()
     groups = group_by_host(fetches)
+    jobs: list[HostJob] = []
     with Reactor() as reactor:
-        jobs: list[HostJob] = []
         if display is not None:
             shown = display
 
@@ -605,15 +669,25 @@ def fetch_all(
                 shown.update(state, jobs)
 
             progress = Progress(render, tasks_total=len(groups))
+            _redraw_every(reactor, progress, REDRAW_INTERVAL)
         else:
             progress = Progress(tasks_total=len(groups))
         reactor.add_plugin(progress)
-        jobs.extend(HostJob(group, plan, open_sink, progress.add_bytes) for group in groups)
-        runner = _Runner(reactor, jobs, plan)
+
+        def make_job(group: list[Fetch]) -> HostJob:
+            return HostJob(group, plan, open_sink, progress.add_bytes, lambda fetch, delay: runner.add(fetch, delay))
+
+        jobs.extend(make_job(group) for group in groups)
+        runner = _Runner(reactor, jobs, plan, make_job, progress)
         reactor.add_plugin(runner)
         try:
             runner.run()
         finally:
             if display is not None:
                 display.close()
-    return Totals(fetches, time.perf_counter() - start, sum(j.connections for j in jobs))
+    return Totals(
+        fetches,
+        time.perf_counter() - start,
+        sum(j.connections for j in jobs),
+        sum(j.established for j in jobs),
+    )

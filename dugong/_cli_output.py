@@ -8,13 +8,14 @@ import socket
 import ssl
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol, TextIO
 from urllib.parse import unquote
 
-from ._cli_fetch import Fetch, HostJob, LocalError, Totals
+from ._cli_fetch import Fetch, HostJob, LocalError, RedirectError, Totals
 from ._errors import (
     ConnectionClosed,
     ConnectionTimedOut,
@@ -24,20 +25,26 @@ from ._errors import (
     ProxyError,
     UnsupportedResponse,
 )
+from ._cli_url import redact
 from .loop import ProgressState
 
 __all__ = [
+    "CompleteSink",
     "DiscardSink",
     "FileSink",
     "LineDisplay",
+    "Meter",
+    "Reading",
     "StdoutSink",
     "write_stdout",
     "TqdmDisplay",
     "describe_error",
     "error_lines",
+    "expected_bytes",
     "file_names",
     "format_bytes",
     "make_display",
+    "part_path",
     "summary_line",
 ]
 
@@ -97,15 +104,22 @@ class StdoutSink:
 class FileSink:
     """Writes the body to ``<path>.part``, renamed to *path* once complete.
 
+    Args:
+        path: the file to make.
+        append: add to what ``<path>.part`` holds (a resumed download).
+        keep_partial: keep ``<path>.part`` when the body is incomplete, to be
+            resumed later (``-C -``); otherwise it is removed.
+
     Raises:
         LocalError: the file could not be created or written.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, append: bool = False, keep_partial: bool = False) -> None:
         self._path = path
-        self._part = path.with_name(path.name + ".part")
+        self._part = part_path(path)
+        self._keep = keep_partial
         try:
-            self._file: BinaryIO = open(self._part, "wb")
+            self._file: BinaryIO = open(self._part, "ab" if append else "wb")
         except OSError as exc:
             raise LocalError(f"cannot write {self._part}: {exc.strerror or exc}") from exc
 
@@ -117,15 +131,39 @@ class FileSink:
             raise LocalError(f"cannot write {self._part}: {exc.strerror or exc}") from exc
 
     def close(self, complete: bool) -> None:
-        """Close the file; keep it under its name if *complete*, else remove it."""
+        """Close the file; keep it under its name if *complete*, else remove it (or keep the part)."""
         try:
             self._file.close()
             if complete:
                 os.replace(self._part, self._path)
-            else:
+            elif not self._keep:
                 self._part.unlink(missing_ok=True)
         except OSError as exc:
             raise LocalError(f"cannot write {self._path}: {exc.strerror or exc}") from exc
+
+
+class CompleteSink:
+    """The sink of a resumed download that was complete already (416): keeps the file, drops the body."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def write(self, data: memoryview) -> None:
+        """Drop *data* (the server's error page)."""
+
+    def close(self, complete: bool) -> None:
+        """Give ``<path>.part`` its final name, if that is where the download was."""
+        part = part_path(self._path)
+        try:
+            if part.exists():
+                os.replace(part, self._path)
+        except OSError as exc:
+            raise LocalError(f"cannot write {self._path}: {exc.strerror or exc}") from exc
+
+
+def part_path(path: Path) -> Path:
+    """Where the body for *path* is written until it is complete."""
+    return path.with_name(path.name + ".part")
 
 
 def _file_name(fetch: Fetch) -> str:
@@ -177,14 +215,20 @@ def _format_duration(seconds: float) -> str:
 
 
 def summary_line(totals: Totals) -> str:
-    """One line: requests, bytes, elapsed time, requests/s, MB/s, and the failures."""
+    """One line: requests, bytes, elapsed time, requests/s, MB/s, and the failures.
+
+    When no connection could be made at all, it says so instead of rates.
+    """
+    count = len(totals.fetches)
+    requests = f"{count:,} request{'s' if count != 1 else ''}"
+    if totals.unreachable and totals.failed:
+        return f"no connection could be made: {requests} failed after {totals.seconds:.2f} s"
     seconds = max(totals.seconds, 1e-9)
     moved = totals.received + totals.sent
     line = (
-        f"{len(totals.fetches):,} request{'s' if len(totals.fetches) != 1 else ''},"
-        f" {moved:,} bytes in {totals.seconds:.2f} s"
+        f"{requests}, {moved:,} bytes in {totals.seconds:.2f} s"
         f" over {totals.connections} connection{'s' if totals.connections != 1 else ''}:"
-        f" {len(totals.fetches) / seconds:,.0f} requests/s, {moved / seconds / 1e6:.2f} MB/s"
+        f" {count / seconds:,.0f} requests/s, {moved / seconds / 1e6:.2f} MB/s"
     )
     problems = []
     if totals.http_errors:
@@ -215,7 +259,7 @@ def describe_error(exc: BaseException) -> str:
         return f"invalid response: {exc}"
     if isinstance(exc, ConnectionClosed):
         return f"connection closed: {exc}"
-    if isinstance(exc, LocalError):
+    if isinstance(exc, (LocalError, RedirectError)):
         return str(exc)
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve host: {exc.strerror or exc}"
@@ -232,32 +276,138 @@ def describe_error(exc: BaseException) -> str:
 
 
 def error_lines(fetches: Sequence[Fetch]) -> list[str]:
-    """One line per HTTP error, and one per network error (at the first URL it hit)."""
-    hits = Counter(id(f.error) for f in fetches if f.error is not None)
+    """One line per HTTP error or unfollowed redirect, and one per network error (at the first URL it hit).
+
+    A URL that was redirected or retried is reported by its last fetch,
+    under the URL given on the command line.
+    """
+    finals = [fetch.final for fetch in fetches]
+    hits = Counter(id(f.error) for f in finals if f.error is not None)
     lines: list[str] = []
     reported: set[int] = set()
-    for fetch in fetches:
-        if fetch.error is not None:
-            if id(fetch.error) in reported:
+    for fetch, final in zip(fetches, finals):
+        where = fetch.url if final.url == fetch.url else f"{fetch.url} (at {final.url})"
+        if final.error is not None:
+            if id(final.error) in reported:
                 continue
-            reported.add(id(fetch.error))
-            more = hits[id(fetch.error)] - 1
+            reported.add(id(final.error))
+            more = hits[id(final.error)] - 1
             also = f" (and {more} more URL{'s' if more != 1 else ''})" if more else ""
-            lines.append(f"dugong: {fetch.url}{also}: {describe_error(fetch.error)}")
-        elif fetch.status is not None and fetch.status >= 400:
-            lines.append(f"dugong: {fetch.url}: {fetch.status} {fetch.reason}".rstrip())
+            lines.append(f"dugong: {where}{also}: {describe_error(final.error)}")
+        elif final.unfollowed:
+            target = redact(final.location or "")
+            lines.append(f"dugong: {where}: {final.status} {final.reason} to {target} (not followed: use -L)")
+        elif final.status is not None and final.status >= 400 and not final.complete_already:
+            lines.append(f"dugong: {where}: {final.status} {final.reason}".rstrip())
     return lines
 
 
 # ------------------------------------------------------------------ progress
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the progress displays show, read from the jobs at one moment.
+
+    Attributes:
+        received: body bytes received.
+        sent: body bytes sent.
+        expected: the body bytes to receive in all, when the ``Content-Length``
+            of every response is known (or, for the responses yet to come,
+            estimated from those that are), else None.
+        requests_done: fetches finished.
+        requests_total: fetches so far (redirects and retries add some).
+        rate: bytes per second over the last few seconds.
+        elapsed: seconds since the start.
+    """
+
+    received: int
+    sent: int
+    expected: int | None
+    requests_done: int
+    requests_total: int
+    rate: float
+    elapsed: float
+
+    @property
+    def percent(self) -> float | None:
+        """Received out of expected, in percent, or None."""
+        if self.expected is None:
+            return None
+        return 100.0 if self.expected <= 0 else min(100.0, 100.0 * self.received / self.expected)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until the expected bytes are in at the current rate, or None."""
+        if self.expected is None or self.rate <= 0:
+            return None
+        return max(0, self.expected - self.received) / self.rate
+
+
+def expected_bytes(jobs: Sequence[HostJob]) -> int | None:
+    """The body bytes all the jobs' responses will have, from their ``Content-Length``.
+
+    A finished fetch counts what it received; one whose head arrived counts
+    its length; one still waiting counts the mean of the others.  None when
+    a length is unknown (chunked, or ending when the server closes) or when
+    nothing is known yet.
+    """
+    known: list[int] = []
+    waiting = 0
+    for job in jobs:
+        for index, fetch in enumerate(job.fetches):
+            if index < job.finished or fetch.error is not None or fetch.next is not None:
+                known.append(fetch.received)
+            elif fetch.status is None:
+                waiting += 1
+            elif fetch.length is None:
+                return None
+            else:
+                known.append(fetch.length)
+    if waiting and not known:
+        return None
+    mean = sum(known) / len(known) if known else 0
+    return sum(known) + round(mean * waiting)
+
+
+class Meter:
+    """Reads the jobs' progress, and the rate over a sliding window of *window* seconds."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, window: float = 3.0) -> None:
+        self._clock = clock
+        self._window = window
+        self._start = clock()
+        self._samples: deque[tuple[float, int]] = deque([(self._start, 0)])
+
+    def read(self, jobs: Sequence[HostJob]) -> Reading:
+        """The reading now."""
+        now = self._clock()
+        received = sent = done = total = 0
+        for job in jobs:
+            done += job.finished
+            total += len(job.fetches)
+            for fetch in job.fetches:
+                received += fetch.received
+                sent += fetch.sent
+        moved = received + sent
+        samples = self._samples
+        samples.append((now, moved))
+        while len(samples) > 2 and now - samples[1][0] >= self._window:
+            samples.popleft()
+        since, before = samples[0]
+        rate = (moved - before) / (now - since) if now > since else 0.0
+        return Reading(received, sent, expected_bytes(jobs), done, total, rate, now - self._start)
+
+
+def _running(job: HostJob) -> bool:
+    return 0 < job.connections and job.finished < len(job.fetches) and job.error is None
+
+
 class _Bar(Protocol):
     """The parts of a ``tqdm.tqdm`` bar that are used."""
 
     n: float
-
-    def update(self, n: float = 1) -> bool | None: ...
+    total: float | None
 
     def set_postfix_str(self, s: str = "", refresh: bool = True) -> None: ...
 
@@ -270,43 +420,53 @@ _BarFactory = Callable[..., _Bar]
 
 
 class TqdmDisplay:
-    """Progress with tqdm: a bar for all requests and one per running host."""
+    """Progress with tqdm: a bar of bytes for everything (requests in its postfix), and one per running host."""
 
-    def __init__(self, bar_factory: _BarFactory, stream: TextIO, total: int) -> None:
+    def __init__(self, bar_factory: _BarFactory, stream: TextIO, meter: Meter | None = None) -> None:
         self._factory = bar_factory
         self._stream = stream
+        self._meter = meter or Meter()
+        # smoothing=0: tqdm's rate and ETA are averages since the start, which keep
+        # moving (down) while a server stalls, as the bar is redrawn on a timer.
         self._total: _Bar = bar_factory(
-            total=total, desc="requests", unit="req", file=stream, dynamic_ncols=True, leave=True
+            total=None, desc="dugong", unit="B", unit_scale=True, unit_divisor=1000, smoothing=0,
+            file=stream, dynamic_ncols=True, leave=True,
         )
         self._hosts: dict[str, _Bar] = {}
-        self._start = time.monotonic()
 
     def update(self, state: ProgressState, jobs: Sequence[HostJob]) -> None:
         """Advance the bars."""
-        done = sum(job.finished for job in jobs)
-        rate = state.bytes_done / max(time.monotonic() - self._start, 1e-9)
-        hosts = f", hosts {state.tasks_done}/{state.tasks_total}" if state.tasks_total > 1 else ""
-        self._total.set_postfix_str(f"{format_bytes(state.bytes_done)}, {format_bytes(rate)}/s{hosts}", refresh=False)
-        self._total.n = done
+        reading = self._meter.read(jobs)
+        postfix = f"{reading.requests_done}/{reading.requests_total} requests"
+        if reading.sent:
+            postfix += f", {format_bytes(reading.sent)} sent"
+        if state.tasks_total > 1:
+            postfix += f", hosts {state.tasks_done}/{state.tasks_total}"
+        self._total.set_postfix_str(postfix, refresh=False)
+        self._total.total = reading.expected
+        self._total.n = reading.received
         if len(jobs) > 1:
-            for job in jobs:
-                bar = self._hosts.get(job.label)
-                running = 0 < job.connections and job.finished < len(job.fetches) and job.error is None
-                if bar is None and running and len(self._hosts) < _MAX_HOST_LINES:
-                    bar = self._factory(
-                        total=len(job.fetches), desc=job.label, unit="req", file=self._stream,
-                        dynamic_ncols=True, leave=False,
-                    )
-                    self._hosts[job.label] = bar
-                if bar is not None:
-                    bar.n = job.finished
-                    bar.set_postfix_str(format_bytes(state.bytes_by_key.get(job.label, 0)), refresh=False)
-                    if not running:
-                        bar.close()
-                        del self._hosts[job.label]
-                    else:
-                        bar.refresh()
+            self._update_hosts(state, jobs)
         self._total.refresh()
+
+    def _update_hosts(self, state: ProgressState, jobs: Sequence[HostJob]) -> None:
+        for job in jobs:
+            bar = self._hosts.get(job.label)
+            running = _running(job)
+            if bar is None and running and len(self._hosts) < _MAX_HOST_LINES:
+                bar = self._factory(
+                    total=len(job.fetches), desc=job.label, unit="req", file=self._stream,
+                    dynamic_ncols=True, leave=False,
+                )
+                self._hosts[job.label] = bar
+            if bar is not None:
+                bar.n, bar.total = job.finished, len(job.fetches)
+                bar.set_postfix_str(format_bytes(state.bytes_by_key.get(job.label, 0)), refresh=False)
+                if not running:
+                    bar.close()
+                    del self._hosts[job.label]
+                else:
+                    bar.refresh()
 
     def close(self) -> None:
         """Close every bar."""
@@ -319,11 +479,9 @@ class TqdmDisplay:
 class LineDisplay:
     """Progress without tqdm: one status line on a terminal, redrawn in place."""
 
-    def __init__(self, stream: TextIO, total: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stream: TextIO, meter: Meter | None = None) -> None:
         self._stream = stream
-        self._total = total
-        self._clock = clock
-        self._start = clock()
+        self._meter = meter or Meter()
         self._width = 0
         try:
             columns = os.get_terminal_size(stream.fileno()).columns
@@ -334,20 +492,24 @@ class LineDisplay:
 
     def line(self, state: ProgressState, jobs: Sequence[HostJob]) -> str:
         """The status line for *state*."""
-        done = sum(job.finished for job in jobs)
-        elapsed = max(self._clock() - self._start, 1e-9)
-        text = (
-            f"{done}/{self._total} requests, {format_bytes(state.bytes_done)},"
-            f" {format_bytes(state.bytes_done / elapsed)}/s"
-        )
-        if 0 < done < self._total:
-            text += f", ETA {_format_duration(elapsed * (self._total - done) / done)}"
+        r = self._meter.read(jobs)
+        percent = r.percent
+        if percent is not None and r.expected is not None:
+            text = f"{percent:3.0f}% {format_bytes(r.received)} of {format_bytes(r.expected)}"
+        else:
+            text = format_bytes(r.received)
+        if r.sent:
+            text += f" ({format_bytes(r.sent)} sent)"
+        text += f", {format_bytes(r.rate)}/s, {_format_duration(r.elapsed)}"
+        eta = r.eta
+        if eta is not None and r.requests_done < r.requests_total:
+            text += f", ETA {_format_duration(eta)}"
+        text += f" | {r.requests_done}/{r.requests_total} requests"
         if len(jobs) > 1:
             text += f"; hosts {state.tasks_done}/{state.tasks_total}"
-            running = [j for j in jobs if j.connections and j.finished < len(j.fetches) and j.error is None]
             text += "".join(
                 f" | {j.label} {j.finished}/{len(j.fetches)} {format_bytes(state.bytes_by_key.get(j.label, 0))}"
-                for j in running[:_MAX_HOST_LINES]
+                for j in [j for j in jobs if _running(j)][:_MAX_HOST_LINES]
             )
         return text
 
@@ -365,11 +527,11 @@ class LineDisplay:
             self._stream.flush()
 
 
-def make_display(stream: TextIO, total: int) -> TqdmDisplay | LineDisplay:
+def make_display(stream: TextIO) -> TqdmDisplay | LineDisplay:
     """A tqdm display if tqdm is installed, else a :class:`LineDisplay`."""
     try:
         import tqdm
     except ImportError:
-        return LineDisplay(stream, total)
+        return LineDisplay(stream)
     factory: _BarFactory = tqdm.tqdm
-    return TqdmDisplay(factory, stream, total)
+    return TqdmDisplay(factory, stream)
