@@ -99,7 +99,7 @@ def test_aio_futures_made_before_run_until_complete(
     # The 3.x tutorial's pipelining pattern, on a connection that is not open yet.
     loop = asyncio.get_event_loop()
     assert loop is fresh_event_loop
-    with HTTPConnection(http_server.host, http_server.port, resolver=_slow_resolver(0.05)) as conn:
+    with HTTPConnection("localhost", http_server.port, resolver=_slow_resolver(0.05)) as conn:
         sender = AioFuture(_sender(conn, COUNT))
         reader = AioFuture(_reader(conn, COUNT))
         assert sender.get_loop() is loop and reader.get_loop() is loop
@@ -163,8 +163,21 @@ def test_monkeypatching_dns_test_hostnames_takes_effect(monkeypatch: pytest.Monk
 # ------------------------------------- 3. a reader that starts before the connection is open
 
 
+def test_a_reader_started_first_waits_for_the_opening_not_on_the_socket(http_server: StdlibServer) -> None:
+    with HTTPConnection("localhost", http_server.port, resolver=_slow_resolver(0.2)) as conn:
+        sender, reader = _sender(conn, 1), _reader(conn, 1)
+        resolving = next(sender)  # waits for the resolver
+        opening = next(reader)  # no StateError: the request is pending
+        assert opening.fd != resolving.fd and opening.mask == dugong.POLLIN
+        assert not opening.poll(0.05)  # no busy loop: nothing to do yet
+        dugong.eval_coroutine(sender, 10)  # the sender connects and sends
+        assert conn.connected
+        assert opening.poll(1)  # ... which wakes the reader
+        assert run_all((reader,)) == ([body_for(1)],)
+
+
 def test_two_reactor_tasks_reader_before_the_connect(http_server: StdlibServer) -> None:
-    with HTTPConnection(http_server.host, http_server.port, resolver=_slow_resolver(0.05)) as conn:
+    with HTTPConnection("localhost", http_server.port, resolver=_slow_resolver(0.05)) as conn:
         with Reactor() as reactor:
             sent, bodies = run_all([_sender(conn, COUNT), _reader(conn, COUNT)], reactor=reactor)
     assert sent is None
@@ -193,16 +206,28 @@ def test_two_threads_reader_before_the_connect(http_server: StdlibServer) -> Non
         thread.start()
         return thread
 
+    # After the first request, the reader must not overtake the sender (the
+    # 3.x threading pattern counts the requests sent, as examples/pipeline_threads.py does).
+    sent = threading.Condition()
+    sent_count = 0
+
     def send() -> None:
+        nonlocal sent_count
         for i in range(COUNT):
             conn.send_request("GET", f"/bytes/{i + 1}")
+            with sent:
+                sent_count += 1
+                sent.notify()
 
     def read() -> None:
-        for _ in range(COUNT):
-            assert conn.read_response().status == 200
+        for i in range(COUNT):
+            if i:
+                with sent:
+                    assert sent.wait_for(lambda: sent_count > i, 10)
+            assert conn.read_response().status == 200  # the first waits for the connection
             bodies.append(conn.readall())
 
-    with HTTPConnection(http_server.host, http_server.port, resolver=resolve) as conn:
+    with HTTPConnection("localhost", http_server.port, resolver=resolve) as conn:
         conn.timeout = 10
         sender = run(send)
         deadline = time.monotonic() + 10
@@ -210,6 +235,7 @@ def test_two_threads_reader_before_the_connect(http_server: StdlibServer) -> Non
             time.sleep(0.01)
         reader = run(read)
         time.sleep(0.2)  # the reader is waiting for the connection now
+        assert sent_count == 0
         release.set()
         sender.join(20)
         reader.join(20)
@@ -464,13 +490,35 @@ def test_a_co_readall_cancelled_on_a_reactor_keeps_its_data(raw_server: RawServe
         assert conn.readall() == b"abcdefgh"
 
 
-def _not_reading_server(raw_server: RawServerFactory, started: threading.Event, go: threading.Event) -> RawServer:
+def _fill_send_buffer(conn: HTTPConnection) -> int:
+    """Fill the kernel's buffers towards a server that does not read; return how many bytes it took.
+
+    (Through a duplicate of the connection's fd, so that the test need not
+    write megabytes one byte at a time.)
+    """
+    filler = socket.socket(fileno=os.dup(conn._fd))
+    filler.setblocking(False)
+    filled = 0
+    try:
+        while True:
+            filled += filler.send(bytes(65536))
+    except BlockingIOError:
+        return filled
+    finally:
+        filler.close()
+
+
+def _not_reading_server(
+    raw_server: RawServerFactory, started: threading.Event, go: threading.Event, extra: list[int]
+) -> RawServer:
+    """Reads a request head, then nothing until *go*; then the body and ``extra[0]`` more bytes."""
+
     def handler(sock: socket.socket) -> None:
         request = read_request(sock, with_body=False)
         started.set()
         if not go.wait(20):
             return
-        body = read_exactly(sock, int(request.header("Content-Length") or 0))
+        body = read_exactly(sock, int(request.header("Content-Length") or 0) + extra[0])
         send_all(sock, make_response(200, str(len(body)).encode()))
         read_until_close(sock)
 
@@ -479,12 +527,14 @@ def _not_reading_server(raw_server: RawServerFactory, started: threading.Event, 
 
 def test_a_write_that_timed_out_before_sending_can_be_tried_again(raw_server: RawServerFactory) -> None:
     started, go = threading.Event(), threading.Event()
-    server = _not_reading_server(raw_server, started, go)
-    total = 8 * 1024 * 1024
+    filled = [0]
+    server = _not_reading_server(raw_server, started, go, filled)
+    total = 1024 * 1024
     with HTTPConnection(server.host, server.port) as conn:
         conn.timeout = 0.2
         conn.send_request("PUT", "/", body=BodyFollowing(total))
         assert started.wait(10)
+        filled[0] = _fill_send_buffer(conn)  # (extra bytes, sent behind dugong's back)
         written = 0
         # One byte per write: a timed-out write sent nothing, so it is retried.
         while True:
@@ -501,12 +551,12 @@ def test_a_write_that_timed_out_before_sending_can_be_tried_again(raw_server: Ra
         written += 1
         conn.write(b"y" * (total - written))
         assert conn.read_response().status == 200
-        assert conn.readall() == str(total).encode()
+        assert conn.readall() == str(filled[0] + total).encode()  # not a byte lost or repeated
 
 
 def test_a_write_that_timed_out_after_sending_part_closes_the_connection(raw_server: RawServerFactory) -> None:
     started, go = threading.Event(), threading.Event()
-    server = _not_reading_server(raw_server, started, go)
+    server = _not_reading_server(raw_server, started, go, [0])
     with HTTPConnection(server.host, server.port) as conn:
         conn.timeout = 0.2
         conn.send_request("PUT", "/", body=BodyFollowing(None))
