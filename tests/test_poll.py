@@ -18,7 +18,15 @@ def test_poll_needed_is_a_tuple_in_poll_terms() -> None:
     assert (fd, mask) == (3, POLLIN) and POLLOUT == select.POLLOUT
 
 
-def test_poll_waits_for_readiness() -> None:
+@pytest.fixture(params=["poll", "select"])
+def waiting_with(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """PollNeeded.poll() with select.poll, and with the select.select fallback (Windows)."""
+    if request.param == "select":
+        monkeypatch.setattr("dugong._poll._HAVE_POLL", False)
+    return str(request.param)
+
+
+def test_poll_waits_for_readiness(waiting_with: str) -> None:
     a, b = socket.socketpair()
     with a, b:
         assert not PollNeeded(a.fileno(), POLLIN).poll(0.05)
@@ -62,3 +70,25 @@ def test_eval_coroutine_timeout_is_raised_inside_the_coroutine() -> None:
         assert time.monotonic() - started < 2
     assert len(seen) == 1 and "PollNeeded" in str(seen[0])
     assert str(ConnectionTimedOut()) == "send/recv timeout exceeded"
+
+
+def test_poll_reports_a_closed_peer_as_ready(waiting_with: str) -> None:
+    a, b = socket.socketpair()
+    with a:
+        b.close()
+        assert PollNeeded(a.fileno(), POLLIN).poll(1)  # recv() would not block: it returns b''
+        assert a.recv(1) == b""
+
+
+def test_eval_coroutine_times_out_with_either_way_of_waiting(waiting_with: str) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+
+        def wait_forever() -> PollCoroutine[None]:
+            while True:
+                yield PollNeeded(a.fileno(), POLLIN)
+
+        started = time.monotonic()
+        with pytest.raises(ConnectionTimedOut):
+            eval_coroutine(wait_forever(), 0.1)
+        assert time.monotonic() - started >= 0.09
