@@ -3,6 +3,7 @@
 
     benchmarks/setup.sh                      # once: nginx, wrk, the two virtual environments
     benchmarks/.venv-peers/bin/python benchmarks/run.py [--quick] [--scenarios a,b] [--reps 5]
+    benchmarks/.venv-peers/bin/python benchmarks/run.py --tls   # a-tls, b-tls, c-tls, e-tls
 
 (``python3 benchmarks/run.py`` re-executes itself with the peers' python.)
 
@@ -12,6 +13,8 @@ How a run goes:
    free loopback port, keep-alive without limits, no access log, sendfile, a docroot with
    ``1k.bin`` and ``big.bin`` (deterministic content), a DAV location that accepts PUT
    uploads (nginx reads the whole body into a file before it answers), and stub_status.
+   A second port serves the same docroot over TLS 1.3, with a certificate from a throwaway
+   CA made for the run (``openssl``; the clients get the CA file and check the certificate).
    nginx is pinned to one CPU, every client to the other (taskset).
 2. For each repetition, each scenario, each client (the order of the clients rotates from
    one repetition to the next, so none always runs first), the client runs once in a fresh
@@ -40,6 +43,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -57,11 +61,27 @@ DUGONG3 = HERE / ".venv-dugong3"
 DOCS = ROOT / "docs" / "performance.rst"
 DOCS_BEGIN = ".. BEGIN GENERATED RESULTS (run.py --write-docs; do not edit by hand)"
 DOCS_END = ".. END GENERATED RESULTS"
+DOCS_TLS_BEGIN = ".. BEGIN GENERATED TLS RESULTS (run.py --tls --write-docs; do not edit by hand)"
+DOCS_TLS_END = ".. END GENERATED TLS RESULTS"
 
 sys.path.insert(0, str(CLIENT_DIR))
 import _common  # noqa: E402  (the deterministic content, shared with the clients)
 
 SCENARIOS = _common.SCENARIOS
+#: The same exchanges over TLS 1.3 (sequential, pipelined, download, many connections): the
+#: clients run the scenario without the suffix with --tls-ca, against nginx's TLS port.
+TLS_SCENARIOS = ("a-tls", "b-tls", "c-tls", "e-tls")
+ALL_SCENARIOS = SCENARIOS + TLS_SCENARIOS
+
+
+def plain(scenario: str) -> str:
+    """The scenario a client runs: a-tls is a, over TLS."""
+    return scenario.removesuffix("-tls")
+
+
+def is_tls(scenario: str) -> bool:
+    return scenario.endswith("-tls")
+
 
 TITLES = {
     "a": "a. sequential keep-alive GET of a 1 KiB file, one connection",
@@ -71,14 +91,20 @@ TITLES = {
     "d100": "d100. upload of {big} with Expect: 100-continue, one connection",
     "e": "e. {conns} connections x {count} GETs each, concurrently",
     "f": "f. memory per idle connection ({count} connections), and peak RSS",
+    "a-tls": "a-tls. sequential keep-alive GET of the 1 KiB file over TLS, one connection",
+    "b-tls": "b-tls. pipelined GET of the 1 KiB file over TLS, {depth} in flight, one connection",
+    "c-tls": "c-tls. download of the {big} file over TLS into a reused buffer, one connection",
+    "e-tls": "e-tls. {conns} TLS connections x {count} GETs each, concurrently",
 }
 
 #: Scenarios whose rate is requests per second; c, d, d100 are MB/s; f is bytes.
-REQUEST_SCENARIOS = ("a", "b", "e")
-BYTE_SCENARIOS = ("c", "d", "d100")
+REQUEST_SCENARIOS = ("a", "b", "e", "a-tls", "b-tls", "e-tls")
+BYTE_SCENARIOS = ("c", "d", "d100", "c-tls")
 
-FULL_COUNTS = {"a": 50_000, "b": 200_000, "c": 4, "d": 4, "d100": 4, "e": 50, "f": 1000}
-QUICK_COUNTS = {"a": 2_000, "b": 10_000, "c": 1, "d": 1, "d100": 1, "e": 5, "f": 100}
+FULL_COUNTS = {"a": 50_000, "b": 200_000, "c": 4, "d": 4, "d100": 4, "e": 50, "f": 1000,
+               "a-tls": 50_000, "b-tls": 200_000, "c-tls": 4, "e-tls": 50}
+QUICK_COUNTS = {"a": 2_000, "b": 10_000, "c": 1, "d": 1, "d100": 1, "e": 5, "f": 100,
+                "a-tls": 2_000, "b-tls": 10_000, "c-tls": 1, "e-tls": 5}
 
 
 # --- clients -------------------------------------------------------------------------------
@@ -99,30 +125,46 @@ class Client:
 
 
 CLIENTS: tuple[Client, ...] = (
-    Client("http.client", PEERS, "httpclient_.py", ("a", "c", "d", "f")),
-    Client("urllib3", PEERS, "urllib3_.py", ("a", "c", "d", "f"), needs="import urllib3"),
-    Client("httpx", PEERS, "httpx_.py", ("a", "c", "d", "f"), needs="import httpx"),
-    Client("aiohttp", PEERS, "aiohttp_.py", ("a", "c", "d", "d100", "e", "f"),
+    Client("http.client", PEERS, "httpclient_.py", ("a", "c", "d", "f", "a-tls", "c-tls")),
+    Client("urllib3", PEERS, "urllib3_.py", ("a", "c", "d", "f", "a-tls", "c-tls"),
+           needs="import urllib3"),
+    Client("httpx", PEERS, "httpx_.py", ("a", "c", "d", "f", "a-tls", "c-tls"),
+           needs="import httpx"),
+    Client("aiohttp", PEERS, "aiohttp_.py",
+           ("a", "c", "d", "d100", "e", "f", "a-tls", "c-tls", "e-tls"),
            ("--loop", "asyncio"), needs="import aiohttp"),
-    Client("aiohttp-uvloop", PEERS, "aiohttp_.py", ("a", "c", "d", "d100", "e", "f"),
+    Client("aiohttp-uvloop", PEERS, "aiohttp_.py",
+           ("a", "c", "d", "d100", "e", "f", "a-tls", "c-tls", "e-tls"),
            ("--loop", "uvloop"), needs="import aiohttp, uvloop"),
-    Client("pycurl", PEERS, "pycurl_.py", ("a", "c", "d", "d100", "f"), needs="import pycurl"),
-    Client("dugong", PEERS, "dugong_.py", SCENARIOS,
+    Client("pycurl", PEERS, "pycurl_.py", ("a", "c", "d", "d100", "f", "a-tls", "c-tls"),
+           needs="import pycurl"),
+    Client("dugong", PEERS, "dugong_.py", ALL_SCENARIOS,
            needs="import dugong; dugong.HTTPConnection; dugong.BodyFollowing; "
                  "from dugong.loop import run_all"),
-    Client("dugong-3.8.2", DUGONG3, "dugong3.py", SCENARIOS,
+    # e-tls with every connection after the first resuming its TLS session (see the HOOK in
+    # clients/_dugong_impl.py: for now a context subclass hands the session to the socket)
+    Client("dugong-resume", PEERS, "dugong_.py", ("e-tls",), ("--tls-resume",),
+           needs="import dugong; from dugong.loop import run_all"),
+    Client("dugong-3.8.2", DUGONG3, "dugong3.py", ALL_SCENARIOS,
            needs="import dugong; assert dugong.__version__ == '3.8.2', dugong.__version__"),
-    Client("raw-socket", PEERS, "raw_socket.py", SCENARIOS),
-    Client("wrk", PEERS, "wrk_.py", ("a", "b", "e"), native="wrk"),
-    Client("curl", PEERS, "curl_.py", ("c", "d", "d100"), native="curl"),
+    Client("raw-socket", PEERS, "raw_socket.py", ALL_SCENARIOS),
+    Client("raw-socket-resume", PEERS, "raw_socket.py", ("e-tls",), ("--tls-resume",)),
+    Client("wrk", PEERS, "wrk_.py", ("a", "b", "e", "a-tls", "b-tls", "e-tls"), native="wrk"),
+    Client("curl", PEERS, "curl_.py", ("c", "d", "d100", "c-tls"), native="curl"),
 )
 CLIENT_NAMES = tuple(c.name for c in CLIENTS)
 FLOOR = "raw-socket"
+#: The clients that resume TLS sessions in e-tls, and the client each is a variant of.
+RESUMING = {"dugong-resume": "dugong", "raw-socket-resume": "raw-socket"}
+#: Not peers: the floor, the native ceilings, and dugong's own variants.
+NOT_PEERS = ("dugong", "dugong-resume", "raw-socket", "raw-socket-resume", "wrk", "curl")
 #: What the "x ..." column of each scenario compares with: (scenario, client), as in the
 #: targets of issue 7 (http.client has no pipelining, no 100-continue, no concurrency).
 BASELINES = {
     "a": ("a", "http.client"), "b": ("a", "http.client"), "c": ("c", "http.client"),
     "d": ("d", "http.client"), "d100": ("d100", "pycurl"), "e": ("e", "aiohttp-uvloop"),
+    "a-tls": ("a-tls", "http.client"), "b-tls": ("a-tls", "http.client"),
+    "c-tls": ("c-tls", "http.client"), "e-tls": ("e-tls", "aiohttp-uvloop"),
 }
 
 
@@ -201,8 +243,63 @@ http {{
             stub_status;
         }}
     }}
-}}
+{tls_server}}}
 """
+
+#: The TLS port (a-tls, b-tls, c-tls, e-tls): the same docroot over TLS 1.3 only. Session
+#: tickets (stateless; OpenSSL sends two after a full handshake) and a shared cache, so that a
+#: client can resume a session (e-tls with --tls-resume).
+NGINX_TLS_SERVER = """
+    server {{
+        listen 127.0.0.1:{port} ssl backlog=4096;
+        root {work}/www;
+        ssl_certificate {tls}/server.pem;
+        ssl_certificate_key {tls}/server.key;
+        ssl_protocols TLSv1.3;
+        ssl_session_cache shared:bench:10m;
+        ssl_session_timeout 1h;
+        ssl_session_tickets on;
+
+        location / {{
+        }}
+    }}
+"""
+
+#: The throwaway CA and the server certificate of a run: ECDSA P-256 keys (what a public CA
+#: issues by default today), the server's for 127.0.0.1 and localhost, valid for two days.
+OPENSSL_STEPS = (
+    ["req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+     "-days", "2", "-subj", "/CN=dugong benchmark throwaway CA", "-keyout", "ca.key",
+     "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE",
+     "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+    ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+     "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"],
+    ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+     "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem"],
+)
+SERVER_EXTENSIONS = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def make_ca(directory: Path) -> Path:
+    """Make a throwaway CA and a server certificate signed by it in *directory*; return the
+    CA certificate (``server.pem`` and ``server.key`` are beside it)."""
+    if not shutil.which("openssl"):
+        raise SystemExit("the TLS scenarios need the openssl command: apt-get install openssl")
+    directory.mkdir(parents=True)
+    (directory / "server.ext").write_text(SERVER_EXTENSIONS)
+    for step in OPENSSL_STEPS:
+        out = subprocess.run(["openssl", *step], cwd=directory, capture_output=True, text=True)
+        if out.returncode:
+            raise SystemExit(f"openssl {' '.join(step[:2])} failed: {out.stderr.strip()}")
+    (directory / "ca.key").unlink()  # nothing else will be signed with it
+    return directory / "ca.pem"
 
 
 @dataclass
@@ -243,11 +340,17 @@ def file_sha256(path: Path) -> str:
 class Nginx:
     """A private nginx in its own directory, on a free loopback port."""
 
-    def __init__(self, big_size: int, small_size: int, cpu: int | None) -> None:
+    def __init__(self, big_size: int, small_size: int, cpu: int | None,
+                 tls: bool = False) -> None:
         shm = Path("/dev/shm")
         base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
         self.work = Path(tempfile.mkdtemp(prefix="dugong-bench-", dir=base))
         self.port = free_port()
+        #: The TLS port and the CA file the clients trust (with *tls*), else None.
+        self.tls_port: int | None = None
+        while tls and self.tls_port in (None, self.port):
+            self.tls_port = free_port()
+        self.ca_file: Path | None = None
         self.big_size, self.small_size, self.cpu = big_size, small_size, cpu
         self.proc: subprocess.Popen[bytes] | None = None
         self.big_sha256 = ""
@@ -272,8 +375,14 @@ class Nginx:
             for sub in ("www/upload", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi",
                         "tmp/scgi"):
                 (work / sub).chmod(0o777)
+        tls_server = ""
+        if self.tls_port is not None:
+            self.ca_file = make_ca(work / "tls")
+            tls_server = NGINX_TLS_SERVER.format(port=self.tls_port, work=work,
+                                                 tls=work / "tls")
         conf = work / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(work=work, port=self.port, user=user))
+        conf.write_text(NGINX_CONF.format(work=work, port=self.port, user=user,
+                                          tls_server=tls_server))
         cmd = ["nginx", "-p", str(work), "-c", str(conf), "-e", str(work / "error.log"),
                "-g", "daemon off;"]
         if self.cpu is not None:
@@ -289,6 +398,8 @@ class Nginx:
                                  f"{log.read_text() if log.exists() else ''}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                if self.tls_port is not None:
+                    socket.create_connection(("127.0.0.1", self.tls_port), timeout=1).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -338,10 +449,44 @@ class Nginx:
         accepts, _handled, requests = map(int, lines[2].split())
         return Status(active, accepts, requests)
 
-    def probe(self) -> int:
+    def tls_context(self) -> ssl.SSLContext:
+        assert self.ca_file is not None
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def tls_session(self) -> dict[str, Any]:
+        """What a client negotiates on the TLS port: version, cipher, and whether a second
+        connection resumes the first one's session (nginx's session tickets work)."""
+        assert self.tls_port is not None
+        ctx = self.tls_context()
+        found: dict[str, Any] = {}
+        session = None
+        for attempt in range(2):
+            with socket.create_connection(("127.0.0.1", self.tls_port), timeout=10) as raw, \
+                    ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                s.sendall(b"GET /1k.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                while s.recv(1 << 16):
+                    pass
+                if attempt == 0:
+                    cipher = s.cipher()
+                    found = {"version": s.version(), "cipher": cipher[0] if cipher else None,
+                             "certificate": "ECDSA P-256"}
+                    session = s.session
+                else:
+                    found["resumption"] = bool(s.session_reused)
+        if found["version"] != "TLSv1.3":
+            raise SystemExit(f"nginx negotiated {found['version']}, expected TLSv1.3")
+        if not found["resumption"]:
+            raise SystemExit("nginx did not resume a TLS session: check ssl_session_tickets")
+        return found
+
+    def probe(self, tls: bool = False) -> int:
         """The exact length of one keep-alive response to /1k.bin; checks its content."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-            s.sendall(f"GET /1k.bin HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n".encode())
+        port = self.tls_port if tls else self.port
+        assert port is not None
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                (self.tls_context().wrap_socket(raw, server_hostname="127.0.0.1") if tls
+                 else raw) as s:
+            s.sendall(f"GET /1k.bin HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
             data = b""
             while b"\r\n\r\n" not in data:
                 data += s.recv(1 << 16)
@@ -389,21 +534,23 @@ class Plan:
         }
 
     def expected_connections(self, scenario: str) -> int:
-        return {"e": self.conns, "f": self.counts["f"] + 1}.get(scenario, 1)
+        return {"e": self.conns, "f": self.counts["f"] + 1}.get(plain(scenario), 1)
 
     def size(self, scenario: str) -> int:
         return self.big_size if scenario in BYTE_SCENARIOS else self.small_size
 
 
-def client_command(plan: Plan, client: Client, scenario: str, port: int, response_len: int,
-                   www: Path, count: int | None = None) -> list[str]:
-    cmd = [client.python(), str(CLIENT_DIR / client.script), *client.extra,
-           "--scenario", scenario, "--port", str(port),
+def client_command(plan: Plan, client: Client, scenario: str, nginx: Nginx, response_len: int,
+                   count: int | None = None) -> list[str]:
+    port = nginx.tls_port if is_tls(scenario) else nginx.port
+    tls = ["--tls-ca", str(nginx.ca_file)] if is_tls(scenario) else []
+    cmd = [client.python(), str(CLIENT_DIR / client.script), *client.extra, *tls,
+           "--scenario", plain(scenario), "--port", str(port),
            "--count", str(plan.counts[scenario] if count is None else count),
            "--size", str(plan.size(scenario)), "--response-len", str(response_len),
            "--depth", str(plan.depth), "--conns", str(plan.conns),
            "--bufsize", str(plan.bufsize), "--duration", str(plan.wrk_duration),
-           "--file", str(www / "big.bin"), "--watchdog", str(plan.timeout)]
+           "--file", str(nginx.www / "big.bin"), "--watchdog", str(plan.timeout)]
     if plan.client_cpu is not None:
         cmd = ["taskset", "-c", str(plan.client_cpu)] + cmd
     return cmd
@@ -418,7 +565,7 @@ def run_one(plan: Plan, nginx: Nginx, response_len: int, client: Client, scenari
     """Run *client* once for *scenario*; return its record, with "ok" and "error"."""
     record: dict[str, Any] = {"client": client.name, "scenario": scenario, "rep": rep,
                               "ok": False, "error": None}
-    cmd = client_command(plan, client, scenario, nginx.port, response_len, nginx.www)
+    cmd = client_command(plan, client, scenario, nginx, response_len)
     before = nginx.status()
     t0 = time.monotonic()
     try:
@@ -453,6 +600,15 @@ def run_one(plan: Plan, nginx: Nginx, response_len: int, client: Client, scenari
     if not low <= reqs <= high:
         problems.append(f"requests: client says {low}"
                         f"{'-' + str(high) if high != low else ''}, nginx counted {reqs}")
+    if "--tls-resume" in client.extra:
+        # every connection but the first resumed the first one's session
+        want = plan.conns - 1
+        if record.get("tls_resumed") != want:
+            problems.append(f"TLS sessions: expected {want} connections to resume one, "
+                            f"the client says {record.get('tls_resumed')}")
+    elif record.get("tls_resumed"):
+        problems.append(f"TLS sessions: {record['tls_resumed']} connections resumed one, "
+                        f"without --tls-resume")
     if scenario in ("d", "d100"):
         target = nginx.www / "upload" / upload_name(client)
         if not target.exists():
@@ -553,18 +709,52 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
         base_scenario, base_client = BASELINES[scenario]
         base = summary.get(base_scenario, {}).get(base_client, {}).get("median")
         floor = per_client.get(FLOOR, {}).get("median")
+        floor_cpu = per_client.get(FLOOR, {}).get("cpu_median")
         for entry in per_client.values():
             if "median" not in entry or scenario == "f":
                 continue
             entry["x_baseline"] = entry["median"] / base if base else None
             entry["x_floor"] = entry["median"] / floor if floor else None
+            entry["cpu_x_floor"] = entry["cpu_median"] / floor_cpu if floor_cpu else None
     return summary
 
 
+def best_peer(summary: dict[str, dict[str, dict[str, Any]]], scenario: str
+              ) -> tuple[str, float] | None:
+    """The peer with the highest median rate in *scenario* (not dugong, not the floor or a
+    native ceiling), and that rate."""
+    peers = [(e["median"], c) for c, e in summary.get(scenario, {}).items()
+             if c not in NOT_PEERS and "median" in e]
+    if not peers:
+        return None
+    value, client = max(peers)
+    return client, value
+
+
 def targets(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The targets of issue 7, evaluated on the medians of this run."""
+    """The targets of issues 7 and 19 whose scenarios ran, evaluated on the medians of this
+    run: a ratio of rates must be at least the wanted one (above 1 where none is given), a
+    ratio of CPU costs ("CPU ... <=") at most."""
     def med(scenario: str, client: str) -> float | None:
         return summary.get(scenario, {}).get(client, {}).get("median")
+
+    def cpu(scenario: str, client: str) -> float | None:
+        return summary.get(scenario, {}).get(client, {}).get("cpu_median")
+
+    out = []
+
+    def add(label: str, scenarios: tuple[str, ...], x: float | None, y: float | None,
+            want: float | None, at_most: bool = False) -> None:
+        if not all(s in summary for s in scenarios):
+            return
+        ratio = x / y if x is not None and y else None
+        if ratio is None:
+            ok = None
+        elif want is None:
+            ok = ratio > 1.0
+        else:
+            ok = ratio <= want if at_most else ratio >= want
+        out.append({"target": label, "ratio": ratio, "want": want, "ok": ok})
 
     checks: list[tuple[str, tuple[str, str], tuple[str, str], float | None]] = [
         ("a: dugong >= 2.5x http.client", ("a", "dugong"), ("a", "http.client"), 2.5),
@@ -579,21 +769,49 @@ def targets(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any
     for s in ("a", "b", "c", "d", "d100", "e"):
         checks.append((f"{s}: dugong beats dugong 3.8.2", (s, "dugong"), (s, "dugong-3.8.2"),
                        None))
-    out = []
     for label, (s1, c1), (s2, c2), want in checks:
-        x, y = med(s1, c1), med(s2, c2)
-        ratio = x / y if x is not None and y else None
-        ok = None if ratio is None else (ratio > 1.0 if want is None else ratio >= want)
-        out.append({"target": label, "ratio": ratio, "want": want, "ok": ok})
+        add(label, (s1, s2), med(s1, c1), med(s2, c2), want)
     # f: less memory per idle connection than 3.8.2
-    x, y = med("f", "dugong"), med("f", "dugong-3.8.2")
-    ratio = y / x if x and y is not None else None
-    out.append({"target": "f: dugong beats dugong 3.8.2 (3.8.2's bytes per idle conn / ours)",
-                "ratio": ratio, "want": None, "ok": None if ratio is None else ratio > 1.0})
+    add("f: dugong beats dugong 3.8.2 (3.8.2's bytes per idle conn / ours)", ("f",),
+        med("f", "dugong-3.8.2"), med("f", "dugong"), None)
+    # issue 19: CPU per request near the floor's; over TLS, ahead of every peer
+    add("a: dugong CPU/req <= 1.15x raw-socket's (issue 19)", ("a",), cpu("a", "dugong"),
+        cpu("a", "raw-socket"), 1.15, at_most=True)
+    add("b: dugong CPU/req <= 1.3x raw-socket's (issue 19)", ("b",), cpu("b", "dugong"),
+        cpu("b", "raw-socket"), 1.3, at_most=True)
+    add("b: dugong req/s >= 0.9x raw-socket's (issue 19)", ("b",), med("b", "dugong"),
+        med("b", "raw-socket"), 0.9)
+    for s in TLS_SCENARIOS:
+        best = best_peer(summary, s)
+        name, value = best if best else ("every peer", None)
+        add(f"{s}: dugong ahead of every peer (x {name})", (s,), med(s, "dugong"), value, None)
+    add("c-tls: dugong CPU/GB <= 1.1x raw-socket's", ("c-tls",), cpu("c-tls", "dugong"),
+        cpu("c-tls", "raw-socket"), 1.1, at_most=True)
     return out
 
 
+def resumption_rows(result: dict[str, Any]) -> list[list[str]]:
+    """e-tls: what resuming the TLS session saves, client by client (the rows of a table)."""
+    summary, params = result["summary"], result["params"]
+    per = summary.get("e-tls", {})
+    gets = params["counts"]["e-tls"]
+    rows = []
+    for resuming, full in RESUMING.items():
+        r, f = per.get(resuming, {}), per.get(full, {})
+        if "median" not in r or "median" not in f:
+            continue
+        saved = (f["cpu_median"] - r["cpu_median"]) * gets
+        rows.append([full, fmt(f["cpu_median"], 1), fmt(r["cpu_median"], 1),
+                     fmt(saved, 0), fmt(f["median"], 0), fmt(r["median"], 0),
+                     fmt(r["median"] / f["median"], 2)])
+    return rows
+
+
 # --- tables --------------------------------------------------------------------------------
+
+
+RESUMPTION_TITLE = ("e-tls: what resuming the TLS session saves (every connection after the "
+                    "first resumes its session; {count} GETs per connection)")
 
 
 def fmt(x: float | None, digits: int = 0) -> str:
@@ -629,27 +847,34 @@ def tables(result: dict[str, Any], with_targets: bool = True
         base_scenario, base_client = BASELINES[scenario]
         base_label = f"x {base_client}" + (f" ({base_scenario})" if base_scenario != scenario
                                            else "")
-        head += [base_label, "x raw floor", "peak RSS MiB", "runs"]
+        head += [base_label, "x raw floor", "CPU x floor", "peak RSS MiB", "runs"]
         rows = []
         for client in order:
             e = per.get(client)
             if e is None:
                 continue
             if "median" not in e:
-                rows.append([client, "FAILED"] + ["-"] * 5 + [f"0/{e['failures']}"])
+                rows.append([client, "FAILED"] + ["-"] * 6 + [f"0/{e['failures']}"])
                 continue
             rows.append([
                 client, fmt(e["median"], digits),
                 f"{fmt(e['min'], digits)}-{fmt(e['max'], digits)}",
                 fmt(e["cpu_median"], cdigits), fmt(e.get("x_baseline"), 2),
-                fmt(e.get("x_floor"), 2), fmt(e["peak_rss_kib"] / 1024, 1),
-                f"{e['runs']}/{e['runs'] + e['failures']}",
+                fmt(e.get("x_floor"), 2), fmt(e.get("cpu_x_floor"), 2),
+                fmt(e["peak_rss_kib"] / 1024, 1), f"{e['runs']}/{e['runs'] + e['failures']}",
             ])
         out.append((scenario_title(scenario, params), head, rows))
-    if "f" in params["scenarios"] or summary:
-        mem_scen = [s for s in params["scenarios"] if s != "f"]
-        head = ["client", "KiB/idle conn", "min-max"] + [f"peak RSS MiB: {s}" for s in
-                                                         mem_scen + ["f"]]
+    resumption = resumption_rows(result) if "e-tls" in params["scenarios"] else []
+    if resumption:
+        out.append((RESUMPTION_TITLE.format(count=params["counts"]["e-tls"]),
+                    ["client", "CPU µs/req, full handshakes", "CPU µs/req, resumed",
+                     "CPU µs saved per connection", "req/s, full", "req/s, resumed",
+                     "x full"], resumption))
+    with_f = "f" in params["scenarios"]
+    if with_f or summary:
+        mem_scen = [s for s in params["scenarios"] if s != "f"] + (["f"] if with_f else [])
+        head = ["client"] + (["KiB/idle conn", "min-max"] if with_f else []) + [
+            f"peak RSS MiB: {s}" for s in mem_scen]
         rows = []
         for client in order:
             e = summary.get("f", {}).get(client, {})
@@ -657,9 +882,9 @@ def tables(result: dict[str, Any], with_targets: bool = True
             if "median" in e:
                 row += [fmt(e["median"] / 1024, 2),
                         f"{fmt(e['min'] / 1024, 2)}-{fmt(e['max'] / 1024, 2)}"]
-            else:
+            elif with_f:
                 row += ["-", "-"]
-            for s in mem_scen + ["f"]:
+            for s in mem_scen:
                 es = summary.get(s, {}).get(client, {})
                 row.append(fmt(es["peak_rss_kib"] / 1024, 1) if "peak_rss_kib" in es else "-")
             if any(v != "-" for v in row[1:]):
@@ -672,8 +897,8 @@ def tables(result: dict[str, Any], with_targets: bool = True
     trows = [[t["target"], fmt(t["ratio"], 2),
               {True: "yes", False: "NO", None: "not measured"}[t["ok"]]]
              for t in result["targets"]]
-    out.append(("targets (issue 7; ratios of medians in this run)", ["target", "ratio", "met"],
-                trows))
+    out.append(("targets (issues 7 and 19; ratios of medians in this run)",
+                ["target", "ratio", "met"], trows))
     return out
 
 
@@ -686,6 +911,10 @@ def setting(result: dict[str, Any]) -> str:
     text = (f"Run on {meta['date']}: {meta['cpu']}, Linux {meta['kernel']}, Python "
             f"{meta['python']}, nginx {meta['nginx']}; {pinned}; {reps} repetition"
             f"{'s' if reps != 1 else ''}, medians; dugong at {meta['dugong_rev']}.")
+    tls = meta.get("tls")
+    if tls and any(is_tls(s) for s in params["scenarios"]):
+        text += (f" TLS: {tls['version']}, {tls['cipher']}, an {tls['certificate']} "
+                 f"certificate from a CA made for the run, which every client checks.")
     if meta.get("quick"):
         text += " A smoke test (--quick): small counts, and numbers that mean nothing."
     return text
@@ -713,9 +942,21 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def rst(result: dict[str, Any]) -> str:
+def restricted(result: dict[str, Any], tls: bool) -> dict[str, Any]:
+    """*result* with only its TLS scenarios (or only the others)."""
+    params = dict(result["params"])
+    params["scenarios"] = [s for s in params["scenarios"] if is_tls(s) == tls]
+    return {**result, "params": params,
+            "summary": {s: v for s, v in result["summary"].items() if is_tls(s) == tls},
+            "failures": [f for f in result.get("failures", []) if is_tls(f["scenario"]) == tls]}
+
+
+def rst(result: dict[str, Any], tls: bool = False) -> str:
+    """The generated section of docs/performance.rst for the plain (or the TLS) scenarios."""
     meta = result["meta"]
-    lines = [DOCS_BEGIN, "", "Results of the latest run", "-" * 25, "", setting(result), "",
+    title = "Results of the latest TLS run" if tls else "Results of the latest run"
+    lines = [DOCS_TLS_BEGIN if tls else DOCS_BEGIN, "", title, "-" * len(title), "",
+             setting(result), "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
              + ".", ""]
     for title, head, rows in tables(result, with_targets=False):
@@ -729,17 +970,26 @@ def rst(result: dict[str, Any]) -> str:
         lines += [f"- rep {f['rep'] + 1}, {f['scenario']}, {f['client']}: ``{f['error']}``"
                   for f in result["failures"]]
         lines.append("")
-    lines.append(DOCS_END)
+    lines.append(DOCS_TLS_END if tls else DOCS_END)
     return "\n".join(lines)
 
 
 def write_docs(result: dict[str, Any]) -> None:
+    """Replace the generated section(s) of docs/performance.rst: the plain scenarios' and the
+    TLS scenarios', each only if *result* has any of its scenarios."""
     text = DOCS.read_text()
-    start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
-    if start < 0 or end < start:
-        raise SystemExit(f"{DOCS}: the markers {DOCS_BEGIN!r} and {DOCS_END!r} are missing")
-    DOCS.write_text(text[:start] + rst(result) + text[end + len(DOCS_END):])
-    print(f"wrote the results section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
+    for tls, begin, end_marker in ((False, DOCS_BEGIN, DOCS_END),
+                                   (True, DOCS_TLS_BEGIN, DOCS_TLS_END)):
+        view = restricted(result, tls)
+        if not view["params"]["scenarios"]:
+            continue
+        start, end = text.find(begin), text.find(end_marker)
+        if start < 0 or end < start:
+            raise SystemExit(f"{DOCS}: the markers {begin!r} and {end_marker!r} are missing")
+        text = text[:start] + rst(view, tls) + text[end + len(end_marker):]
+        print(f"wrote the {'TLS ' if tls else ''}results section of "
+              f"{DOCS.relative_to(ROOT)}", file=sys.stderr)
+    DOCS.write_text(text)
 
 
 # --- strace --------------------------------------------------------------------------------
@@ -779,8 +1029,7 @@ def strace_counts(plan: Plan, nginx: Nginx, response_len: int) -> None:
                 for count in (1, n):
                     out = Path(tmp) / f"{client.name}-{scenario}-{count}.txt"
                     cmd = ["strace", "-f", "-c", "-o", str(out), "--"] + client_command(
-                        plan, client, scenario, nginx.port, response_len, nginx.www,
-                        count=count)
+                        plan, client, scenario, nginx, response_len, count=count)
                     proc = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(),
                                           cwd="/", timeout=plan.timeout + 30)
                     if proc.returncode:
@@ -847,8 +1096,12 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="smoke test: small counts, a 32 MiB big file, 1 repetition")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS),
-                   help=f"comma-separated, of {','.join(SCENARIOS)} (default: all)")
+    p.add_argument("--scenarios", default=None,
+                   help=f"comma-separated, of {','.join(ALL_SCENARIOS)} (default: "
+                        f"{','.join(SCENARIOS)}; with --tls, {','.join(TLS_SCENARIOS)})")
+    p.add_argument("--tls", action="store_true",
+                   help="run the TLS scenarios (the default scenarios become "
+                        f"{','.join(TLS_SCENARIOS)}, the results file results-tls.json)")
     p.add_argument("--clients", default=",".join(CLIENT_NAMES),
                    help=f"comma-separated, of {','.join(CLIENT_NAMES)} (default: all)")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5; --quick 1)")
@@ -869,8 +1122,9 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds per client run (default 600; --quick 60)")
     p.add_argument("--json", type=Path, default=None,
-                   help="where to write the results (default benchmarks/results.json; "
-                        "--quick: benchmarks/results-quick.json)")
+                   help="where to write the results (default benchmarks/results.json, or "
+                        "results-tls.json when only TLS scenarios run; --quick: "
+                        "benchmarks/results-quick.json)")
     p.add_argument("--write-docs", action="store_true",
                    help="also write the tables into docs/performance.rst")
     p.add_argument("--from-json", type=Path, default=None,
@@ -905,8 +1159,10 @@ def main() -> None:
         raise SystemExit(f"--bufsize must be a multiple of {_common.PERIOD}")
 
     wanted = parse_list(args.clients, CLIENT_NAMES, "client")
+    default_scenarios = TLS_SCENARIOS if args.tls else SCENARIOS
     plan = Plan(
-        scenarios=parse_list(args.scenarios, SCENARIOS, "scenario"), clients=[],
+        scenarios=parse_list(args.scenarios or ",".join(default_scenarios), ALL_SCENARIOS,
+                             "scenario"), clients=[],
         counts=counts, reps=args.reps or (1 if args.quick else 5), conns=args.conns,
         depth=args.depth, bufsize=args.bufsize,
         big_size=(args.big_mib or (32 if args.quick else 256)) << 20, small_size=1024,
@@ -915,7 +1171,7 @@ def main() -> None:
         client_cpu=args.client_cpu if pin else None,
         timeout=args.timeout or (60 if args.quick else 600))
     for client in CLIENTS:
-        if client.name not in wanted:
+        if client.name not in wanted or not set(client.scenarios) & set(plan.scenarios):
             continue
         why = availability(client)
         if why:
@@ -926,16 +1182,23 @@ def main() -> None:
     if not plan.clients:
         raise SystemExit("no client can run")
 
-    nginx = Nginx(plan.big_size, plan.small_size, plan.server_cpu)
+    tls = any(is_tls(s) for s in plan.scenarios)
+    nginx = Nginx(plan.big_size, plan.small_size, plan.server_cpu, tls=tls)
     # SIGTERM (e.g. from timeout(1)) unwinds like Ctrl-C, so that nginx stops and its
     # directory goes
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         nginx.start()
         response_len = nginx.probe()
+        tls_meta = None
+        if tls:
+            tls_meta = nginx.tls_session()
+            if nginx.probe(tls=True) != response_len:
+                raise SystemExit("the response to /1k.bin has another length over TLS")
         nginx.exchange(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                        keep=False)
-        print(f"nginx {nginx.version()} on 127.0.0.1:{nginx.port} (CPU {plan.server_cpu}), "
+        print(f"nginx {nginx.version()} on 127.0.0.1:{nginx.port}"
+              f"{f' and {nginx.tls_port} (TLS)' if tls else ''} (CPU {plan.server_cpu}), "
               f"in {nginx.work}; a response to /1k.bin is {response_len} bytes",
               file=sys.stderr)
         if args.strace:
@@ -958,7 +1221,7 @@ def main() -> None:
             "kernel": platform.release(), "python": platform.python_version(),
             "nginx": nginx.version(), "dugong_rev": git_rev(), "versions": versions,
             "response_len": response_len, "nginx_errors": nginx_errors[:20],
-            "quick": args.quick,
+            "quick": args.quick, "tls": tls_meta,
         },
         "params": plan.params(),
         "summary": summary,
@@ -967,7 +1230,9 @@ def main() -> None:
                      for r in records if not r["ok"]],
         "runs": records,
     }
-    out = args.json or (HERE / ("results-quick.json" if args.quick else "results.json"))
+    only_tls = all(is_tls(s) for s in plan.scenarios)
+    out = args.json or (HERE / ("results-quick.json" if args.quick else
+                                "results-tls.json" if only_tls else "results.json"))
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result))
     print(f"wrote {out}", file=sys.stderr)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up the side-by-side benchmark (issue 7). Idempotent: run it as often as you like.
 #
-#   nginx-light, wrk, curl, strace from apt   the server, the native ceilings, syscall counts
+#   nginx-light, wrk, curl, strace, openssl   the server, the native ceilings, syscall counts,
+#     from apt                                 the throwaway CA of the TLS scenarios
 #   benchmarks/.venv-peers                     urllib3, httpx, aiohttp, uvloop, pycurl and this
 #                                              checkout of dugong (a .pth file: always the tree)
 #   benchmarks/.venv-dugong3                   dugong 3.8.2 from PyPI (same import name, so its own venv)
@@ -22,6 +23,7 @@ command -v nginx  >/dev/null 2>&1 || need+=(nginx-light)
 command -v wrk    >/dev/null 2>&1 || need+=(wrk)
 command -v curl   >/dev/null 2>&1 || need+=(curl)
 command -v strace >/dev/null 2>&1 || need+=(strace)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
 if [[ ${#need[@]} -gt 0 && "${SKIP_APT:-0}" != 1 ]]; then
     sudo=""

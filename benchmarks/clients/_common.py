@@ -27,6 +27,12 @@ Scenarios:
     d100  the same with ``Expect: 100-continue``
     e     CONNS connections x COUNT sequential GETs each, concurrently
     f     COUNT idle connections (one GET each): RSS growth per connection
+
+With ``--tls-ca FILE`` the client speaks TLS to the port given (run.py's scenarios a-tls,
+b-tls, c-tls and e-tls), verifying the server's certificate with that CA, as a program talking
+to a real server would; ``tls_context`` makes the context every client uses. ``--tls-resume``
+(e over TLS, the clients that can) makes every connection after the first resume the first
+one's TLS session.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import json
 import os
 import random
 import resource
+import ssl
 import subprocess
 import sys
 import threading
@@ -105,6 +112,10 @@ def parse_args(description: str) -> argparse.Namespace:
     p.add_argument("--scheduler", choices=("loop", "poll"), default="loop",
                    help="dugong 4 only, scenario e: dugong.loop.run_all, or the minimal "
                         "poll() scheduler that the dugong 3 client uses")
+    p.add_argument("--tls-ca", default=None, metavar="FILE",
+                   help="speak TLS, verifying the server with this CA certificate (PEM)")
+    p.add_argument("--tls-resume", action="store_true",
+                   help="e over TLS: the connections after the first resume its TLS session")
     p.add_argument("--watchdog", type=float, default=600,
                    help="seconds after which a client that has not finished prints where it "
                         "is stuck and exits (0: never)")
@@ -114,6 +125,26 @@ def parse_args(description: str) -> argparse.Namespace:
     if args.path is None:
         args.path = {"c": "/big.bin", "d": None, "d100": None}.get(args.scenario, "/1k.bin")
     return args
+
+
+def tls_context(args: argparse.Namespace, cls: type[ssl.SSLContext] = ssl.SSLContext
+                ) -> ssl.SSLContext | None:
+    """The client's TLS context (certificate and host name checked), or None without --tls-ca.
+
+    What ``ssl.create_default_context(cafile=...)`` makes, the context a program talking to a
+    real server uses, here of class *cls*. nginx offers TLS 1.3 only, so no client can fall
+    back to an older version.
+    """
+    if args.tls_ca is None:
+        return None
+    ctx = cls(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
+    ctx.load_verify_locations(cafile=args.tls_ca)
+    return ctx
+
+
+def base_url(args: argparse.Namespace) -> str:
+    """``http://host:port``, or ``https://`` with --tls-ca."""
+    return f"{'https' if args.tls_ca else 'http'}://{args.host}:{args.port}"
 
 
 def upload_path(args: argparse.Namespace, client: str) -> str:

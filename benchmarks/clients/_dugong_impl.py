@@ -4,18 +4,47 @@
 its own virtual environment). The code uses only what both versions have:
 ``HTTPConnection(host, port)``, ``send_request``, ``read_response``, ``readall``, ``readinto``,
 ``write``, ``BodyFollowing`` and the ``co_*`` coroutines that yield ``PollNeeded``.
+
+Over TLS (``--tls-ca``) the connections take ``ssl_context=``, the one TLS argument both
+versions have. Scenario e over TLS opens its first connection and makes its first GET before
+the other connections start, so that with ``--tls-resume`` they can resume its session.
 """
 
 from __future__ import annotations
 
 import argparse
 import select
+import socket
+import ssl
 from collections import deque
 from typing import Any, Callable, Generator, Iterable
 
 import _common as C
 
 RunAll = Callable[[list[Generator[Any, None, Any]]], list[Any]]
+
+
+class ResumingContext(ssl.SSLContext):
+    """A client TLS context that resumes ``session`` (when set) and keeps the sockets it wraps.
+
+    HOOK (issue 19, TLS session resumption): ``HTTPConnection`` takes no TLS session, so this
+    context hands one to ``wrap_socket`` on its behalf (public ``ssl`` API only; the dugong
+    code is unchanged). When ``dugong.Client`` resumes sessions itself, the ``dugong-resume``
+    client of run.py should use that instead, with this class kept only to count resumptions.
+    """
+
+    session: ssl.SSLSession | None = None
+
+    def __init__(self, protocol: int) -> None:
+        super().__init__()  # SSLContext.__new__ took the protocol
+        self.wrapped: list[ssl.SSLSocket] = []
+
+    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        if self.session is not None:
+            kwargs.setdefault("session", self.session)
+        wrapped = super().wrap_socket(sock, *args, **kwargs)
+        self.wrapped.append(wrapped)
+        return wrapped
 
 
 def poll_run_all(coroutines: Iterable[Generator[Any, None, Any]]) -> list[Any]:
@@ -51,7 +80,10 @@ def run(dugong: Any, name: str, version: str, args: argparse.Namespace,
         run_all: RunAll) -> None:
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
-    HTTPConnection = dugong.HTTPConnection
+    ctx = C.tls_context(args, ResumingContext)
+
+    def HTTPConnection(host: str, port: int) -> Any:
+        return dugong.HTTPConnection(host, port, ssl_context=ctx)
 
     if s == "a":
         conn = HTTPConnection(host, port)
@@ -127,6 +159,39 @@ def run(dugong: Any, name: str, version: str, args: argparse.Namespace,
                 C.check_body(resp.status, len(body), (201, 204), len(body), i)
         C.emit(name, version, args, requests=n, connections=1, units=n * size,
                nbytes=n * size, meter=m)
+
+    elif s == "e" and ctx is not None:
+        C.raise_fd_limit()
+        path = args.path
+        assert isinstance(ctx, ResumingContext)
+
+        def tls_worker(conn: Any, index: int, start: int) -> Generator[Any, None, int]:
+            for i in range(start, n):
+                yield from conn.co_send_request("GET", path)
+                resp = yield from conn.co_read_response()
+                body = yield from conn.co_readall()
+                if resp.status != 200 or len(body) != size:
+                    C.check_body(resp.status, len(body), 200, size, index * n + i)
+            return n - start
+
+        with C.Meter() as m:
+            # the first connection's first GET, alone: the others may resume its session
+            first = HTTPConnection(host, port)
+            first.send_request("GET", path)
+            resp = first.read_response()
+            body = first.readall()
+            C.check_body(resp.status, len(body), 200, size, 0)
+            if args.tls_resume:
+                ctx.session = ctx.wrapped[0].session
+            conns = [first] + [HTTPConnection(host, port) for _ in range(args.conns - 1)]
+            done = 1 + sum(run_all([tls_worker(c, j, int(j == 0)) for j, c in enumerate(conns)]))
+            resumed = sum(bool(sock.session_reused) for sock in ctx.wrapped)
+            for conn in conns:
+                conn.disconnect()
+        total = n * args.conns
+        C.check(done == total, f"expected {total} responses, got {done}")
+        C.emit(name, version, args, requests=total, connections=args.conns, units=total,
+               nbytes=total * size, meter=m, tls_resumed=resumed)
 
     elif s == "e":
         C.raise_fd_limit()

@@ -1,9 +1,11 @@
-"""aiohttp on asyncio (``--loop asyncio``) or uvloop (``--loop uvloop``): a, c, d, d100, e, f."""
+"""aiohttp on asyncio (``--loop asyncio``) or uvloop (``--loop uvloop``): a, c, d, d100, e, f;
+a, c and e over TLS too (the connector's ``ssl=`` the context of ``_common.tls_context``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 from typing import AsyncIterator
 
 import aiohttp
@@ -13,19 +15,21 @@ import _common as C
 VERSION = aiohttp.__version__
 
 
-def session(limit: int) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=300)
+def session(limit: int, ctx: ssl.SSLContext | None = None) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=300,
+                                     ssl=ctx if ctx is not None else True)
     return aiohttp.ClientSession(connector=connector, auto_decompress=False)
 
 
 async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
-    base = f"http://{host}:{port}"
+    base = C.base_url(args)
+    ctx = C.tls_context(args)
 
     if s == "a":
         url = base + args.path
-        async with session(1) as client:
+        async with session(1, ctx) as client:
             with C.Meter() as m:
                 for i in range(n):
                     async with client.get(url) as resp:
@@ -38,7 +42,7 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
         # No readinto: iter_any() hands over each chunk as it arrives, its cheapest path.
         url = base + args.path
         total = 0
-        async with session(1) as client:
+        async with session(1, ctx) as client:
             with C.Meter() as m:
                 for i in range(n):
                     async with client.get(url) as resp:
@@ -61,7 +65,7 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
                 yield buf[:k]  # type: ignore[misc]  # aiohttp writes any bytes-like object
                 left -= k
 
-        async with session(1) as client:
+        async with session(1, ctx) as client:
             with C.Meter() as m:
                 for i in range(n):
                     async with client.put(url, data=chunks(), expect100=(s == "d100"),
@@ -74,7 +78,7 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
     elif s == "e":
         C.raise_fd_limit()
         url = base + args.path
-        async with session(args.conns) as client:
+        async with session(args.conns, ctx) as client:
             async def worker(index: int) -> int:
                 for i in range(n):
                     async with client.get(url) as resp:

@@ -1,4 +1,4 @@
-"""curl, the native ceiling for c (downloads to /dev/null) and d, d100 (``curl -T FILE``).
+"""curl, the native ceiling for c (downloads to /dev/null; over TLS too) and d, d100 (``curl -T FILE``).
 
 All COUNT transfers are made by one curl process, on one connection. The wall time is the
 sum of curl's own %{time_total} (the process start is not in it); the CPU time is the curl
@@ -22,10 +22,12 @@ def version() -> str:
 def main() -> None:
     args = C.parse_args(__doc__)
     s, n, size = args.scenario, args.count, args.size
-    base = f"http://{args.host}:{args.port}"
+    base = C.base_url(args)
     cmd = ["curl", "--silent", "--show-error", "--noproxy", "*",
            "--write-out", "%{http_code} %{size_download} %{size_upload} %{num_connects} "
                           "%{time_total}\n"]
+    if args.tls_ca:
+        cmd += ["--cacert", args.tls_ca]
     if s == "c":
         for _ in range(n):
             cmd += ["--output", "/dev/null", base + args.path]

@@ -1,4 +1,5 @@
-"""The standard library's http.client: scenarios a, c, d and f (no pipelining, no 100-continue)."""
+"""The standard library's http.client: scenarios a, c, d and f (no pipelining, no 100-continue);
+a and c over TLS too (``HTTPSConnection``)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,15 @@ def main() -> None:
     args = C.parse_args(__doc__)
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
+    ctx = C.tls_context(args)
+
+    def connection() -> http.client.HTTPConnection:
+        if ctx is None:
+            return http.client.HTTPConnection(host, port)
+        return http.client.HTTPSConnection(host, port, context=ctx)
 
     if s == "a":
-        conn = http.client.HTTPConnection(host, port)
+        conn = connection()
         with C.Meter() as m:
             for i in range(n):
                 conn.request("GET", args.path)
@@ -28,7 +35,7 @@ def main() -> None:
         C.emit(NAME, VERSION, args, requests=n, connections=1, units=n, nbytes=n * size, meter=m)
 
     elif s == "c":
-        conn = http.client.HTTPConnection(host, port)
+        conn = connection()
         buf = memoryview(bytearray(args.bufsize))
         total = 0
         with C.Meter() as m:

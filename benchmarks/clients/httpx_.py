@@ -1,4 +1,5 @@
-"""httpx (sync Client for a, c, d; AsyncClient for f, to hold many connections at once)."""
+"""httpx (sync Client for a, c, d; AsyncClient for f, to hold many connections at once); a and c
+over TLS too (``verify=`` the context of ``_common.tls_context``)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ def main() -> None:
     args = C.parse_args(__doc__)
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
-    base = f"http://{host}:{port}"
+    base = C.base_url(args)
+    verify = C.tls_context(args) or True
 
     if s == "a":
-        client = httpx.Client(base_url=base, trust_env=False)
+        client = httpx.Client(base_url=base, trust_env=False, verify=verify)
         path = args.path
         with C.Meter() as m:
             for i in range(n):
@@ -34,7 +36,7 @@ def main() -> None:
     elif s == "c":
         # httpx has no readinto: iter_raw() without a chunk size hands over what the
         # transport read, its cheapest path.
-        client = httpx.Client(base_url=base, trust_env=False)
+        client = httpx.Client(base_url=base, trust_env=False, verify=verify)
         total = 0
         with C.Meter() as m:
             for i in range(n):

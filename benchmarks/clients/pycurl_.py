@@ -1,4 +1,4 @@
-"""pycurl (libcurl easy handles): a, c, d, d100, f."""
+"""pycurl (libcurl easy handles): a, c, d, d100, f; a and c over TLS too (``CAINFO``)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,11 @@ class Source:
         return self.view[start:start + k].tobytes()
 
 
-def handle(url: str, sink: Sink) -> pycurl.Curl:
+def handle(url: str, sink: Sink, ca: str | None = None) -> pycurl.Curl:
     c = pycurl.Curl()
     c.setopt(pycurl.URL, url)
+    if ca is not None:
+        c.setopt(pycurl.CAINFO, ca)
     c.setopt(pycurl.PROXY, "")
     c.setopt(pycurl.NOSIGNAL, 1)
     c.setopt(pycurl.WRITEFUNCTION, sink.write)
@@ -65,11 +67,11 @@ def main() -> None:
     args = C.parse_args(__doc__)
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
-    base = f"http://{host}:{port}"
+    base = C.base_url(args)
 
     if s in ("a", "c"):
         sink = Sink()
-        c = handle(base + args.path, sink)
+        c = handle(base + args.path, sink, args.tls_ca)
         if s == "c":
             c.setopt(pycurl.BUFFERSIZE, min(args.bufsize, 10 << 20))
         total = 0

@@ -5,12 +5,19 @@ length on the wire (``--response-len``, measured once by run.py), so N responses
 N * len bytes, and a wrong status or length would change that total. For the big file and
 uploads, only the response head is parsed, for its status and Content-Length. Any client
 library does at least this much work, so this is the rate a pure-Python client cannot beat.
+
+Over TLS (``--tls-ca``) the same loops run on an ``ssl``-wrapped socket, reading with
+``SSLSocket.recv_into`` straight into the buffer: the TLS floor. Scenario e over TLS makes
+the handshakes non-blocking in its epoll loop; its first connection makes its first GET
+before the others start, so that with ``--tls-resume`` they resume its session.
 """
 
 from __future__ import annotations
 
+import argparse
 import select
 import socket
+import ssl
 import sys
 
 import _common as C
@@ -19,9 +26,12 @@ NAME = "raw-socket"
 VERSION = sys.version.split()[0]
 
 
-def connect(host: str, port: int) -> socket.socket:
+def connect(host: str, port: int, ctx: ssl.SSLContext | None = None) -> socket.socket:
+    """A blocking connection; with *ctx*, over TLS (handshake done)."""
     sock = socket.create_connection((host, port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if ctx is not None:
+        return ctx.wrap_socket(sock, server_hostname=host)
     return sock
 
 
@@ -91,25 +101,112 @@ def read_response(sock: socket.socket, buf: memoryview) -> tuple[int, int]:
     return status, got
 
 
+def concurrent_tls(args: argparse.Namespace, ctx: ssl.SSLContext, req: bytes,
+                   buf: memoryview) -> tuple[C.Meter, int]:
+    """Scenario e over TLS; returns the meter and how many connections resumed a session.
+
+    As e without TLS, with a handshake state per connection. One response is one TLS record
+    (nginx writes each with one SSL_write), so a readable socket has one to decrypt, and
+    ``pending()`` catches the rare second record that OpenSSL already read. A record that
+    holds no data (a session ticket) makes recv_into raise SSLWantReadError: wait again.
+    """
+    host, port, n, conns, resp_len = args.host, args.port, args.count, args.conns, \
+        args.response_len
+    ep = select.epoll()
+    with C.Meter() as m:
+        first = connect(host, port, ctx)
+        fixed_responses(first, req, resp_len, 1, 1, buf)
+        session = first.session if args.tls_resume else None
+        first.setblocking(False)
+        socks: dict[int, ssl.SSLSocket] = {first.fileno(): first}  # type: ignore[dict-item]
+        to_send = {first.fileno(): n - 1}  # requests still to send on fd
+        pending = {first.fileno(): 0}  # bytes of the current response still to read
+        handshaking: set[int] = set()
+        if n > 1:
+            ep.register(first.fileno(), select.EPOLLOUT)
+        for _ in range(conns - 1):
+            raw = socket.socket()
+            raw.setblocking(False)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = ctx.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False,
+                                   session=session)
+            sock.connect_ex((host, port))  # EINPROGRESS; then the handshake, when writable
+            fd = sock.fileno()
+            socks[fd], to_send[fd], pending[fd] = sock, n, 0
+            handshaking.add(fd)
+            ep.register(fd, select.EPOLLOUT)
+        active = len(socks) if n > 1 else conns - 1
+        resumed = 0
+        while active:
+            events = ep.poll(30)
+            if not events:
+                C.fail(f"no progress for 30 s with {active} connections unfinished")
+            for fd, _ in events:
+                sock = socks[fd]
+                if fd in handshaking:
+                    try:
+                        sock.do_handshake()
+                    except ssl.SSLWantReadError:
+                        ep.modify(fd, select.EPOLLIN)
+                        continue
+                    except ssl.SSLWantWriteError:
+                        ep.modify(fd, select.EPOLLOUT)
+                        continue
+                    handshaking.discard(fd)
+                    resumed += sock.session_reused
+                if pending[fd] == 0:
+                    # handshake done, or (the first connection) its first response is read
+                    sock.send(req)
+                    to_send[fd] -= 1
+                    pending[fd] = resp_len
+                    ep.modify(fd, select.EPOLLIN)
+                    continue
+                while True:
+                    try:
+                        k = sock.recv_into(buf)
+                    except ssl.SSLWantReadError:
+                        break
+                    if not k:
+                        C.fail("server closed a connection")
+                    pending[fd] -= k
+                    if pending[fd] < 0:
+                        C.fail(f"got {-pending[fd]} bytes more than {n} responses")
+                    if pending[fd] == 0:
+                        if to_send[fd]:
+                            sock.send(req)
+                            to_send[fd] -= 1
+                            pending[fd] = resp_len
+                        else:
+                            ep.unregister(fd)
+                            active -= 1
+                            break
+                    if not sock.pending():
+                        break
+        for sock in socks.values():
+            sock.close()
+    return m, resumed
+
+
 def main() -> None:
     args = C.parse_args(__doc__)
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
     req = get_request(host, port, args.path)
+    ctx = C.tls_context(args)
 
     if s in ("a", "b"):
         if args.response_len is None:
             C.fail("--response-len is required for scenarios a and b")
         depth = 1 if s == "a" else args.depth
         buf = memoryview(bytearray(256 * 1024))
-        sock = connect(host, port)
+        sock = connect(host, port, ctx)
         with C.Meter() as m:
             fixed_responses(sock, req, args.response_len, n, depth, buf)
         C.emit(NAME, VERSION, args, requests=n, connections=1, units=n, nbytes=n * size, meter=m)
 
     elif s == "c":
         buf = memoryview(bytearray(args.bufsize))
-        sock = connect(host, port)
+        sock = connect(host, port, ctx)
         total = 0
         with C.Meter() as m:
             for i in range(n):
@@ -127,7 +224,7 @@ def main() -> None:
         body = C.upload_buffer(args.bufsize)
         step = len(body)
         buf = memoryview(bytearray(64 * 1024))
-        sock = connect(host, port)
+        sock = connect(host, port, ctx)
         with C.Meter() as m:
             for i in range(n):
                 sock.sendall(head)
@@ -144,6 +241,15 @@ def main() -> None:
                 C.check_body(status, got, (201, 204), got, i)
         C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size,
                nbytes=n * size, meter=m)
+
+    elif s == "e" and ctx is not None:
+        if args.response_len is None:
+            C.fail("--response-len is required for scenario e")
+        C.raise_fd_limit()
+        m, resumed = concurrent_tls(args, ctx, req, memoryview(bytearray(256 * 1024)))
+        total = n * args.conns
+        C.emit(NAME, VERSION, args, requests=total, connections=args.conns, units=total,
+               nbytes=total * size, meter=m, tls_resumed=resumed)
 
     elif s == "e":
         if args.response_len is None:
@@ -207,7 +313,7 @@ def main() -> None:
         rbuf = memoryview(bytearray(64 * 1024))
 
         def open_one() -> object:
-            sock = connect(host, port)
+            sock = connect(host, port, ctx)
             fixed_responses(sock, req, args.response_len, 1, 1, rbuf)
             return sock
 

@@ -1,4 +1,5 @@
-"""urllib3 2.x: one HTTPConnectionPool per connection; scenarios a, c, d and f."""
+"""urllib3 2.x: one HTTPConnectionPool per connection; scenarios a, c, d and f; a and c over TLS
+(``HTTPSConnectionPool`` with the context of ``_common.tls_context``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ def main() -> None:
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
 
+    ctx = C.tls_context(args)
+
     def pool() -> urllib3.HTTPConnectionPool:
+        if ctx is not None:
+            return urllib3.HTTPSConnectionPool(host, port, maxsize=1, block=True, retries=False,
+                                               ssl_context=ctx)
         return urllib3.HTTPConnectionPool(host, port, maxsize=1, block=True, retries=False)
 
     if s == "a":

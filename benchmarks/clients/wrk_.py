@@ -1,4 +1,4 @@
-"""wrk, the native ceiling for a (-c1), b (-c1, pipelined with wrk.lua) and e (-c CONNS).
+"""wrk, the native ceiling for a (-c1), b (-c1, pipelined with wrk.lua) and e (-c CONNS), over TLS too.
 
 wrk runs for --duration seconds rather than --count requests. Checked: no connect, read,
 write or timeout errors and no non-2xx/3xx status; the bytes read are those of the
@@ -31,7 +31,7 @@ def main() -> None:
         C.fail("--response-len is required")
     conns = args.conns if s == "e" else 1
     depth = args.depth if s == "b" else 1
-    url = f"http://{args.host}:{args.port}{args.path}"
+    url = C.base_url(args) + args.path  # over TLS, wrk does not check the certificate
     cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(args.duration))}s",
            "--timeout", "10s", "-s", os.path.join(HERE, "wrk.lua"), url]
     C.raise_fd_limit()
