@@ -11,6 +11,8 @@ The inputs:
 
 * ``benchmarks/results.json``, written by ``benchmarks/run.py``: the peers
   side by side (scenarios a, b and e; memory per idle connection in f);
+* ``benchmarks/results-tls.json``, written by ``benchmarks/run.py --tls``:
+  the same over TLS (a-tls, b-tls, c-tls, e-tls);
 * ``benchmarks/results-reactor.json``: ``bench_reactor.py --json`` for each
   setting of the garbage collector (``default``, ``off``);
 * nothing, for the diagram of sequential and pipelined requests.
@@ -34,12 +36,18 @@ CHARTS = DOCS / "_charts"
 #: The peers in the order of the benchmark's tables.
 CLIENTS = (
     "http.client", "urllib3", "httpx", "aiohttp", "aiohttp-uvloop", "pycurl",
-    "dugong", "dugong-3.8.2", "raw-socket", "wrk", "curl",
+    "dugong", "dugong-resume", "dugong-3.8.2", "raw-socket", "raw-socket-resume", "wrk", "curl",
 )
 SCENARIO_TITLES = {
     "a": "a. sequential GETs of 1 KiB, one connection",
     "b": "b. pipelined GETs, 32 in flight, one connection",
     "e": "e. 200 connections x 50 GETs, concurrently",
+}
+TLS_TITLES = {
+    "a-tls": "a-tls. sequential GETs of 1 KiB over TLS 1.3, one connection",
+    "b-tls": "b-tls. pipelined GETs over TLS 1.3, 32 in flight, one connection",
+    "c-tls": "c-tls. downloads of 256 MiB over TLS 1.3, one connection",
+    "e-tls": "e-tls. 200 TLS connections x 50 GETs (-resume: sessions resumed)",
 }
 
 DUGONG = "#1f6f8b"      # dugong itself
@@ -49,9 +57,9 @@ INK = "#333333"
 
 
 def _colour(client: str) -> str:
-    if client == "dugong":
+    if client in ("dugong", "dugong-resume"):
         return DUGONG
-    if client in ("raw-socket", "wrk", "curl"):
+    if client in ("raw-socket", "raw-socket-resume", "wrk", "curl"):
         return FLOOR
     return OTHER
 
@@ -99,19 +107,26 @@ def _barh(ax: Any, labels: list[str], values: list[float], text: Callable[[float
 
 
 def scenario(plt: Any, results: dict[str, Any], name: str, path: Path) -> None:
-    """Requests per second (median, min-max) and CPU µs per request of every client in one scenario."""
+    """Requests per second (median, min-max) and CPU µs per request of every client in one
+    scenario (MB/s and CPU s per GB for a download)."""
     per = results["summary"][name]
     clients = [c for c in CLIENTS if "median" in per.get(c, {})]
+    by_bytes = next(iter(per.values())).get("unit") == "MB/s"
     fig, (rate, cpu) = plt.subplots(1, 2, figsize=(7.2, 0.32 * len(clients) + 1.0), sharey=True)
     _barh(rate, clients, [per[c]["median"] for c in clients], lambda v: f"{v:,.0f}",
           [per[c]["min"] for c in clients], [per[c]["max"] for c in clients])
-    rate.set_xlabel("requests per second (median, min-max)")
-    _barh(cpu, clients, [per[c]["cpu_median"] for c in clients], lambda v: f"{v:.1f}")
-    cpu.set_xlabel("client CPU µs per request (less is better)")
-    for ax in (rate, cpu):
-        ax.xaxis.set_major_locator(plt.MaxNLocator(4))
-        ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
-    fig.suptitle(SCENARIO_TITLES[name], x=0.02, ha="left", fontsize=10)
+    rate.set_xlabel("MB per second (median, min-max)" if by_bytes
+                    else "requests per second (median, min-max)")
+    _barh(cpu, clients, [per[c]["cpu_median"] for c in clients],
+          (lambda v: f"{v:.2f}") if by_bytes else (lambda v: f"{v:.1f}"))
+    cpu.set_xlabel("client CPU s per GB (less is better)" if by_bytes
+                   else "client CPU µs per request (less is better)")
+    rate.xaxis.set_major_locator(plt.MaxNLocator(4))
+    rate.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    cpu.xaxis.set_major_locator(plt.MaxNLocator(4))
+    cpu.xaxis.set_major_formatter((lambda v, _: f"{v:.1f}") if by_bytes
+                                  else (lambda v, _: f"{v:,.0f}"))
+    fig.suptitle({**SCENARIO_TITLES, **TLS_TITLES}[name], x=0.02, ha="left", fontsize=10)
     _save(fig, path)
 
 
@@ -198,9 +213,11 @@ def draw_all(out: Path) -> list[Path]:
     plt = _pyplot()
     results = json.loads((BENCHMARKS / "results.json").read_text())
     reactor = json.loads((BENCHMARKS / "results-reactor.json").read_text())
+    tls = json.loads((BENCHMARKS / "results-tls.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, Callable[[Path], None]]] = [
         *((f"scenario-{s}.svg", lambda p, s=s: scenario(plt, results, s, p)) for s in SCENARIO_TITLES),
+        *((f"scenario-{s}.svg", lambda p, s=s: scenario(plt, tls, s, p)) for s in TLS_TITLES),
         ("memory-per-connection.svg", lambda p: memory(plt, results, p)),
         ("reactor-scaling.svg", lambda p: reactor_scaling(plt, reactor, p)),
         ("pipelining.svg", lambda p: pipelining(plt, p)),
