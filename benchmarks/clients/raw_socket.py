@@ -115,10 +115,11 @@ def concurrent_tls(args: argparse.Namespace, ctx: ssl.SSLContext, req: bytes,
     ep = select.epoll()
     with C.Meter() as m:
         first = connect(host, port, ctx)
+        assert isinstance(first, ssl.SSLSocket)
         fixed_responses(first, req, resp_len, 1, 1, buf)
         session = first.session if args.tls_resume else None
         first.setblocking(False)
-        socks: dict[int, ssl.SSLSocket] = {first.fileno(): first}  # type: ignore[dict-item]
+        socks: dict[int, ssl.SSLSocket] = {first.fileno(): first}
         to_send = {first.fileno(): n - 1}  # requests still to send on fd
         pending = {first.fileno(): 0}  # bytes of the current response still to read
         handshaking: set[int] = set()
@@ -153,7 +154,7 @@ def concurrent_tls(args: argparse.Namespace, ctx: ssl.SSLContext, req: bytes,
                         ep.modify(fd, select.EPOLLOUT)
                         continue
                     handshaking.discard(fd)
-                    resumed += sock.session_reused
+                    resumed += bool(sock.session_reused)
                 if pending[fd] == 0:
                     # handshake done, or (the first connection) its first response is read
                     sock.send(req)
