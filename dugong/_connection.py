@@ -53,6 +53,7 @@ from types import TracebackType
 from typing import Final, Literal, TypeAlias, overload
 
 from . import _http11
+from ._body import HEAD_TOO_LONG, BodyReader, closed_message, take_delimited
 from ._buffer import BUFFER_SIZE, ReceiveBuffer
 from ._errors import (
     ConnectionClosed,
@@ -63,11 +64,9 @@ from ._errors import (
     UnsupportedResponse,
 )
 from ._http11 import (
-    CHUNKED,
     LENGTH,
     MAX_HEADER_SIZE,
     MAX_INFORMATIONAL_RESPONSES,
-    MAX_LINE_SIZE,
     NO_BODY,
     UNTIL_CLOSE,
     BodyFollowing,
@@ -100,9 +99,6 @@ _COALESCE_LIMIT: Final = 16 * 1024
 # (or stray data) before a request is sent on it.
 _IDLE_CHECK_AFTER: Final = 0.05
 _CRLF: Final = b"\r\n"
-_UNLIMITED: Final = 1 << 62
-_HEAD_TOO_LONG: Final = f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)"
-_LINE_TOO_LONG: Final = f"longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes)"
 # Why reading fails after disconnect(), until the next request opens the connection again.
 _CLOSED_LOCALLY: Final = "the connection was closed by disconnect(); send a request to open it again"
 # Guards the hand-over between a sender opening the connection and a reader
@@ -125,11 +121,6 @@ class _Upload:
         self.request = request
         self.remaining = remaining  # None: chunked
         self.awaiting_100 = awaiting_100
-
-
-def _bare_lf(data: bytearray, start: int, begin: int, end: int) -> bool:
-    """True if ``data[begin:end]`` has an LF without a CR before it (*start*: where the head began)."""
-    return data.count(b"\n", begin, end) != data.count(b"\r\n", max(start, begin - 1), end)
 
 
 def _close_reason(request: str, head: _http11.ResponseHead, framing: _http11.Framing) -> str:
@@ -214,15 +205,11 @@ class HTTPConnection:
         self._wait_in = PollNeeded(-1, POLLIN)
         self._tracer: Tracer | None = None
         self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
         self._pending: deque[_Request] = deque()
         self._upload: _Upload | None = None
-        self._body_kind = NO_BODY
-        self._body_left = 0  # LENGTH: bytes left; CHUNKED: bytes left in this chunk
-        self._chunk_crlf = False  # CHUNKED: a CRLF ends the chunk just read
+        self._body = BodyReader()  # where we are in the body of the current response
         self._keep_alive = True
         self._close_reason = ""  # why the server ends the connection after this response
-        self._trailers_next = False  # CHUNKED: the last chunk was read, the trailer section is next
         # Body bytes that a readall() took before it was interrupted: read first.
         self._unread = b""
         self._opening = False  # a sender is opening the connection (see _co_wait_opened)
@@ -333,7 +320,7 @@ class HTTPConnection:
         authority = _host_header(self.hostname, self.port, -1)
         head = _http11.serialize_head("CONNECT", authority, [("Host", authority)])
         yield from self._co_send_all(head)
-        while not isinstance(raw := self._read_head("CONNECT " + authority), bytes):
+        while not isinstance(raw := self._read_head(f"CONNECT {authority}"), bytes):
             yield raw
         parsed = _http11.parse_response_head(raw)
         if not 200 <= parsed.status <= 299:
@@ -352,12 +339,10 @@ class HTTPConnection:
         """
         self._close_socket()
         self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
         self._wbuf = bytearray()
         self._pending.clear()
         self._upload = None
-        self._body_kind = NO_BODY
-        self._trailers_next = False
+        self._body.reset()
         self._unread = b""
         self._keep_alive = True
         self._closed_msg = _CLOSED_LOCALLY
@@ -394,7 +379,6 @@ class HTTPConnection:
         self._closed_msg = self._send_closed_msg = why
         self._upload = None
         self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
         self._wbuf = bytearray()
 
     def _close_cleanly(self) -> None:
@@ -407,7 +391,6 @@ class HTTPConnection:
         if self._rbuf.available:
             log.debug("ignoring data after the last response: %s", excerpt(self._rbuf.take(80)))
         self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
         self._keep_alive = True
 
     def __enter__(self) -> HTTPConnection:
@@ -608,91 +591,25 @@ class HTTPConnection:
             rbuf.release()
         return received
 
-    def _co_fill_or_fail(self, doing: str) -> PollCoroutine[None]:
-        """Receive more data into the buffer; the peer closing is an error."""
-        while True:
-            received = self._fill(f"reading {doing}")
-            if not isinstance(received, int):
-                yield received
-            elif received:
-                return
-            else:
-                raise ConnectionClosed(
-                    f"server closed the connection while we were reading {doing}"
-                )
+    def _read_head(self, request: str) -> bytes | PollNeeded:
+        """Read a response head up to its CRLF CRLF without blocking; consume and return it.
 
-    def _read_until(
-        self,
-        terminator: bytes,
-        limit: int,
-        what: str,
-        too_long: str,
-        prefix: bytes = b"",
-        closed_before: str | None = None,
-    ) -> bytes | PollNeeded:
-        """Read up to *terminator* without blocking; consume it and return the bytes before it.
-
-        Returns the :class:`PollNeeded` to wait for if the terminator has not
-        arrived yet; call again with the same arguments after the wait, e.g.
-        ``while not isinstance(data := self._read_until(...), bytes): yield data``.
-
-        Used for heads and trailer sections (CRLF CRLF) and chunk-size lines
-        (CRLF).  Refused as soon as seen: more than *limit* bytes without the
-        terminator (the error says *what* is *too_long*), data that does not
-        begin with *prefix*, and a bare LF: lines end with CRLF (RFC 9112
-        section 2.2), and an LF-only message would never end for us.
-        *closed_before* words the error when the server closes before sending
-        any of it.
+        Returns the :class:`PollNeeded` to wait for if the head has not
+        arrived yet; call again after the wait, e.g.
+        ``while not isinstance(raw := self._read_head(...), bytes): yield raw``.
         """
         rbuf = self._rbuf
-        while True:
-            # _scan_from: how much of the unread data is known not to hold
-            # the terminator (kept across waits, so that a head arriving in
-            # many small pieces is not searched again and again).
-            end = rbuf.data.find(terminator, rbuf.start + self._scan_from, rbuf.end)
-            if end >= 0:
-                self._scan_from = 0
-                data = rbuf.view[rbuf.start : end].tobytes()
-                rbuf.start = end + len(terminator)
-                return data
+        what = f"the response head to {request}"
+        while (raw := take_delimited(rbuf, b"\r\n\r\n", what, MAX_HEADER_SIZE, HEAD_TOO_LONG, b"HTTP/")) is None:
             size = rbuf.available
-            if prefix and size and not rbuf.data.startswith(prefix[:size], rbuf.start):
-                raise InvalidResponse(
-                    f"expected a status line 'HTTP/1.x ...' in {what},"
-                    f" got {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                )
-            if size >= limit:
-                raise InvalidResponse(
-                    f"{what} {too_long} without an end: {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                )
-            if _bare_lf(rbuf.data, rbuf.start, rbuf.start + self._scan_from, rbuf.end):
-                raise InvalidResponse(
-                    f"{what} has a"
-                    f" {_http11._bad_line_ending(rbuf.view[rbuf.start : rbuf.end].tobytes())}"
-                )
-            self._scan_from = max(0, size - len(terminator) + 1)
             received = self._fill(f"reading {what}")
             if not isinstance(received, int):
                 return received
             if not received:
-                self._scan_from = 0
                 if size:
-                    raise ConnectionClosed(
-                        f"server closed the connection in the middle of {what}"
-                        f" after {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                    )
-                raise ConnectionClosed(closed_before or f"server closed the connection before {what}")
-
-    def _read_head(self, request: str) -> bytes | PollNeeded:
-        """Read a response head up to its CRLF CRLF without blocking; see :meth:`_read_until`."""
-        return self._read_until(
-            b"\r\n\r\n",
-            MAX_HEADER_SIZE,
-            f"the response head to {request}",
-            _HEAD_TOO_LONG,
-            b"HTTP/",
-            f"server closed the connection without answering {request}",
-        )
+                    raise ConnectionClosed(closed_message(rbuf, what))
+                raise ConnectionClosed(f"server closed the connection without answering {request}")
+        return raw
 
     # ------------------------------------------------------------- sending
 
@@ -771,7 +688,7 @@ class HTTPConnection:
         else:
             if (
                 not self._pending
-                and self._body_kind == NO_BODY
+                and self._body.kind is NO_BODY
                 and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
             ):
                 self._check_idle()
@@ -933,7 +850,7 @@ class HTTPConnection:
 
     def response_pending(self) -> bool:
         """True if a response (or part of its body) is still to be read."""
-        return bool(self._pending) or self._body_kind != NO_BODY or bool(self._unread)
+        return bool(self._pending) or self._body.kind is not NO_BODY or bool(self._unread)
 
     def co_read_response(self) -> PollCoroutine[HTTPResponse]:
         """Read the status line and header of the next response.
@@ -961,7 +878,7 @@ class HTTPConnection:
         """
         if self._opening:
             yield from self._co_wait_opened()
-        if (self._body_kind != NO_BODY or self._unread) and self._closed_msg is None:
+        if (self._body.kind is not NO_BODY or self._unread) and self._closed_msg is None:
             # (After the connection was lost in the middle of a body: ConnectionClosed below.)
             raise StateError("the body of the previous response has not been read completely")
         if not self._pending:
@@ -1022,17 +939,8 @@ class HTTPConnection:
                 f"the server answered {described} with {status} instead of 100 Continue,"
                 " so its body was not sent and the connection was closed"
             )
-        self._body_kind = framing.kind
-        if framing.kind == LENGTH:
-            assert framing.length is not None
-            self._body_left = framing.length
-            if not framing.length:
-                self._end_body()
-        elif framing.kind == CHUNKED:
-            self._body_left = 0
-            self._chunk_crlf = False
-            self._trailers_next = False
-        elif framing.kind == NO_BODY:
+        self._body.start(framing)
+        if self._body.kind is NO_BODY:
             self._end_body()
         return HTTPResponse(
             method, path, status, head.reason, head.headers, framing.length
@@ -1044,7 +952,6 @@ class HTTPConnection:
 
     def _end_body(self) -> None:
         """The current response is complete."""
-        self._body_kind = NO_BODY
         if not self._keep_alive:
             if self._pending or self._upload is not None:
                 unanswered = len(self._pending)
@@ -1064,101 +971,39 @@ class HTTPConnection:
             else:
                 self._rbuf.release()
 
-    def _body_limit(self) -> int | None:
-        """How many body bytes may be taken next (0: the body is complete).
-
-        None for a chunked body at the end of a chunk: then
-        :meth:`_co_chunk_limit` reads on.
-        """
-        kind = self._body_kind
-        if kind == LENGTH or kind == NO_BODY:
-            return self._body_left if kind == LENGTH else 0
-        if kind == UNTIL_CLOSE:
-            return _UNLIMITED
-        return self._body_left or None
-
     def _co_chunk_limit(self) -> PollCoroutine[int]:
-        """The size of the next chunk (0: the body is complete).
+        """At the end of a chunk: the size of the next one (0: the body is complete).
 
-        Reads the CRLF ending the previous chunk, the next chunk-size line
-        and, after the last chunk, the trailer section.
+        Receives until the body reader has the framing between chunks (the
+        CRLF, the chunk-size line, after the last chunk the trailer section).
         """
+        body, rbuf = self._body, self._rbuf
         try:
-            if not self._trailers_next:
-                size = yield from self._co_next_chunk_size()
-                if size:
-                    return size
-                # Interrupted below, the next call goes on with the trailers.
-                self._trailers_next = True
-            yield from self._co_read_trailers()
-            self._trailers_next = False
+            while (size := body.next_chunk(rbuf)) is None:
+                received = self._fill("reading a chunked body")
+                if not isinstance(received, int):
+                    yield received
+                elif not received:
+                    raise ConnectionClosed(body.closed(rbuf) or "")
         except (InvalidResponse, UnsupportedResponse) as exc:
             self._shut(f"connection closed after an invalid chunked body: {exc}")
             raise
         except ConnectionClosed as exc:
             self._shut(str(exc))
             raise
-        self._end_body()
-        return 0
-
-    def _co_next_chunk_size(self) -> PollCoroutine[int]:
-        """Read the CRLF ending the previous chunk and the next chunk-size line; return the size."""
-        rbuf = self._rbuf
-        if self._chunk_crlf:
-            while rbuf.available < 2:
-                if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
-                    break  # wrong already: don't wait for a second byte
-                yield from self._co_fill_or_fail("the CRLF after a chunk")
-            if rbuf.data[rbuf.start : min(rbuf.end, rbuf.start + 2)] != _CRLF:
-                raise InvalidResponse(
-                    "expected CRLF after chunk data, got"
-                    f" {excerpt(rbuf.view[rbuf.start : min(rbuf.end, rbuf.start + 20)])}"
-                )
-            rbuf.start += 2
-            self._chunk_crlf = False
-        while not isinstance(
-            line := self._read_until(_CRLF, MAX_LINE_SIZE, "a chunk-size line", _LINE_TOO_LONG),
-            bytes,
-        ):
-            yield line
-        size = _http11.parse_chunk_size(line)
-        if size:
-            self._body_left = size
-            self._chunk_crlf = True
+        if not size:
+            self._end_body()
         return size
-
-    def _co_read_trailers(self) -> PollCoroutine[None]:
-        """Read (and drop) the trailer section after the last chunk (RFC 9112 section 7.1.2)."""
-        rbuf = self._rbuf
-        while rbuf.available < 2:
-            if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
-                break  # a trailer field, or a bare LF found below
-            yield from self._co_fill_or_fail("the end of a chunked body")
-        if rbuf.data.startswith(_CRLF, rbuf.start, rbuf.end):
-            rbuf.start += 2
-            return
-        while not isinstance(
-            raw := self._read_until(b"\r\n\r\n", MAX_HEADER_SIZE, "the trailer section", _HEAD_TOO_LONG),
-            bytes,
-        ):
-            yield raw
-        if b"\0" in raw or not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
-            raise InvalidResponse(f"invalid trailer section: {excerpt(raw)}")
-        trailers = _http11.parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
-        log.debug("ignoring %d trailer fields", len(trailers))
 
     def _body_eof(self) -> None:
         """The server closed the connection while a body was being read."""
-        if self._body_kind == UNTIL_CLOSE:
+        error = self._body.closed(self._rbuf)
+        if error is None:  # that ended the body
             self._keep_alive = False
             self._end_body()
             return
-        if self._body_kind == LENGTH:
-            missing = f"{self._body_left} bytes of the body missing"
-        else:
-            missing = "in the middle of a chunked body"
-        self._shut(f"server closed the connection with {missing}")
-        raise ConnectionClosed(self._closed_msg or "")
+        self._shut(error)
+        raise ConnectionClosed(error)
 
     def _check_not_disconnected(self) -> None:
         """At the end of a body: after :meth:`disconnect` reading is an error, as in 3.x."""
@@ -1166,12 +1011,8 @@ class HTTPConnection:
             raise ConnectionClosed(_CLOSED_LOCALLY)
 
     def _consumed(self, size: int) -> None:
-        if self._body_kind == LENGTH:
-            self._body_left -= size
-            if not self._body_left:
-                self._end_body()
-        elif self._body_kind == CHUNKED:
-            self._body_left -= size
+        if self._body.consumed(size):
+            self._end_body()
 
     def co_read(self, len_: int | None = None) -> PollCoroutine[bytes]:
         """Read up to *len_* bytes of the response body (all of it if None).
@@ -1190,7 +1031,7 @@ class HTTPConnection:
         if self._unread:
             data, self._unread = self._unread[:len_], self._unread[len_:]
             return data
-        limit = self._body_limit()
+        limit = self._body.limit()
         if limit is None:
             limit = yield from self._co_chunk_limit()
         if not limit:
@@ -1226,7 +1067,7 @@ class HTTPConnection:
             target[:size] = self._unread[:size]
             self._unread = self._unread[size:]
             return size
-        limit = self._body_limit()
+        limit = self._body.limit()
         if limit is None:
             limit = yield from self._co_chunk_limit()
         if not limit:
@@ -1260,8 +1101,8 @@ class HTTPConnection:
         rest of the body.
         """
         rbuf = self._rbuf
-        if self._body_kind == LENGTH and not self._unread:
-            size = self._body_left
+        if self._body.kind is LENGTH and not self._unread:
+            size = self._body.left
             if rbuf.available >= size:
                 data = rbuf.take(size)
                 self._consumed(size)
@@ -1287,7 +1128,7 @@ class HTTPConnection:
         self._unread = b""
         scratch: bytearray | None = None
         while True:
-            limit = self._body_limit()
+            limit = self._body.limit()
             if limit is None:
                 limit = yield from self._co_chunk_limit()
             if not limit:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final, Literal, NamedTuple, TypeAlias
+from enum import IntEnum
+from typing import Final, NamedTuple, TypeAlias
 
 from ._errors import InvalidResponse, UnsupportedResponse
 from ._headers import ResponseHeaders
@@ -40,6 +41,7 @@ __all__ = [
     "BodyFollowing",
     "HTTPResponse",
     "ResponseHead",
+    "BodyKind",
     "Framing",
     "excerpt",
     "validate_method",
@@ -50,6 +52,8 @@ __all__ = [
     "parse_response_head",
     "response_framing",
     "parse_chunk_size",
+    "line_fault",
+    "bare_lf",
 ]
 
 #: The longest line (status line, header line or chunk-size line) accepted, in bytes.
@@ -328,14 +332,36 @@ class ResponseHead(NamedTuple):
     headers: ResponseHeaders
 
 
-def _bad_line_ending(head: bytes) -> str:
-    """Describe where *head* has a bare CR or bare LF."""
-    for pos, byte in enumerate(head):
-        if byte == 0x0D and head[pos + 1 : pos + 2] != b"\n":
-            return f"bare CR at byte {pos}: {excerpt(head[max(0, pos - 30) : pos + 30])}"
-        if byte == 0x0A and head[pos - 1 : pos] != b"\r":
-            return f"bare LF at byte {pos}: {excerpt(head[max(0, pos - 30) : pos + 30])}"
-    raise AssertionError("no bare CR or LF found")  # pragma: no cover
+def line_fault(raw: bytes) -> str | None:
+    """Where *raw* breaks the rule that lines end with CRLF, or None (RFC 9112 section 2.2).
+
+    A NUL, a bare CR or a bare LF anywhere in a head or trailer section is a
+    response-splitting risk: parsers disagree on where such a line ends.
+    Returns e.g. ``"bare LF at byte 17: b'...'"`` for the first one.
+    """
+    crlf = raw.count(b"\r\n")
+    if b"\0" not in raw and raw.count(b"\r") == crlf and raw.count(b"\n") == crlf:
+        return None
+    for pos, byte in enumerate(raw):
+        if byte == 0 or (byte == 0x0D and raw[pos + 1 : pos + 2] != b"\n"):
+            break
+        if byte == 0x0A and raw[pos - 1 : pos] != b"\r":
+            break
+    else:  # pragma: no cover - the counts above found something
+        raise AssertionError("no NUL, bare CR or bare LF found")
+    where = f"NUL byte at {pos}" if byte == 0 else f"bare {'CR' if byte == 0x0D else 'LF'} at byte {pos}"
+    return f"{where}: {excerpt(raw[max(0, pos - 30) : pos + 30])}"
+
+
+def bare_lf(data: bytearray, start: int, begin: int, end: int) -> bool:
+    """True if ``data[begin:end]`` has an LF without a CR before it.
+
+    For a head or line still arriving: it began at *start*, and the bytes
+    before *begin* were checked already.  (A CR at the end may yet be
+    followed by its LF, so only LFs are checked here; :func:`line_fault`
+    checks the whole once it is complete.)
+    """
+    return data.count(b"\n", begin, end) != data.count(b"\r\n", max(start, begin - 1), end)
 
 
 # Status lines seen before, parsed (there are few: "HTTP/1.1 200 OK", ...).
@@ -489,12 +515,9 @@ def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
     known = _KNOWN_HEADS.get(raw)
     if known is not None:
         return known
-    if b"\0" in raw:
-        pos = raw.index(b"\0")
-        raise InvalidResponse(f"NUL byte at {pos} in response head: {excerpt(raw[max(0, pos - 30):pos + 30])}")
-    crlf = raw.count(b"\r\n")
-    if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:
-        raise InvalidResponse(f"response head has a {_bad_line_ending(raw)}")
+    fault = line_fault(raw)
+    if fault is not None:
+        raise InvalidResponse(f"response head has a {fault}")
     lines = raw.decode("latin-1").split("\r\n")
     minor, status, reason = parse_status_line(lines[0])
     del lines[0]
@@ -508,16 +531,29 @@ def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
 
 # ----------------------------------------------------------------- framing
 
-NO_BODY: Final = 0
-LENGTH: Final = 1
-CHUNKED: Final = 2
-UNTIL_CLOSE: Final = 3
+class BodyKind(IntEnum):
+    """How the body of a response is delimited (RFC 9112 section 6.3)."""
+
+    NO_BODY = 0
+    """The response ends with its head (or its body is complete)."""
+    LENGTH = 1
+    """``Content-Length`` bytes."""
+    CHUNKED = 2
+    """Chunked transfer coding (section 7.1)."""
+    UNTIL_CLOSE = 3
+    """Until the server closes the connection."""
+
+
+NO_BODY: Final = BodyKind.NO_BODY
+LENGTH: Final = BodyKind.LENGTH
+CHUNKED: Final = BodyKind.CHUNKED
+UNTIL_CLOSE: Final = BodyKind.UNTIL_CLOSE
 
 
 class Framing(NamedTuple):
     """How the body of a response is delimited, and whether the connection persists."""
 
-    kind: Literal[0, 1, 2, 3]
+    kind: BodyKind
     """:data:`NO_BODY`, :data:`LENGTH`, :data:`CHUNKED` or :data:`UNTIL_CLOSE`."""
     length: int | None
     """The body length for :data:`LENGTH` (0 for :data:`NO_BODY`), else None."""
