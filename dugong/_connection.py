@@ -453,8 +453,8 @@ class HTTPConnection:
             sent = sock.send(self._wbuf)
         except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             return
-        except OSError as exc:
-            # The reader finds out from the socket; an answer may still be there.
+        except PEER_GONE_ERRORS as exc:
+            # Sending ends; the reader finds out from the socket, where an answer may still be.
             self._translate(exc, "sending pipelined requests")
             return
         if self._tracer is not None:
@@ -493,7 +493,7 @@ class HTTPConnection:
 
     # -------------------------------------------------------------- socket I/O
 
-    def _translate(self, exc: OSError, doing: str) -> Exception:
+    def _translate(self, exc: Exception, doing: str) -> Exception:
         """The one place where socket and TLS errors become :exc:`ConnectionClosed`.
 
         Called from every ``except`` that sees them, with what the connection
