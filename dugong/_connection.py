@@ -53,7 +53,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from enum import Enum
+from enum import IntEnum
 from types import TracebackType
 from typing import Final, Literal, TypeAlias, overload
 
@@ -109,16 +109,20 @@ _DISCONNECTED: Final = "the connection was closed by disconnect(); send a reques
 _OPENING_LOCK: Final = threading.Lock()
 
 
-class _Life(Enum):
-    """Where a connection is in its life.  The last four come with a reason (``_reason``)."""
+class _Life(IntEnum):
+    """Where a connection is in its life.  The last four come with a reason (``_reason``).
 
-    CLOSED = "closed"  # no socket: the next request opens one
-    OPENING = "opening"  # a sender is opening the socket; readers wait (_co_wait_opened)
-    OPEN = "open"
-    SEND_CLOSED = "send closed"  # the server stopped taking bytes; answers can still be read
-    SWITCHED = "switched"  # the server switched protocols: read_raw() only
-    DISCONNECTED = "disconnected"  # by disconnect(): reads raise, the next request reopens
-    FAILED = "failed"  # lost, or a protocol error: everything raises until reset()
+    (An IntEnum for speed only: it hashes in C, and the sets below are
+    looked up a few times per request.)
+    """
+
+    CLOSED = 0  # no socket: the next request opens one
+    OPENING = 1  # a sender is opening the socket; readers wait (_co_wait_opened)
+    OPEN = 2
+    SEND_CLOSED = 3  # the server stopped taking bytes; answers can still be read
+    SWITCHED = 4  # the server switched protocols: read_raw() only
+    DISCONNECTED = 5  # by disconnect(): reads raise, the next request reopens
+    FAILED = 6  # lost, or a protocol error: everything raises until reset()
 
 
 # No more responses can be read / no more requests sent, for the reason given.
@@ -239,7 +243,7 @@ class HTTPConnection:
         self._rbuf = ReceiveBuffer()
         self._wbuf = bytearray()  # coalesced heads of pipelined requests, not yet sent
         self._upload: _Upload | None = None
-        self._reader_waits_out = False  # the reader waits for POLLIN|POLLOUT (see _co_coalesce)
+        self._reader_waits_out = False  # the reader waits for POLLIN|POLLOUT (see _coalesce)
         self._keep_alive = True
         self._close_reason = ""  # why the server ends the connection after this response
         if forget_requests:
@@ -632,8 +636,12 @@ class HTTPConnection:
         """
         rbuf = self._rbuf
         what = f"the response head to {request}"
-        while (raw := take_delimited(rbuf, b"\r\n\r\n", what, MAX_HEADER_SIZE, HEAD_TOO_LONG, b"HTTP/")) is None:
+        while True:
             size = rbuf.available
+            if size:  # (an empty buffer, the usual case, is not searched)
+                raw = take_delimited(rbuf, b"\r\n\r\n", what, MAX_HEADER_SIZE, HEAD_TOO_LONG, b"HTTP/")
+                if raw is not None:
+                    return raw
             received = self._fill(f"reading {what}")
             if not isinstance(received, int):
                 return received
@@ -641,7 +649,6 @@ class HTTPConnection:
                 if size:
                     raise ConnectionClosed(closed_message(rbuf, what))
                 raise ConnectionClosed(f"server closed the connection without answering {request}")
-        return raw
 
     # ------------------------------------------------------------- sending
 
@@ -681,12 +688,25 @@ class HTTPConnection:
         if self._sock is None:
             yield from self._co_open_for(request)
         else:
-            if not self._pending and self._body.kind is NO_BODY:
+            if (
+                not self._pending
+                and self._body.kind is NO_BODY
+                and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
+            ):
                 self._check_idle()
-            self._pending.append(request)
-            if body is None and self._may_coalesce():
-                yield from self._co_coalesce(head)
+            # Coalesce the head (see the module's rules) if an earlier response
+            # is pending and this thread reads the responses.
+            if (
+                body is None
+                and self._pending
+                and self._reader_ident == threading.get_ident()
+                and self._life not in _SENDING_ENDED
+            ):
+                self._pending.append(request)
+                if self._coalesce(head):
+                    yield from self.co_flush()
                 return
+            self._pending.append(request)
         try:
             if data is not None and len(data) <= _COALESCE_LIMIT:
                 yield from self._co_send_all(head + data, f"sending {method} {path}")
@@ -720,6 +740,8 @@ class HTTPConnection:
             # Appended to "http://host:port", it could change the host or port
             # the proxy connects to ("@evil.example/", ".evil.example/", "0").
             raise ValueError(f"path must start with '/' when sent through a proxy, not {path!r}")
+        if body is None and not headers and not expect100:  # the common case, in short
+            return _http11.request_head(method, self._target_prefix + path, host=self._host), None
         following = isinstance(body, BodyFollowing)
         if expect100 and not following:
             raise ValueError("expect100 needs body=BodyFollowing(...)")
@@ -751,16 +773,8 @@ class HTTPConnection:
             self._pending.pop()  # not a byte was sent: withdraw the request
             raise
 
-    def _may_coalesce(self) -> bool:
-        """May the head of a request without a body wait in ``_wbuf``? (See the module's rules.)"""
-        return (
-            len(self._pending) > 1  # an earlier response is pending
-            and self._reader_ident == threading.get_ident()
-            and self._life not in _SENDING_ENDED
-        )
-
-    def _co_coalesce(self, head: bytes) -> PollCoroutine[None]:
-        """Add *head* to the coalesced heads; send them if they reach ``_COALESCE_LIMIT``.
+    def _coalesce(self, head: bytes) -> bool:
+        """Add *head* to the coalesced heads; True if they reached ``_COALESCE_LIMIT`` and must be sent now.
 
         While the reader waits for POLLIN|POLLOUT to send these heads itself
         (see :meth:`_recv_into`), the sender must not wait for POLLOUT on the
@@ -769,11 +783,12 @@ class HTTPConnection:
         to the reader, which is woken as soon as the socket is writable.
         """
         self._wbuf += head
-        if len(self._wbuf) >= _COALESCE_LIMIT:
-            if self._reader_waits_out:
-                self._try_flush()
-            else:
-                yield from self.co_flush()
+        if len(self._wbuf) < _COALESCE_LIMIT:
+            return False
+        if self._reader_waits_out:
+            self._try_flush()
+            return False
+        return True
 
     def send_request(
         self,
@@ -790,8 +805,8 @@ class HTTPConnection:
         """Before reusing a connection idle for a while: has the server closed it or sent junk?"""
         sock = self._sock
         assert sock is not None
-        if isinstance(sock, ssl.SSLSocket) or time.monotonic() - self._idle_since <= _IDLE_CHECK_AFTER:
-            return  # (TLS records, e.g. session tickets, may arrive unasked; MSG_PEEK is not allowed)
+        if isinstance(sock, ssl.SSLSocket):
+            return  # TLS records (e.g. session tickets) may arrive unasked; MSG_PEEK is not allowed
         try:
             peeked = sock.recv(80, socket.MSG_PEEK)
         except BlockingIOError:
@@ -1169,7 +1184,8 @@ class HTTPConnection:
             size = self._body.left
             if rbuf.available >= size:
                 data = rbuf.take(size)
-                self._consumed(size)
+                self._body.consumed(size)  # (all of it)
+                self._end_body()
                 return data
         parts: list[bytes] = []
         try:

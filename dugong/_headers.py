@@ -212,12 +212,16 @@ def headers_from_lists(names: list[str], values: list[str], lower: list[str]) ->
     return headers
 
 
-def field_values(headers: ResponseHeaders, lower_name: str) -> Sequence[str]:
-    """The values of every field called *lower_name* (lower-case), in order; empty if none."""
+def field_values(headers: ResponseHeaders, *lower_names: str) -> list[Sequence[str]]:
+    """For each of *lower_names* (lower-case), the values of every field so called, in order."""
     lower = headers._lower
-    count = lower.count(lower_name)
-    if count == 1:
-        return (headers._values[lower.index(lower_name)],)
-    if not count:
-        return _NO_VALUES
-    return [value for value, name in zip(headers._values, lower) if name == lower_name]
+    found: list[Sequence[str]] = []
+    for lower_name in lower_names:
+        count = lower.count(lower_name)
+        if count == 1:
+            found.append((headers._values[lower.index(lower_name)],))
+        elif not count:
+            found.append(_NO_VALUES)
+        else:
+            found.append([value for value, name in zip(headers._values, lower) if name == lower_name])
+    return found

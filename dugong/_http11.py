@@ -643,7 +643,9 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
         UnsupportedResponse: a transfer coding other than chunked was applied.
     """
     headers = head.headers
-    connection = field_values(headers, "connection")
+    connection, transfer_encoding, content_length = field_values(
+        headers, "connection", "transfer-encoding", "content-length"
+    )
     if connection:
         tokens = _tokens(connection)
         keep_alive = "close" not in tokens and (head.minor_version >= 1 or "keep-alive" in tokens)
@@ -654,8 +656,6 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
     if method == "HEAD" or status < 200 or status in (204, 304):
         return Framing(NO_BODY, 0, keep_alive)
     # 6.3 (2) (a 2xx answer to CONNECT) is handled by the proxy tunnel code.
-    transfer_encoding = field_values(headers, "transfer-encoding")
-    content_length = field_values(headers, "content-length")
     if transfer_encoding:
         # 6.3 (3)
         if content_length:
