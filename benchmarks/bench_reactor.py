@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not args.runners:
         parser.error(f"--runners: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(RUNNERS)}")
     if args.parse_every_head:
-        setattr(_http11, "_KNOWN_HEAD_MAX", -1)  # noqa: B010 - a private knob, for this measurement only
+        _http11.KNOWN_HEADS.max_key = -1  # a private knob, for this measurement only
 
     length = expected_length(args.host, args.port, args.path)
     # Memory first, while the heap has not yet grown for thousands of connections

@@ -35,13 +35,17 @@ _NO_VIEW: Final = memoryview(_NO_DATA)
 class ReceiveBuffer:
     """Bytes received from the socket but not yet consumed."""
 
-    __slots__ = ("data", "view", "start", "end", "_grow")
+    __slots__ = ("data", "view", "start", "end", "scanned", "_grow")
 
     def __init__(self) -> None:
         self.data: bytearray = _NO_DATA
         self.view: memoryview = _NO_VIEW
         self.start = 0
         self.end = 0
+        #: How many unread bytes :meth:`take_until` searched without finding
+        #: its terminator; the next search starts there, so a head arriving
+        #: in many small pieces is not searched again and again.
+        self.scanned = 0
         self._grow = False
 
     @property
@@ -93,6 +97,7 @@ class ReceiveBuffer:
         start = self.start
         end = min(self.end, start + size)
         self.start = end
+        self.scanned = 0
         return self.view[start:end].tobytes()
 
     def take_into(self, target: memoryview) -> int:
@@ -101,11 +106,29 @@ class ReceiveBuffer:
         start = self.start
         target[:size] = self.view[start : start + size]
         self.start = start + size
+        self.scanned = 0
         return size
+
+    def take_until(self, terminator: bytes) -> bytes | None:
+        """Remove and return the unread bytes before *terminator*, and the terminator.
+
+        Returns None, and removes nothing, if the terminator has not arrived:
+        call again with the same terminator once more bytes arrived.  The
+        unread bytes searched in vain are not searched again (:attr:`scanned`).
+        """
+        start = self.start
+        end = self.data.find(terminator, start + self.scanned, self.end)
+        if end < 0:
+            self.scanned = max(0, self.end - start - len(terminator) + 1)
+            return None
+        self.scanned = 0
+        self.start = end + len(terminator)
+        return self.view[start:end].tobytes()
 
     def skip(self, size: int) -> None:
         """Drop *size* unread bytes (at most what is available)."""
         self.start = min(self.end, self.start + size)
+        self.scanned = 0
 
     def release(self) -> None:
         """Free the memory if nothing is buffered."""
@@ -115,5 +138,5 @@ class ReceiveBuffer:
             else:
                 self.view.release()
             self.data, self.view = _NO_DATA, _NO_VIEW
-            self.start = self.end = 0
+            self.start = self.end = self.scanned = 0
             self._grow = False

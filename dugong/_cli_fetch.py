@@ -495,7 +495,8 @@ class HostJob:
             length = 0
         default_port = 443 if fetch.scheme == "https" else 80
         fields = request_fields(
-            _host_header(fetch.host, fetch.port, default_port), headers, length, chunked, None, expect100
+            _host_header(fetch.host, fetch.port, default_port),
+            headers=headers, body_length=length, chunked=chunked, expect100=expect100,
         )
         shown = [(n, "[hidden]" if n.lower() in _SECRET_FIELDS else v) for n, v in fields]
         lines = [f"> {method} {fetch.target} HTTP/1.1", *(f"> {n}: {v}" for n, v in shown), ">"]

@@ -11,10 +11,16 @@ Rules of this module
   That is what makes "one thread sends, another reads" safe.  A request is
   appended to the FIFO *before* its first byte is sent, so a response can
   never arrive for a request the reader does not know about.
-* Socket errors that mean "the peer is gone" become :exc:`ConnectionClosed` in
-  one place (:meth:`_peer_gone`).  A response that cannot be framed safely
-  raises :exc:`InvalidResponse`/:exc:`UnsupportedResponse` and closes the
-  socket: a connection that saw a protocol error is never reused.
+* The connection's lifecycle is one :class:`_Life` with one reason string,
+  and every field returns to its starting value in one place (:meth:`_reset`).
+  Socket and TLS errors become :exc:`ConnectionClosed` in one place
+  (:meth:`_translate`), called from every ``except`` that sees them.  A
+  response that cannot be framed safely raises
+  :exc:`InvalidResponse`/:exc:`UnsupportedResponse` and closes the socket
+  (:meth:`_fail`): a connection that saw a protocol error is never reused.
+* The wire format is :mod:`dugong._http11` (request heads, response heads,
+  framing) and :mod:`dugong._body` (taking heads, chunk framing and bodies
+  from the receive buffer); here is only what needs the socket.
 * Heads of pipelined requests without a body are coalesced: when an earlier
   response is still pending and the thread sending is the one that last read
   a response, the head goes into ``_wbuf`` instead of the socket.  That buffer
@@ -38,8 +44,6 @@ Rules of this module
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import ipaddress
 import logging
@@ -49,10 +53,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from enum import IntEnum
 from types import TracebackType
 from typing import Final, Literal, TypeAlias, overload
 
 from . import _http11
+from ._body import HEAD_TOO_LONG, BodyReader, closed_message, take_delimited
 from ._buffer import BUFFER_SIZE, ReceiveBuffer
 from ._errors import (
     ConnectionClosed,
@@ -63,11 +69,9 @@ from ._errors import (
     UnsupportedResponse,
 )
 from ._http11 import (
-    CHUNKED,
     LENGTH,
     MAX_HEADER_SIZE,
     MAX_INFORMATIONAL_RESPONSES,
-    MAX_LINE_SIZE,
     NO_BODY,
     UNTIL_CLOSE,
     BodyFollowing,
@@ -91,24 +95,39 @@ __all__ = ["HTTPConnection"]
 
 log = logging.getLogger("dugong")
 
-# Methods whose requests carry a body by definition: an absent body is sent as
-# "Content-Length: 0" (RFC 9110 section 8.6).
-_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 # Bodies up to this size are sent in one system call with the request head.
 _COALESCE_LIMIT: Final = 16 * 1024
 # A connection idle for longer than this is checked for a server-side close
 # (or stray data) before a request is sent on it.
 _IDLE_CHECK_AFTER: Final = 0.05
 _CRLF: Final = b"\r\n"
-_UNLIMITED: Final = 1 << 62
-_HEAD_TOO_LONG: Final = f"larger than MAX_HEADER_SIZE ({MAX_HEADER_SIZE} bytes)"
-_LINE_TOO_LONG: Final = f"longer than MAX_LINE_SIZE ({MAX_LINE_SIZE} bytes)"
 # Why reading fails after disconnect(), until the next request opens the connection again.
-_CLOSED_LOCALLY: Final = "the connection was closed by disconnect(); send a request to open it again"
+_DISCONNECTED: Final = "the connection was closed by disconnect(); send a request to open it again"
 # Guards the hand-over between a sender opening the connection and a reader
 # waiting for that (see _co_wait_opened); taken once per connect, so one lock
 # for all connections costs nothing per connection.
 _OPENING_LOCK: Final = threading.Lock()
+
+
+class _Life(IntEnum):
+    """Where a connection is in its life.  The last four come with a reason (``_reason``).
+
+    (An IntEnum for speed only: it hashes in C, and the sets below are
+    looked up a few times per request.)
+    """
+
+    CLOSED = 0  # no socket: the next request opens one
+    OPENING = 1  # a sender is opening the socket; readers wait (_co_wait_opened)
+    OPEN = 2
+    SEND_CLOSED = 3  # the server stopped taking bytes; answers can still be read
+    SWITCHED = 4  # the server switched protocols: read_raw() only
+    DISCONNECTED = 5  # by disconnect(): reads raise, the next request reopens
+    FAILED = 6  # lost, or a protocol error: everything raises until reset()
+
+
+# No more responses can be read / no more requests sent, for the reason given.
+_READING_ENDED: Final = frozenset({_Life.SWITCHED, _Life.DISCONNECTED, _Life.FAILED})
+_SENDING_ENDED: Final = frozenset({_Life.SEND_CLOSED, _Life.SWITCHED, _Life.FAILED})
 
 
 # A request awaiting its response: (method, path).  A plain tuple of strings,
@@ -125,11 +144,6 @@ class _Upload:
         self.request = request
         self.remaining = remaining  # None: chunked
         self.awaiting_100 = awaiting_100
-
-
-def _bare_lf(data: bytearray, start: int, begin: int, end: int) -> bool:
-    """True if ``data[begin:end]`` has an LF without a CR before it (*start*: where the head began)."""
-    return data.count(b"\n", begin, end) != data.count(b"\r\n", max(start, begin - 1), end)
 
 
 def _close_reason(request: str, head: _http11.ResponseHead, framing: _http11.Framing) -> str:
@@ -201,38 +215,46 @@ class HTTPConnection:
         self._target_prefix = (
             f"http://{self._host}" if proxy is not None and ssl_context is None else ""
         )
-        # The header section of every request without a body or extra fields
-        # (the line breaks included), made once: such a request is then just
-        # a request line in front of it.
-        plain = _http11.serialize_head(
-            "GET", "/", _http11.request_fields(self._host, None, None, False, None, False)
-        )
-        self._plain_fields = plain[plain.index(b"\r\n") :]
         self._sock: socket.socket | None = None
         self._fd = -1
         # What a connection waiting for a response yields, made once per socket.
         self._wait_in = PollNeeded(-1, POLLIN)
         self._tracer: Tracer | None = None
-        self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
         self._pending: deque[_Request] = deque()
+        self._body = BodyReader()  # where we are in the body of the current response
+        self._open_waker: Waker | None = None  # wakes a reader waiting for the opening
+        self._open_error = ""  # why the last attempt to open the connection failed
+        self._idle_since = 0.0
+        self._reader_ident = 0  # the thread that last read a response
+        self._reset(_Life.CLOSED, forget_requests=True)
+
+    def _reset(self, life: _Life, reason: str = "", *, forget_requests: bool = False) -> None:
+        """Close the socket and return every field to its starting value: the one reset.
+
+        Args:
+            life, reason: the state the connection is in now, and why.
+            forget_requests: also forget the requests awaiting responses and
+                the body being read (:meth:`disconnect`); otherwise they stay,
+                so that reading them raises ``ConnectionClosed(reason)``.
+        """
+        self._close_socket()
+        self._life = life
+        self._reason = reason
+        self._rbuf = ReceiveBuffer()
+        self._wbuf = bytearray()  # coalesced heads of pipelined requests, not yet sent
         self._upload: _Upload | None = None
-        self._body_kind = NO_BODY
-        self._body_left = 0  # LENGTH: bytes left; CHUNKED: bytes left in this chunk
-        self._chunk_crlf = False  # CHUNKED: a CRLF ends the chunk just read
+        self._reader_waits_out = False  # the reader waits for POLLIN|POLLOUT (see _coalesce)
         self._keep_alive = True
         self._close_reason = ""  # why the server ends the connection after this response
-        self._trailers_next = False  # CHUNKED: the last chunk was read, the trailer section is next
-        # Body bytes that a readall() took before it was interrupted: read first.
-        self._unread = b""
-        self._opening = False  # a sender is opening the connection (see _co_wait_opened)
-        self._open_waker: Waker | None = None  # wakes a reader waiting for that
-        self._open_error = ""  # why the last attempt to open the connection failed
-        self._closed_msg: str | None = None  # why no more requests/responses are possible
-        self._send_closed_msg: str | None = None  # why no more can be sent
-        self._idle_since = 0.0
-        self._wbuf = bytearray()  # coalesced heads of pipelined requests, not yet sent
-        self._reader_ident = 0  # the thread that last read a response
+        if forget_requests:
+            self._pending.clear()
+            self._body.reset()
+            # Body bytes that a readall() took before it was interrupted: read first.
+            self._unread = b""
+            with _OPENING_LOCK:
+                waker, self._open_waker = self._open_waker, None
+            if waker is not None:
+                waker.close()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -253,10 +275,9 @@ class HTTPConnection:
         if self._sock is not None:
             return
         try:
-            if self._closed_msg is not None and self._closed_msg is not _CLOSED_LOCALLY:
-                raise ConnectionClosed(self._closed_msg)
-            self._closed_msg = None
-            self._opening = True
+            if self._life is _Life.FAILED:
+                raise ConnectionClosed(self._reason)
+            self._life = _Life.OPENING
             yield from self._co_open()
         except BaseException as exc:
             self._open_error = (
@@ -295,7 +316,8 @@ class HTTPConnection:
     def _opened(self) -> None:
         """Opening the connection ended (either way): wake a reader waiting for that."""
         with _OPENING_LOCK:
-            self._opening = False
+            if self._life is _Life.OPENING:
+                self._life = _Life.CLOSED if self._sock is None else _Life.OPEN
             waker = self._open_waker
         if waker is not None:
             waker.notify()
@@ -316,7 +338,7 @@ class HTTPConnection:
         """
         while True:
             with _OPENING_LOCK:
-                if not self._opening:
+                if self._life is not _Life.OPENING:
                     waker, self._open_waker = self._open_waker, None
                     break
                 if self._open_waker is None:
@@ -333,7 +355,7 @@ class HTTPConnection:
         authority = _host_header(self.hostname, self.port, -1)
         head = _http11.serialize_head("CONNECT", authority, [("Host", authority)])
         yield from self._co_send_all(head)
-        while not isinstance(raw := self._read_head("CONNECT " + authority), bytes):
+        while not isinstance(raw := self._read_head(f"CONNECT {authority}"), bytes):
             yield raw
         parsed = _http11.parse_response_head(raw)
         if not 200 <= parsed.status <= 299:
@@ -350,22 +372,7 @@ class HTTPConnection:
         Until the next request, which opens a new connection, reading a
         response or body and writing a body raise :exc:`ConnectionClosed`.
         """
-        self._close_socket()
-        self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
-        self._wbuf = bytearray()
-        self._pending.clear()
-        self._upload = None
-        self._body_kind = NO_BODY
-        self._trailers_next = False
-        self._unread = b""
-        self._keep_alive = True
-        self._closed_msg = _CLOSED_LOCALLY
-        self._send_closed_msg = None
-        with _OPENING_LOCK:
-            waker, self._open_waker = self._open_waker, None
-        if waker is not None:
-            waker.close()
+        self._reset(_Life.DISCONNECTED, _DISCONNECTED, forget_requests=True)
 
     def reset(self) -> None:
         """Make the connection usable again after :exc:`ConnectionClosed` or an error.
@@ -388,14 +395,13 @@ class HTTPConnection:
             self._tracer.close()
             self._tracer = None
 
-    def _shut(self, why: str) -> None:
-        """Close the socket for good: later operations raise ConnectionClosed(why)."""
-        self._close_socket()
-        self._closed_msg = self._send_closed_msg = why
-        self._upload = None
-        self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
-        self._wbuf = bytearray()
+    def _fail(self, why: str) -> None:
+        """Close the socket for good: later operations raise ConnectionClosed(why) until reset()."""
+        self._reset(_Life.FAILED, why)
+
+    def _fail_after(self, exc: ConnectionClosed | InvalidResponse | UnsupportedResponse, what: str) -> None:
+        """Reading *what* failed with *exc*: the connection is not reused."""
+        self._fail(str(exc) if isinstance(exc, ConnectionClosed) else f"connection closed after {what}: {exc}")
 
     def _close_cleanly(self) -> None:
         """The server ends the connection after a complete response, and nothing is pending.
@@ -403,12 +409,12 @@ class HTTPConnection:
         Nothing is lost, so nothing is reported: the next request opens a new
         connection (as in dugong 3.x and :mod:`http.client`).
         """
-        self._close_socket()
         if self._rbuf.available:
             log.debug("ignoring data after the last response: %s", excerpt(self._rbuf.take(80)))
-        self._rbuf = ReceiveBuffer()
-        self._scan_from = 0  # see _read_until
-        self._keep_alive = True
+        if self._life is _Life.SEND_CLOSED:  # sending failed: that is still reported
+            self._reset(_Life.SEND_CLOSED, self._reason)
+        else:
+            self._reset(_Life.CLOSED)
 
     def __enter__(self) -> HTTPConnection:
         return self
@@ -434,7 +440,7 @@ class HTTPConnection:
             try:
                 yield from self._co_send_all(data, "sending pipelined requests")
             except BaseException:
-                if self._send_closed_msg is None:
+                if self._life not in _SENDING_ENDED:
                     self._wbuf[:0] = data  # not a byte went out: keep them for later
                 raise
 
@@ -445,15 +451,15 @@ class HTTPConnection:
     def _try_flush(self) -> None:
         """Send what the socket takes now of the coalesced heads, without waiting."""
         sock = self._sock
-        if sock is None or self._send_closed_msg is not None:
+        if sock is None or self._life in _SENDING_ENDED:
             return
         try:
             sent = sock.send(self._wbuf)
         except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             return
         except PEER_GONE_ERRORS as exc:
-            # The reader finds out from the socket; an answer may still be there.
-            self._send_closed_msg = f"server closed the connection while we were sending: {exc}"
+            # Sending ends; the reader finds out from the socket, where an answer may still be.
+            self._translate(exc, "sending pipelined requests")
             return
         if self._tracer is not None:
             self._tracer.sent(memoryview(self._wbuf)[:sent])
@@ -491,11 +497,25 @@ class HTTPConnection:
 
     # -------------------------------------------------------------- socket I/O
 
-    def _peer_gone(self, exc: BaseException, doing: str) -> ConnectionClosed:
-        """The one place where socket errors become ConnectionClosed."""
-        if self._closed_msg is not None:
-            return ConnectionClosed(self._closed_msg)
-        return ConnectionClosed(f"connection to {self.hostname}:{self.port} lost while {doing}: {exc}")
+    def _translate(self, exc: Exception, doing: str) -> Exception:
+        """The one place where socket and TLS errors become :exc:`ConnectionClosed`.
+
+        Called from every ``except`` that sees them, with what the connection
+        was *doing*.  An error that means the peer is gone also ends sending
+        (the server may still have answered: the reader finds out from the
+        socket).  Returns the exception to raise: :exc:`ConnectionClosed`, or
+        *exc* itself if it is something else (a bug, or a TLS error).
+        """
+        if self._life in _READING_ENDED:  # (e.g. disconnect() under a suspended coroutine)
+            return ConnectionClosed(self._reason)
+        if isinstance(exc, PEER_GONE_ERRORS):
+            if self._life is _Life.OPEN:
+                self._life = _Life.SEND_CLOSED
+                self._reason = f"server closed the connection while we were {doing}"
+            return ConnectionClosed(f"connection to {self.hostname}:{self.port} lost while {doing}: {exc}")
+        if self._sock is None:
+            return ConnectionClosed(self._reason or "connection closed")
+        return exc
 
     def _co_send_all(
         self, data: BytesLike, doing: str = "sending a request", *, continuing: bool = False
@@ -511,8 +531,8 @@ class HTTPConnection:
         if self._wbuf:
             yield from self.co_flush()  # coalesced heads go first
         sock = self._sock
-        if sock is None or self._send_closed_msg is not None:
-            raise ConnectionClosed(self._send_closed_msg or "connection is not open")
+        if sock is None or self._life in _SENDING_ENDED:
+            raise ConnectionClosed(self._reason or "connection is not open")
         view = memoryview(data).cast("B")
         total = len(view)
         sent = 0
@@ -534,18 +554,16 @@ class HTTPConnection:
             if self._tracer is not None:
                 self._tracer.sent(view)
             return total
-        except PEER_GONE_ERRORS as exc:
-            self._send_closed_msg = f"server closed the connection while we were {doing}"
-            raise self._peer_gone(exc, doing) from exc
         except OSError as exc:
-            if self._closed_msg is not None or self._sock is None:
-                raise ConnectionClosed(self._closed_msg or "connection closed") from exc
-            raise
+            error = self._translate(exc, doing)
+            if error is exc:
+                raise
+            raise error from exc
         except BaseException:
             if sent or continuing:
                 if self._tracer is not None:
                     self._tracer.sent(view[:sent])
-                self._shut(f"connection closed: interrupted after {sent} of {total} bytes of {doing}")
+                self._fail(f"connection closed: interrupted after {sent} of {total} bytes of {doing}")
             raise
 
     # The receiving side is written as plain methods that return either a
@@ -564,7 +582,8 @@ class HTTPConnection:
         """
         sock = self._sock
         if sock is None:
-            raise ConnectionClosed(self._closed_msg or "connection is not open")
+            raise ConnectionClosed(self._reason or "connection is not open")
+        self._reader_waits_out = False
         try:
             received = sock.recv_into(target)
         except (BlockingIOError, ssl.SSLWantReadError):
@@ -572,18 +591,18 @@ class HTTPConnection:
                 # The responses we wait for may be to requests still here.
                 self._try_flush()
                 if self._wbuf:
+                    self._reader_waits_out = True
                     return PollNeeded(self._fd, POLLIN | POLLOUT)
             return self._wait_in
         except ssl.SSLWantWriteError:  # pragma: no cover - TLS renegotiation only
             return PollNeeded(self._fd, POLLOUT)
-        except PEER_GONE_ERRORS as exc:
-            error = self._peer_gone(exc, doing)
-            self._shut(str(error))
-            raise error from exc
         except OSError as exc:
-            if self._closed_msg is not None or self._sock is None:
-                raise ConnectionClosed(self._closed_msg or "connection closed") from exc
-            raise
+            error = self._translate(exc, doing)
+            if error is exc:
+                raise
+            if isinstance(exc, PEER_GONE_ERRORS):
+                self._fail(str(error))
+            raise error from exc
         if self._tracer is not None and received:
             self._tracer.received(target[:received])
         return received
@@ -608,91 +627,28 @@ class HTTPConnection:
             rbuf.release()
         return received
 
-    def _co_fill_or_fail(self, doing: str) -> PollCoroutine[None]:
-        """Receive more data into the buffer; the peer closing is an error."""
-        while True:
-            received = self._fill(f"reading {doing}")
-            if not isinstance(received, int):
-                yield received
-            elif received:
-                return
-            else:
-                raise ConnectionClosed(
-                    f"server closed the connection while we were reading {doing}"
-                )
+    def _read_head(self, request: str) -> bytes | PollNeeded:
+        """Read a response head up to its CRLF CRLF without blocking; consume and return it.
 
-    def _read_until(
-        self,
-        terminator: bytes,
-        limit: int,
-        what: str,
-        too_long: str,
-        prefix: bytes = b"",
-        closed_before: str | None = None,
-    ) -> bytes | PollNeeded:
-        """Read up to *terminator* without blocking; consume it and return the bytes before it.
-
-        Returns the :class:`PollNeeded` to wait for if the terminator has not
-        arrived yet; call again with the same arguments after the wait, e.g.
-        ``while not isinstance(data := self._read_until(...), bytes): yield data``.
-
-        Used for heads and trailer sections (CRLF CRLF) and chunk-size lines
-        (CRLF).  Refused as soon as seen: more than *limit* bytes without the
-        terminator (the error says *what* is *too_long*), data that does not
-        begin with *prefix*, and a bare LF: lines end with CRLF (RFC 9112
-        section 2.2), and an LF-only message would never end for us.
-        *closed_before* words the error when the server closes before sending
-        any of it.
+        Returns the :class:`PollNeeded` to wait for if the head has not
+        arrived yet; call again after the wait, e.g.
+        ``while not isinstance(raw := self._read_head(...), bytes): yield raw``.
         """
         rbuf = self._rbuf
+        what = f"the response head to {request}"
         while True:
-            # _scan_from: how much of the unread data is known not to hold
-            # the terminator (kept across waits, so that a head arriving in
-            # many small pieces is not searched again and again).
-            end = rbuf.data.find(terminator, rbuf.start + self._scan_from, rbuf.end)
-            if end >= 0:
-                self._scan_from = 0
-                data = rbuf.view[rbuf.start : end].tobytes()
-                rbuf.start = end + len(terminator)
-                return data
             size = rbuf.available
-            if prefix and size and not rbuf.data.startswith(prefix[:size], rbuf.start):
-                raise InvalidResponse(
-                    f"expected a status line 'HTTP/1.x ...' in {what},"
-                    f" got {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                )
-            if size >= limit:
-                raise InvalidResponse(
-                    f"{what} {too_long} without an end: {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                )
-            if _bare_lf(rbuf.data, rbuf.start, rbuf.start + self._scan_from, rbuf.end):
-                raise InvalidResponse(
-                    f"{what} has a"
-                    f" {_http11._bad_line_ending(rbuf.view[rbuf.start : rbuf.end].tobytes())}"
-                )
-            self._scan_from = max(0, size - len(terminator) + 1)
+            if size:  # (an empty buffer, the usual case, is not searched)
+                raw = take_delimited(rbuf, b"\r\n\r\n", what, MAX_HEADER_SIZE, HEAD_TOO_LONG, b"HTTP/")
+                if raw is not None:
+                    return raw
             received = self._fill(f"reading {what}")
             if not isinstance(received, int):
                 return received
             if not received:
-                self._scan_from = 0
                 if size:
-                    raise ConnectionClosed(
-                        f"server closed the connection in the middle of {what}"
-                        f" after {excerpt(rbuf.view[rbuf.start : rbuf.end])}"
-                    )
-                raise ConnectionClosed(closed_before or f"server closed the connection before {what}")
-
-    def _read_head(self, request: str) -> bytes | PollNeeded:
-        """Read a response head up to its CRLF CRLF without blocking; see :meth:`_read_until`."""
-        return self._read_until(
-            b"\r\n\r\n",
-            MAX_HEADER_SIZE,
-            f"the response head to {request}",
-            _HEAD_TOO_LONG,
-            b"HTTP/",
-            f"server closed the connection without answering {request}",
-        )
+                    raise ConnectionClosed(closed_message(rbuf, what))
+                raise ConnectionClosed(f"server closed the connection without answering {request}")
 
     # ------------------------------------------------------------- sending
 
@@ -727,8 +683,56 @@ class HTTPConnection:
             StateError: the body of the previous request is not complete.
             ConnectionClosed: the connection was closed; call :meth:`reset`.
         """
-        if self._send_closed_msg is not None:
-            raise ConnectionClosed(self._send_closed_msg)
+        head, data = self._request_head(method, path, headers, body, expect100)
+        request = (method, path)
+        if self._sock is None:
+            yield from self._co_open_for(request)
+        else:
+            if (
+                not self._pending
+                and self._body.kind is NO_BODY
+                and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
+            ):
+                self._check_idle()
+            # Coalesce the head (see the module's rules) if an earlier response
+            # is pending and this thread reads the responses.
+            if (
+                body is None
+                and self._pending
+                and self._reader_ident == threading.get_ident()
+                and self._life not in _SENDING_ENDED
+            ):
+                self._pending.append(request)
+                if self._coalesce(head):
+                    yield from self.co_flush()
+                return
+            self._pending.append(request)
+        try:
+            if data is not None and len(data) <= _COALESCE_LIMIT:
+                yield from self._co_send_all(head + data, f"sending {method} {path}")
+            else:
+                yield from self._co_send_all(head, f"sending {method} {path}")
+        except BaseException:
+            if self._life not in _SENDING_ENDED:
+                self._pending.pop()  # not a byte was sent: withdraw the request
+            raise
+        if isinstance(body, BodyFollowing):
+            if body.length != 0 or expect100:
+                self._upload = _Upload(request, body.length, expect100)
+        elif data is not None and len(data) > _COALESCE_LIMIT:
+            yield from self._co_send_all(data, f"sending the body of {method} {path}", continuing=True)
+
+    def _request_head(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        body: BytesLike | BodyFollowing | None,
+        expect100: bool,
+    ) -> tuple[bytes, memoryview | None]:
+        """Check that the request can be sent; return its head and the body sent with it."""
+        if self._life in _SENDING_ENDED:
+            raise ConnectionClosed(self._reason)
         if self._upload is not None:
             uploading = " ".join(self._upload.request)
             raise StateError(f"the body of {uploading} has not been sent completely")
@@ -736,73 +740,55 @@ class HTTPConnection:
             # Appended to "http://host:port", it could change the host or port
             # the proxy connects to ("@evil.example/", ".evil.example/", "0").
             raise ValueError(f"path must start with '/' when sent through a proxy, not {path!r}")
-        target = self._target_prefix + path
-        data: memoryview | None = None
-        length: int | None = None
-        if body is None and not headers and not expect100 and method not in _BODY_METHODS:
-            # The common case, without making the same header fields again.
-            head = _http11.request_line(method, target).encode("ascii") + self._plain_fields
-        else:
-            md5: str | None = None
-            if body is None:
-                length = 0 if method in _BODY_METHODS else None
-            elif isinstance(body, BodyFollowing):
-                length = body.length
-            else:
-                data = memoryview(body).cast("B")
-                length = len(data)
-                md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
-            if expect100 and not isinstance(body, BodyFollowing):
-                raise ValueError("expect100 needs body=BodyFollowing(...)")
-            chunked = isinstance(body, BodyFollowing) and length is None
-            fields = _http11.request_fields(self._host, headers, length, chunked, md5, expect100)
-            head = _http11.serialize_head(method, target, fields)
-        request = (method, path)
-        if self._sock is None:
-            # The request is pending from now on: a reader that starts while
-            # the connection opens waits for it (see _co_wait_opened).
-            self._opening = True
-            self._pending.append(request)
-            try:
-                yield from self.co_connect()
-            except BaseException:
-                self._pending.pop()  # not a byte was sent: withdraw the request
-                raise
-        else:
-            if (
-                not self._pending
-                and self._body_kind == NO_BODY
-                and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
-            ):
-                self._check_idle()
-            if (
-                body is None
-                and self._pending
-                and self._reader_ident == threading.get_ident()
-                and self._send_closed_msg is None
-            ):
-                self._pending.append(request)
-                self._wbuf += head
-                if len(self._wbuf) >= _COALESCE_LIMIT:
-                    yield from self.co_flush()
-                return
-            self._pending.append(request)
+        if body is None and not headers and not expect100:  # the common case, in short
+            return _http11.request_head(method, self._target_prefix + path, host=self._host), None
+        following = isinstance(body, BodyFollowing)
+        if expect100 and not following:
+            raise ValueError("expect100 needs body=BodyFollowing(...)")
+        data = None if body is None or isinstance(body, BodyFollowing) else memoryview(body).cast("B")
+        length = body.length if isinstance(body, BodyFollowing) else None
+        head = _http11.request_head(
+            method,
+            self._target_prefix + path,
+            host=self._host,
+            headers=headers,
+            body=data,
+            body_length=length,
+            chunked=following and length is None,
+            expect100=expect100,
+        )
+        return head, data
+
+    def _co_open_for(self, request: _Request) -> PollCoroutine[None]:
+        """Open the connection for *request*, which is pending from now on.
+
+        A reader that starts while the connection opens waits for it (see
+        :meth:`_co_wait_opened`); if opening fails, the request is withdrawn.
+        """
+        self._life = _Life.OPENING
+        self._pending.append(request)
         try:
-            if data is not None and length and length <= _COALESCE_LIMIT:
-                yield from self._co_send_all(head + data, f"sending {method} {path}")
-            else:
-                yield from self._co_send_all(head, f"sending {method} {path}")
+            yield from self.co_connect()
         except BaseException:
-            if self._send_closed_msg is None:
-                self._pending.pop()  # not a byte was sent: withdraw the request
+            self._pending.pop()  # not a byte was sent: withdraw the request
             raise
-        if isinstance(body, BodyFollowing):
-            if length != 0 or expect100:
-                self._upload = _Upload(request, length, expect100)
-        elif data is not None and length and length > _COALESCE_LIMIT:
-            yield from self._co_send_all(
-                data, f"sending the body of {method} {path}", continuing=True
-            )
+
+    def _coalesce(self, head: bytes) -> bool:
+        """Add *head* to the coalesced heads; True if they reached ``_COALESCE_LIMIT`` and must be sent now.
+
+        While the reader waits for POLLIN|POLLOUT to send these heads itself
+        (see :meth:`_recv_into`), the sender must not wait for POLLOUT on the
+        same socket too: reactors allow one waiter per fd and direction.  It
+        then sends what the socket takes without waiting, and leaves the rest
+        to the reader, which is woken as soon as the socket is writable.
+        """
+        self._wbuf += head
+        if len(self._wbuf) < _COALESCE_LIMIT:
+            return False
+        if self._reader_waits_out:
+            self._try_flush()
+            return False
+        return True
 
     def send_request(
         self,
@@ -816,7 +802,7 @@ class HTTPConnection:
         eval_coroutine(self.co_send_request(method, path, headers, body, expect100), self.timeout)
 
     def _check_idle(self) -> None:
-        """Before reusing an idle connection: has the server closed it or sent junk?"""
+        """Before reusing a connection idle for a while: has the server closed it or sent junk?"""
         sock = self._sock
         assert sock is not None
         if isinstance(sock, ssl.SSLSocket):
@@ -825,13 +811,16 @@ class HTTPConnection:
             peeked = sock.recv(80, socket.MSG_PEEK)
         except BlockingIOError:
             return
-        except PEER_GONE_ERRORS as exc:
-            self._shut(f"server reset the idle connection: {exc}; nothing was sent")
-            raise ConnectionClosed(self._closed_msg or "") from exc
+        except OSError as exc:
+            error = self._translate(exc, "checking the idle connection")
+            if error is exc:
+                raise
+            self._fail(f"server reset the idle connection: {exc}; nothing was sent")
+            raise ConnectionClosed(self._reason) from exc
         if not peeked:
-            self._shut("server closed the idle connection; the request was not sent")
-            raise ConnectionClosed(self._closed_msg or "")
-        self._shut("server sent data while no request was pending")
+            self._fail("server closed the idle connection; the request was not sent")
+            raise ConnectionClosed(self._reason)
+        self._fail("server sent data while no request was pending")
         raise InvalidResponse(f"server sent data while no request was pending: {excerpt(peeked)}")
 
     def co_write(self, buf: BytesLike) -> PollCoroutine[None]:
@@ -861,9 +850,8 @@ class HTTPConnection:
             return
         upload = self._upload
         if upload is None:
-            closed = self._send_closed_msg or self._closed_msg
-            if closed is not None:
-                raise ConnectionClosed(closed)
+            if self._life in _SENDING_ENDED or self._life is _Life.DISCONNECTED:
+                raise ConnectionClosed(self._reason)
             raise StateError("no request body is pending: send_request(..., body=BodyFollowing(n)) first")
         if upload.awaiting_100:
             raise StateError("the server has not answered the 100-continue expectation yet: call read_response() first")
@@ -933,7 +921,7 @@ class HTTPConnection:
 
     def response_pending(self) -> bool:
         """True if a response (or part of its body) is still to be read."""
-        return bool(self._pending) or self._body_kind != NO_BODY or bool(self._unread)
+        return bool(self._pending) or self._body.kind is not NO_BODY or bool(self._unread)
 
     def co_read_response(self) -> PollCoroutine[HTTPResponse]:
         """Read the status line and header of the next response.
@@ -959,24 +947,10 @@ class HTTPConnection:
             InvalidResponse, UnsupportedResponse: the server's answer cannot
                 be read safely; the connection is closed.
         """
-        if self._opening:
+        if self._life is _Life.OPENING:
             yield from self._co_wait_opened()
-        if (self._body_kind != NO_BODY or self._unread) and self._closed_msg is None:
-            # (After the connection was lost in the middle of a body: ConnectionClosed below.)
-            raise StateError("the body of the previous response has not been read completely")
-        if not self._pending:
-            if self._closed_msg is not None:
-                raise ConnectionClosed(self._closed_msg)
-            raise StateError("no request is waiting for a response")
-        request = self._pending[0]
+        request, upload = self._next_response()
         method, path = request
-        upload = self._upload
-        if upload is not None and upload.request is request and not upload.awaiting_100:
-            raise StateError(
-                f"the body of {method} {path} has not been sent completely"
-            )
-        if self._closed_msg is not None:
-            raise ConnectionClosed(self._closed_msg)
         described = f"{method} {path}"
         self._reader_ident = threading.get_ident()
         try:
@@ -984,59 +958,75 @@ class HTTPConnection:
                 while not isinstance(raw := self._read_head(described), bytes):
                     yield raw  # the one place a connection waits for a response
                 head = _http11.parse_response_head(raw)
-                status = head.status
-                if status >= 200 or status == 101:
+                if head.status >= 200 or head.status == 101:
                     break
-                if status == 100 and upload is not None and upload.request is request and upload.awaiting_100:
-                    upload.awaiting_100 = False
-                    if upload.remaining == 0:
-                        self._upload = None
+                if self._is_continue(head, request, upload):
                     return HTTPResponse(method, path, 100, head.reason, head.headers, 0)
-                log.debug("skipping informational response %d to %s", status, described)
+                log.debug("skipping informational response %d to %s", head.status, described)
             else:
                 raise InvalidResponse(
                     f"more than {MAX_INFORMATIONAL_RESPONSES} informational responses to {described}"
                 )
             self._pending.popleft()
-            if status == 101 or (method == "CONNECT" and status < 300):
+            if head.status == 101 or (method == "CONNECT" and head.status < 300):
                 # The connection now speaks another protocol: read it with read_raw().
-                self._closed_msg = self._send_closed_msg = (
-                    f"connection switched protocols ({status} to {described}); use read_raw()"
-                )
-                return HTTPResponse(method, path, status, head.reason, head.headers, 0)
+                self._life = _Life.SWITCHED
+                self._reason = f"connection switched protocols ({head.status} to {described}); use read_raw()"
+                return HTTPResponse(method, path, head.status, head.reason, head.headers, 0)
             framing = _http11.response_framing(method, head)
-        except (InvalidResponse, UnsupportedResponse) as exc:
-            self._shut(f"connection closed after an unusable response to {described}: {exc}")
+        except (InvalidResponse, UnsupportedResponse, ConnectionClosed) as exc:
+            self._fail_after(exc, f"an unusable response to {described}")
             raise
-        except ConnectionClosed as exc:
-            self._shut(str(exc))
-            raise
+        self._start_body(described, head, framing, cancels=upload is not None and upload.request is request)
+        return HTTPResponse(method, path, head.status, head.reason, head.headers, framing.length)
+
+    def _next_response(self) -> tuple[_Request, _Upload | None]:
+        """The request whose response is next, and the body being sent, if any; or why none can be read."""
+        if (self._body.kind is not NO_BODY or self._unread) and self._life not in _READING_ENDED:
+            # (After the connection was lost in the middle of a body: ConnectionClosed below.)
+            raise StateError("the body of the previous response has not been read completely")
+        if not self._pending:
+            if self._life in _READING_ENDED:
+                raise ConnectionClosed(self._reason)
+            raise StateError("no request is waiting for a response")
+        request = self._pending[0]
+        upload = self._upload
+        if upload is not None and upload.request is request and not upload.awaiting_100:
+            raise StateError(f"the body of {' '.join(request)} has not been sent completely")
+        if self._life in _READING_ENDED:
+            raise ConnectionClosed(self._reason)
+        return request, upload
+
+    def _is_continue(self, head: _http11.ResponseHead, request: _Request, upload: _Upload | None) -> bool:
+        """Is *head* the ``100 Continue`` that the body of *request* waits for? Then it may be sent."""
+        if head.status != 100 or upload is None or upload.request is not request or not upload.awaiting_100:
+            return False
+        upload.awaiting_100 = False
+        if upload.remaining == 0:
+            self._upload = None
+        return True
+
+    def _start_body(
+        self, described: str, head: _http11.ResponseHead, framing: _http11.Framing, *, cancels: bool
+    ) -> None:
+        """Begin reading the body of the final response to *described*.
+
+        *cancels*: the body of the request is still to be sent (it waited for
+        ``100 Continue``): a final answer cancels it and ends the connection.
+        """
         self._keep_alive = framing.keep_alive
         if not framing.keep_alive:
             self._close_reason = _close_reason(described, head, framing)
-        if upload is not None and upload.request is request:
-            # A final answer before "100 Continue": the body is cancelled.
+        if cancels:
             self._upload = None
             self._keep_alive = False
             self._close_reason = (
-                f"the server answered {described} with {status} instead of 100 Continue,"
+                f"the server answered {described} with {head.status} instead of 100 Continue,"
                 " so its body was not sent and the connection was closed"
             )
-        self._body_kind = framing.kind
-        if framing.kind == LENGTH:
-            assert framing.length is not None
-            self._body_left = framing.length
-            if not framing.length:
-                self._end_body()
-        elif framing.kind == CHUNKED:
-            self._body_left = 0
-            self._chunk_crlf = False
-            self._trailers_next = False
-        elif framing.kind == NO_BODY:
+        self._body.start(framing)
+        if self._body.kind is NO_BODY:
             self._end_body()
-        return HTTPResponse(
-            method, path, status, head.reason, head.headers, framing.length
-        )
 
     def read_response(self) -> HTTPResponse:
         """Blocking twin of :meth:`co_read_response`."""
@@ -1044,11 +1034,10 @@ class HTTPConnection:
 
     def _end_body(self) -> None:
         """The current response is complete."""
-        self._body_kind = NO_BODY
         if not self._keep_alive:
             if self._pending or self._upload is not None:
                 unanswered = len(self._pending)
-                self._shut(
+                self._fail(
                     f"{self._close_reason}; {unanswered} more"
                     f" request{'s were' if unanswered != 1 else ' was'} not answered"
                 )
@@ -1059,119 +1048,50 @@ class HTTPConnection:
         if not self._pending and self._upload is None:
             if self._rbuf.available:
                 junk = self._rbuf.take(80)
-                self._shut("server sent more data than its response announced")
+                self._fail("server sent more data than its response announced")
                 log.debug("extra data after the last response: %s", excerpt(junk))
             else:
                 self._rbuf.release()
 
-    def _body_limit(self) -> int | None:
-        """How many body bytes may be taken next (0: the body is complete).
-
-        None for a chunked body at the end of a chunk: then
-        :meth:`_co_chunk_limit` reads on.
-        """
-        kind = self._body_kind
-        if kind == LENGTH or kind == NO_BODY:
-            return self._body_left if kind == LENGTH else 0
-        if kind == UNTIL_CLOSE:
-            return _UNLIMITED
-        return self._body_left or None
-
     def _co_chunk_limit(self) -> PollCoroutine[int]:
-        """The size of the next chunk (0: the body is complete).
+        """At the end of a chunk: the size of the next one (0: the body is complete).
 
-        Reads the CRLF ending the previous chunk, the next chunk-size line
-        and, after the last chunk, the trailer section.
+        Receives until the body reader has the framing between chunks (the
+        CRLF, the chunk-size line, after the last chunk the trailer section).
         """
+        body, rbuf = self._body, self._rbuf
         try:
-            if not self._trailers_next:
-                size = yield from self._co_next_chunk_size()
-                if size:
-                    return size
-                # Interrupted below, the next call goes on with the trailers.
-                self._trailers_next = True
-            yield from self._co_read_trailers()
-            self._trailers_next = False
-        except (InvalidResponse, UnsupportedResponse) as exc:
-            self._shut(f"connection closed after an invalid chunked body: {exc}")
+            while (size := body.next_chunk(rbuf)) is None:
+                received = self._fill("reading a chunked body")
+                if not isinstance(received, int):
+                    yield received
+                elif not received:
+                    raise ConnectionClosed(body.closed(rbuf) or "")
+        except (InvalidResponse, UnsupportedResponse, ConnectionClosed) as exc:
+            self._fail_after(exc, "an invalid chunked body")
             raise
-        except ConnectionClosed as exc:
-            self._shut(str(exc))
-            raise
-        self._end_body()
-        return 0
-
-    def _co_next_chunk_size(self) -> PollCoroutine[int]:
-        """Read the CRLF ending the previous chunk and the next chunk-size line; return the size."""
-        rbuf = self._rbuf
-        if self._chunk_crlf:
-            while rbuf.available < 2:
-                if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
-                    break  # wrong already: don't wait for a second byte
-                yield from self._co_fill_or_fail("the CRLF after a chunk")
-            if rbuf.data[rbuf.start : min(rbuf.end, rbuf.start + 2)] != _CRLF:
-                raise InvalidResponse(
-                    "expected CRLF after chunk data, got"
-                    f" {excerpt(rbuf.view[rbuf.start : min(rbuf.end, rbuf.start + 20)])}"
-                )
-            rbuf.start += 2
-            self._chunk_crlf = False
-        while not isinstance(
-            line := self._read_until(_CRLF, MAX_LINE_SIZE, "a chunk-size line", _LINE_TOO_LONG),
-            bytes,
-        ):
-            yield line
-        size = _http11.parse_chunk_size(line)
-        if size:
-            self._body_left = size
-            self._chunk_crlf = True
+        if not size:
+            self._end_body()
         return size
-
-    def _co_read_trailers(self) -> PollCoroutine[None]:
-        """Read (and drop) the trailer section after the last chunk (RFC 9112 section 7.1.2)."""
-        rbuf = self._rbuf
-        while rbuf.available < 2:
-            if rbuf.available and rbuf.data[rbuf.start] != 0x0D:
-                break  # a trailer field, or a bare LF found below
-            yield from self._co_fill_or_fail("the end of a chunked body")
-        if rbuf.data.startswith(_CRLF, rbuf.start, rbuf.end):
-            rbuf.start += 2
-            return
-        while not isinstance(
-            raw := self._read_until(b"\r\n\r\n", MAX_HEADER_SIZE, "the trailer section", _HEAD_TOO_LONG),
-            bytes,
-        ):
-            yield raw
-        if b"\0" in raw or not raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n"):
-            raise InvalidResponse(f"invalid trailer section: {excerpt(raw)}")
-        trailers = _http11.parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
-        log.debug("ignoring %d trailer fields", len(trailers))
 
     def _body_eof(self) -> None:
         """The server closed the connection while a body was being read."""
-        if self._body_kind == UNTIL_CLOSE:
+        error = self._body.closed(self._rbuf)
+        if error is None:  # that ended the body
             self._keep_alive = False
             self._end_body()
             return
-        if self._body_kind == LENGTH:
-            missing = f"{self._body_left} bytes of the body missing"
-        else:
-            missing = "in the middle of a chunked body"
-        self._shut(f"server closed the connection with {missing}")
-        raise ConnectionClosed(self._closed_msg or "")
+        self._fail(error)
+        raise ConnectionClosed(error)
 
     def _check_not_disconnected(self) -> None:
         """At the end of a body: after :meth:`disconnect` reading is an error, as in 3.x."""
-        if self._closed_msg is _CLOSED_LOCALLY:
-            raise ConnectionClosed(_CLOSED_LOCALLY)
+        if self._life is _Life.DISCONNECTED:
+            raise ConnectionClosed(self._reason)
 
     def _consumed(self, size: int) -> None:
-        if self._body_kind == LENGTH:
-            self._body_left -= size
-            if not self._body_left:
-                self._end_body()
-        elif self._body_kind == CHUNKED:
-            self._body_left -= size
+        if self._body.consumed(size):
+            self._end_body()
 
     def co_read(self, len_: int | None = None) -> PollCoroutine[bytes]:
         """Read up to *len_* bytes of the response body (all of it if None).
@@ -1190,7 +1110,7 @@ class HTTPConnection:
         if self._unread:
             data, self._unread = self._unread[:len_], self._unread[len_:]
             return data
-        limit = self._body_limit()
+        limit = self._body.limit()
         if limit is None:
             limit = yield from self._co_chunk_limit()
         if not limit:
@@ -1226,7 +1146,7 @@ class HTTPConnection:
             target[:size] = self._unread[:size]
             self._unread = self._unread[size:]
             return size
-        limit = self._body_limit()
+        limit = self._body.limit()
         if limit is None:
             limit = yield from self._co_chunk_limit()
         if not limit:
@@ -1260,11 +1180,12 @@ class HTTPConnection:
         rest of the body.
         """
         rbuf = self._rbuf
-        if self._body_kind == LENGTH and not self._unread:
-            size = self._body_left
+        if self._body.kind is LENGTH and not self._unread:
+            size = self._body.left
             if rbuf.available >= size:
                 data = rbuf.take(size)
-                self._consumed(size)
+                self._body.consumed(size)  # (all of it)
+                self._end_body()
                 return data
         parts: list[bytes] = []
         try:
@@ -1274,7 +1195,7 @@ class HTTPConnection:
                     return b"".join(parts)
                 parts.append(data)
         except BaseException:
-            if self._closed_msg is None:  # interrupted, not failed: a retry loses nothing
+            if self._life not in _READING_ENDED:  # interrupted, not failed: a retry loses nothing
                 self._unread = b"".join(parts)
             raise
 
@@ -1287,7 +1208,7 @@ class HTTPConnection:
         self._unread = b""
         scratch: bytearray | None = None
         while True:
-            limit = self._body_limit()
+            limit = self._body.limit()
             if limit is None:
                 limit = yield from self._co_chunk_limit()
             if not limit:

@@ -9,7 +9,7 @@ C-speed list scans and nothing is parsed twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import TypeVar, overload
 
 __all__ = ["CaseInsensitiveDict", "ResponseHeaders"]
@@ -108,13 +108,6 @@ class ResponseHeaders:
             lower_names if lower_names is not None else (name.lower() for name in self._names)
         )
 
-    @classmethod
-    def _from_lists(cls, names: list[str], values: list[str], lower: list[str]) -> ResponseHeaders:
-        """The parser's fast way in: no pairs are made."""
-        headers = cls.__new__(cls)
-        headers._names, headers._values, headers._lower = tuple(names), tuple(values), tuple(lower)
-        return headers
-
     def __getitem__(self, name: str) -> str | None:
         """The value of the first field called *name*, or ``None`` if absent."""
         return self.get(name)
@@ -204,3 +197,31 @@ class ResponseHeaders:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.items()!r})"
+
+
+# The parser's way in and out (dugong._http11), without pairs or lists made
+# per call: the functions of this module may read the tuples of the class.
+
+_NO_VALUES: tuple[str, ...] = ()
+
+
+def headers_from_lists(names: list[str], values: list[str], lower: list[str]) -> ResponseHeaders:
+    """Make :class:`ResponseHeaders` from parallel lists of names, values and lower-case names."""
+    headers = ResponseHeaders.__new__(ResponseHeaders)
+    headers._names, headers._values, headers._lower = tuple(names), tuple(values), tuple(lower)
+    return headers
+
+
+def field_values(headers: ResponseHeaders, *lower_names: str) -> list[Sequence[str]]:
+    """For each of *lower_names* (lower-case), the values of every field so called, in order."""
+    lower = headers._lower
+    found: list[Sequence[str]] = []
+    for lower_name in lower_names:
+        count = lower.count(lower_name)
+        if count == 1:
+            found.append((headers._values[lower.index(lower_name)],))
+        elif not count:
+            found.append(_NO_VALUES)
+        else:
+            found.append([value for value, name in zip(headers._values, lower) if name == lower_name])
+    return found

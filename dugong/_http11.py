@@ -24,12 +24,15 @@ Rules this module keeps
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
-from collections.abc import Mapping
-from typing import Final, Literal, NamedTuple, TypeAlias
+from collections.abc import Mapping, Sequence
+from enum import IntEnum
+from typing import Final, NamedTuple, TypeAlias, TypeVar
 
 from ._errors import InvalidResponse, UnsupportedResponse
-from ._headers import ResponseHeaders
+from ._headers import ResponseHeaders, field_values, headers_from_lists
 
 __all__ = [
     "BytesLike",
@@ -40,6 +43,7 @@ __all__ = [
     "BodyFollowing",
     "HTTPResponse",
     "ResponseHead",
+    "BodyKind",
     "Framing",
     "excerpt",
     "validate_method",
@@ -47,9 +51,13 @@ __all__ = [
     "validate_target_form",
     "validate_field",
     "serialize_head",
+    "request_fields",
+    "request_head",
     "parse_response_head",
     "response_framing",
     "parse_chunk_size",
+    "line_fault",
+    "bare_lf",
 ]
 
 #: The longest line (status line, header line or chunk-size line) accepted, in bytes.
@@ -61,10 +69,16 @@ MAX_HEADER_FIELDS: Final[int] = 256
 #: The most informational (1xx) responses skipped before a final response.
 MAX_INFORMATIONAL_RESPONSES: Final[int] = 16
 
+_K = TypeVar("_K", str, bytes)
+_V = TypeVar("_V")
+
 #: What a request body or a buffer argument may be.  (``collections.abc.Buffer``
 #: would be exact, but needs Python 3.12.)
 BytesLike: TypeAlias = bytes | bytearray | memoryview
 
+#: Methods whose requests carry a body by definition: an absent body is sent
+#: as ``Content-Length: 0`` (RFC 9110 section 8.6).
+BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 # RFC 9110 section 5.6.2: tchar.
 _TCHAR: Final = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Control characters other than HTAB may not appear in a field value we send.
@@ -254,11 +268,12 @@ def serialize_head(method: str, target: str, fields: list[tuple[str, str]]) -> b
 
 def request_fields(
     host: str,
-    headers: Mapping[str, str] | None,
-    body_length: int | None,
-    chunked: bool,
-    content_md5: str | None,
-    expect100: bool,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body_length: int | None = None,
+    chunked: bool = False,
+    content_md5: str | None = None,
+    expect100: bool = False,
 ) -> list[tuple[str, str]]:
     """Merge the caller's header fields with the ones dugong adds.
 
@@ -316,6 +331,56 @@ def request_fields(
     return out
 
 
+def request_head(
+    method: str,
+    target: str,
+    *,
+    host: str,
+    headers: Mapping[str, str] | None = None,
+    body: BytesLike | None = None,
+    body_length: int | None = None,
+    chunked: bool = False,
+    expect100: bool = False,
+) -> bytes:
+    """The head of a request, validated and serialised (RFC 9112 section 3).
+
+    Args:
+        host: the ``Host`` value (valid already).
+        headers: the caller's fields (see :func:`request_fields`).
+        body: a body sent with the head: its length and ``Content-MD5`` are added.
+        body_length: the length of a body sent after the head, else None.
+        chunked: the body after the head is sent chunked.
+        expect100: add ``Expect: 100-continue``.
+
+    A request without a body or fields of the caller, the common case, is
+    its request line in front of a header section made once per host
+    (:data:`PLAIN_FIELDS`).  The methods of :data:`BODY_METHODS` always
+    announce a body (``Content-Length: 0`` if none).
+
+    Raises:
+        ValueError: something would not be read by the server as the caller
+            meant it.
+    """
+    plain = body is None and body_length is None and not (chunked or headers or expect100)
+    if plain and method not in BODY_METHODS:
+        section = PLAIN_FIELDS.get(host)
+        if section is None:
+            section = serialize_head("GET", "/", request_fields(host))[len("GET / HTTP/1.1") :]
+            PLAIN_FIELDS.put(host, section)
+        return request_line(method, target).encode("ascii") + section
+    md5 = None
+    if body is not None:
+        view = memoryview(body).cast("B")
+        body_length = len(view)
+        md5 = base64.b64encode(hashlib.md5(view).digest()).decode("ascii")
+    elif body_length is None and not chunked and method in BODY_METHODS:
+        body_length = 0
+    fields = request_fields(
+        host, headers=headers, body_length=body_length, chunked=chunked, content_md5=md5, expect100=expect100
+    )
+    return serialize_head(method, target, fields)
+
+
 # --------------------------------------------------------------- responses
 
 
@@ -328,20 +393,86 @@ class ResponseHead(NamedTuple):
     headers: ResponseHeaders
 
 
-def _bad_line_ending(head: bytes) -> str:
-    """Describe where *head* has a bare CR or bare LF."""
-    for pos, byte in enumerate(head):
-        if byte == 0x0D and head[pos + 1 : pos + 2] != b"\n":
-            return f"bare CR at byte {pos}: {excerpt(head[max(0, pos - 30) : pos + 30])}"
-        if byte == 0x0A and head[pos - 1 : pos] != b"\r":
-            return f"bare LF at byte {pos}: {excerpt(head[max(0, pos - 30) : pos + 30])}"
-    raise AssertionError("no bare CR or LF found")  # pragma: no cover
+def line_fault(raw: bytes) -> str | None:
+    """Where *raw* breaks the rule that lines end with CRLF, or None (RFC 9112 section 2.2).
+
+    A NUL, a bare CR or a bare LF anywhere in a head or trailer section is a
+    response-splitting risk: parsers disagree on where such a line ends.
+    Returns e.g. ``"bare LF at byte 17: b'...'"`` for the first one.
+    """
+    crlf = raw.count(b"\r\n")
+    if b"\0" not in raw and raw.count(b"\r") == crlf and raw.count(b"\n") == crlf:
+        return None
+    for pos, byte in enumerate(raw):
+        if byte == 0 or (byte == 0x0D and raw[pos + 1 : pos + 2] != b"\n"):
+            break
+        if byte == 0x0A and raw[pos - 1 : pos] != b"\r":
+            break
+    else:  # pragma: no cover - the counts above found something
+        raise AssertionError("no NUL, bare CR or bare LF found")
+    where = f"NUL byte at {pos}" if byte == 0 else f"bare {'CR' if byte == 0x0D else 'LF'} at byte {pos}"
+    return f"{where}: {excerpt(raw[max(0, pos - 30) : pos + 30])}"
 
 
-# Status lines seen before, parsed (there are few: "HTTP/1.1 200 OK", ...).
-_KNOWN_STATUS_LINES: dict[str, tuple[int, int, str]] = {}
-_KNOWN_STATUS_LINES_LIMIT: Final = 64
-_KNOWN_LINE_MAX: Final = 200  # longer lines are not kept in these caches
+def bare_lf(data: bytearray, start: int, begin: int, end: int) -> bool:
+    """True if ``data[begin:end]`` has an LF without a CR before it.
+
+    For a head or line still arriving: it began at *start*, and the bytes
+    before *begin* were checked already.  (A CR at the end may yet be
+    followed by its LF, so only LFs are checked here; :func:`line_fault`
+    checks the whole once it is complete.)
+    """
+    return data.count(b"\n", begin, end) != data.count(b"\r\n", max(start, begin - 1), end)
+
+
+class Memo(dict[_K, _V]):
+    """A bounded dictionary of parse results, keyed by what was parsed.
+
+    The one policy of every parser cache: a key longer than *max_key* is not
+    kept (cookies, long dates), and a full memo starts afresh, so entries that
+    stopped coming (yesterday's dates) go.  Only what parsed without error is
+    put in.  Reading is :meth:`dict.get`, at C speed.
+    """
+
+    __slots__ = ("limit", "max_key")
+
+    def __init__(self, limit: int, max_key: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.max_key = max_key
+
+    def put(self, key: _K, value: _V) -> None:
+        """Keep *value* for *key*, unless the key is too long."""
+        if len(key) <= self.max_key:
+            if len(self) >= self.limit:
+                self.clear()
+            self[key] = value
+
+
+# The parser's memos.  A server answers the same resource with the very same
+# head until its Date changes a second later, and most lines of its heads
+# repeat across resources (Server, Content-Type, Connection): a repeated head
+# is one look-up, and responses with the same head share one (immutable)
+# ResponseHeaders; a new head made of known lines shares their strings.  So a
+# response kept while thousands of others are awaited holds almost no object
+# of its own (see "Parsed heads and lines are kept for reuse" in
+# docs/design.rst).  clear_memos() empties them all (for tests).
+#: Whole response heads (without the final CRLF CRLF) and their parse.
+KNOWN_HEADS: Final[Memo[bytes, ResponseHead]] = Memo(limit=128, max_key=1024)
+#: Field lines: (name, lower-case name, value).
+KNOWN_LINES: Final[Memo[str, tuple[str, str, str]]] = Memo(limit=1024, max_key=200)
+#: Valid field names, each with its lower-case form.
+KNOWN_NAMES: Final[Memo[str, tuple[str, str]]] = Memo(limit=512, max_key=200)
+#: Status lines: (minor version, status, reason).
+KNOWN_STATUS_LINES: Final[Memo[str, tuple[int, int, str]]] = Memo(limit=64, max_key=200)
+#: The header section of requests without a body or extra fields, by Host value.
+PLAIN_FIELDS: Final[Memo[str, bytes]] = Memo(limit=64, max_key=1024)
+
+
+def clear_memos() -> None:
+    """Empty every parser memo."""
+    for memo in (KNOWN_HEADS, KNOWN_LINES, KNOWN_NAMES, KNOWN_STATUS_LINES, PLAIN_FIELDS):
+        memo.clear()
 
 
 def parse_status_line(line: str) -> tuple[int, int, str]:
@@ -350,7 +481,7 @@ def parse_status_line(line: str) -> tuple[int, int, str]:
     Returns:
         ``(minor_version, status, reason)``.
     """
-    known = _KNOWN_STATUS_LINES.get(line)
+    known = KNOWN_STATUS_LINES.get(line)
     if known is not None:
         return known
     if len(line) > MAX_LINE_SIZE:
@@ -376,26 +507,8 @@ def parse_status_line(line: str) -> tuple[int, int, str]:
     if rest and rest[0] != " ":
         raise InvalidResponse(f"expected a space after the status code, got {excerpt(line)}")
     parsed = int(minor), status, rest[1:]
-    if len(_KNOWN_STATUS_LINES) < _KNOWN_STATUS_LINES_LIMIT and len(line) <= _KNOWN_LINE_MAX:
-        _KNOWN_STATUS_LINES[line] = parsed
+    KNOWN_STATUS_LINES.put(line, parsed)
     return parsed
-
-
-# Field names seen before (valid tokens), each with its lower-case form: the
-# names of every response then share a few string objects, which is less to
-# check, to lower-case and to keep in memory while the response is kept.
-_KNOWN_NAMES: dict[str, tuple[str, str]] = {}
-_KNOWN_NAMES_LIMIT: Final = 512
-
-# Whole field lines seen before, parsed: (name, lower-case name, value).  The
-# responses of one server repeat most lines exactly (Server, Content-Type,
-# ETag, ...; Date for a second), so a response costs one look-up per line and
-# shares its strings with every other: a response kept while thousands of
-# others are awaited holds no string of its own, which is what made keeping
-# one expensive.  Long lines (cookies) are not kept; when the dictionary is
-# full it starts afresh, so lines that stopped coming (old dates) go.
-_KNOWN_LINES: dict[str, tuple[str, str, str]] = {}
-_KNOWN_LINES_LIMIT: Final = 1024
 
 
 def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
@@ -410,72 +523,50 @@ def parse_fields(lines: list[str], what: str = "header") -> ResponseHeaders:
     names: list[str] = []
     values: list[str] = []
     lower_names: list[str] = []
-    known_names = _KNOWN_NAMES
-    known_lines = _KNOWN_LINES
+    known_lines = KNOWN_LINES.get
     for line in lines:
-        known_line = known_lines.get(line)
-        if known_line is not None:
-            names.append(known_line[0])
-            lower_names.append(known_line[1])
-            values.append(known_line[2])
-            continue
-        if len(line) > MAX_LINE_SIZE:
-            raise InvalidResponse(f"{what} line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
-        name, colon, value = line.partition(":")
-        known = known_names.get(name) if colon else None
+        known = known_lines(line)
         if known is None:
-            known = _new_name(line, name, colon, names, values, what)
-            if known is None:
-                continue  # a folded line, added to the last value
-        value = value.strip(" \t")
+            if len(line) > MAX_LINE_SIZE:
+                raise InvalidResponse(f"{what} line longer than {MAX_LINE_SIZE} bytes: {excerpt(line)}")
+            if line[:1] in (" ", "\t"):
+                # Section 5.2: obs-fold, a line continuing the value before it.
+                if not values:
+                    raise InvalidResponse(f"whitespace before the first {what} field: {excerpt(line)}")
+                values[-1] = _unfold(values[-1], line)
+                continue
+            known = _field_line(line, what)
         names.append(known[0])
         lower_names.append(known[1])
-        values.append(value)
-        if len(line) <= _KNOWN_LINE_MAX:
-            if len(known_lines) >= _KNOWN_LINES_LIMIT:
-                known_lines.clear()
-            known_lines[line] = (known[0], known[1], value)
-    return ResponseHeaders._from_lists(names, values, lower_names)
+        values.append(known[2])
+    return headers_from_lists(names, values, lower_names)
 
 
-def _new_name(
-    line: str, name: str, colon: str, names: list[str], values: list[str], what: str
-) -> tuple[str, str] | None:
-    """Check the name of a field *line* not seen before, or unfold an obsolete continuation line.
+def _field_line(line: str, what: str) -> tuple[str, str, str]:
+    """Parse ``field-name ":" OWS field-value OWS`` (section 5): name, lower-case name, value.
 
-    Returns:
-        The name and its lower-case form, or None if *line* was a
-        continuation line (its text is then added to the last of *values*).
-
-    Raises:
-        InvalidResponse: the line is neither a field nor a continuation.
+    The result is kept in :data:`KNOWN_LINES`, the name in :data:`KNOWN_NAMES`.
     """
-    if not colon or not name or name.strip(_TCHAR):
-        if line[:1] in (" ", "\t") and names:
-            folded = line.strip(" \t")
-            values[-1] = f"{values[-1]} {folded}" if values[-1] else folded
-            return None
-        if line[:1] in (" ", "\t"):
-            raise InvalidResponse(f"whitespace before the first {what} field: {excerpt(line)}")
-        if not colon:
-            raise InvalidResponse(f"expected 'name: value' {what} line, got {excerpt(line)}")
-        raise InvalidResponse(
-            f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
-        )
-    known = (name, name.lower())
-    if len(_KNOWN_NAMES) < _KNOWN_NAMES_LIMIT:
-        _KNOWN_NAMES[name] = known
-    return known
+    name, colon, value = line.partition(":")
+    if not colon:
+        raise InvalidResponse(f"expected 'name: value' {what} line, got {excerpt(line)}")
+    known_name = KNOWN_NAMES.get(name)
+    if known_name is None:
+        if not name or name.strip(_TCHAR):
+            raise InvalidResponse(
+                f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
+            )
+        known_name = (name, name.lower())
+        KNOWN_NAMES.put(name, known_name)
+    parsed = (known_name[0], known_name[1], value.strip(" \t"))
+    KNOWN_LINES.put(line, parsed)
+    return parsed
 
 
-# Whole response heads seen before, parsed.  A server answers the same
-# resource with the very same head until its Date changes a second later, so
-# most heads are one look-up, and their responses share one (immutable)
-# ResponseHeaders.  Heads with long fields (cookies) are not kept; when the
-# dictionary is full it starts afresh.
-_KNOWN_HEADS: dict[bytes, ResponseHead] = {}
-_KNOWN_HEADS_LIMIT: Final = 128
-_KNOWN_HEAD_MAX: Final = 1024
+def _unfold(value: str, continuation: str) -> str:
+    """*value* continued by an obs-fold line: joined with one space (section 5.2)."""
+    folded = continuation.strip(" \t")
+    return f"{value} {folded}" if value else folded
 
 
 def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
@@ -486,38 +577,45 @@ def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
         UnsupportedResponse: it is valid HTTP of another version.
     """
     raw = bytes(head)
-    known = _KNOWN_HEADS.get(raw)
+    known = KNOWN_HEADS.get(raw)
     if known is not None:
         return known
-    if b"\0" in raw:
-        pos = raw.index(b"\0")
-        raise InvalidResponse(f"NUL byte at {pos} in response head: {excerpt(raw[max(0, pos - 30):pos + 30])}")
-    crlf = raw.count(b"\r\n")
-    if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:
-        raise InvalidResponse(f"response head has a {_bad_line_ending(raw)}")
+    fault = line_fault(raw)
+    if fault is not None:
+        raise InvalidResponse(f"response head has a {fault}")
     lines = raw.decode("latin-1").split("\r\n")
     minor, status, reason = parse_status_line(lines[0])
     del lines[0]
     parsed = ResponseHead(minor, status, reason, parse_fields(lines))
-    if len(raw) <= _KNOWN_HEAD_MAX:
-        if len(_KNOWN_HEADS) >= _KNOWN_HEADS_LIMIT:
-            _KNOWN_HEADS.clear()
-        _KNOWN_HEADS[raw] = parsed
+    KNOWN_HEADS.put(raw, parsed)
     return parsed
 
 
 # ----------------------------------------------------------------- framing
 
-NO_BODY: Final = 0
-LENGTH: Final = 1
-CHUNKED: Final = 2
-UNTIL_CLOSE: Final = 3
+class BodyKind(IntEnum):
+    """How the body of a response is delimited (RFC 9112 section 6.3)."""
+
+    NO_BODY = 0
+    """The response ends with its head (or its body is complete)."""
+    LENGTH = 1
+    """``Content-Length`` bytes."""
+    CHUNKED = 2
+    """Chunked transfer coding (section 7.1)."""
+    UNTIL_CLOSE = 3
+    """Until the server closes the connection."""
+
+
+NO_BODY: Final = BodyKind.NO_BODY
+LENGTH: Final = BodyKind.LENGTH
+CHUNKED: Final = BodyKind.CHUNKED
+UNTIL_CLOSE: Final = BodyKind.UNTIL_CLOSE
 
 
 class Framing(NamedTuple):
     """How the body of a response is delimited, and whether the connection persists."""
 
-    kind: Literal[0, 1, 2, 3]
+    kind: BodyKind
     """:data:`NO_BODY`, :data:`LENGTH`, :data:`CHUNKED` or :data:`UNTIL_CLOSE`."""
     length: int | None
     """The body length for :data:`LENGTH` (0 for :data:`NO_BODY`), else None."""
@@ -525,15 +623,7 @@ class Framing(NamedTuple):
     """Whether the connection may carry another response after this one."""
 
 
-def _values(headers: ResponseHeaders, lower_name: str) -> list[str]:
-    """The values of every field called *lower_name* (which must be present)."""
-    lower = headers._lower
-    if lower.count(lower_name) == 1:
-        return [headers._values[lower.index(lower_name)]]
-    return [value for value, name in zip(headers._values, lower) if name == lower_name]
-
-
-def _tokens(values: list[str]) -> list[str]:
+def _tokens(values: Sequence[str]) -> list[str]:
     """The comma-separated list elements of *values*, lower-cased (RFC 9110 section 5.6.1).
 
     Empty elements (``chunked,`` or ``, 5``) are ignored, as section 5.6.1.2
@@ -553,12 +643,12 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
         UnsupportedResponse: a transfer coding other than chunked was applied.
     """
     headers = head.headers
-    lower = headers._lower
-    if "connection" in lower:
-        connection = _tokens(_values(headers, "connection"))
-        keep_alive = "close" not in connection and (
-            head.minor_version >= 1 or "keep-alive" in connection
-        )
+    connection, transfer_encoding, content_length = field_values(
+        headers, "connection", "transfer-encoding", "content-length"
+    )
+    if connection:
+        tokens = _tokens(connection)
+        keep_alive = "close" not in tokens and (head.minor_version >= 1 or "keep-alive" in tokens)
     else:
         keep_alive = head.minor_version >= 1
     status = head.status
@@ -566,9 +656,9 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
     if method == "HEAD" or status < 200 or status in (204, 304):
         return Framing(NO_BODY, 0, keep_alive)
     # 6.3 (2) (a 2xx answer to CONNECT) is handled by the proxy tunnel code.
-    if "transfer-encoding" in lower:
+    if transfer_encoding:
         # 6.3 (3)
-        if "content-length" in lower:
+        if content_length:
             raise InvalidResponse(
                 "response has both Transfer-Encoding and Content-Length"
                 " (RFC 9112 section 6.3: handled as an error, a smuggling risk)"
@@ -577,7 +667,7 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
             raise InvalidResponse(
                 "HTTP/1.0 response with Transfer-Encoding (RFC 9112 section 6.1: faulty framing)"
             )
-        codings = _tokens(_values(headers, "transfer-encoding"))
+        codings = _tokens(transfer_encoding)
         if not codings:
             raise InvalidResponse("response has an empty Transfer-Encoding field")
         if codings[-1] != "chunked":
@@ -590,9 +680,9 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
                 f"Transfer-Encoding {', '.join(codings)!r}: only 'chunked' alone is supported"
             )
         return Framing(CHUNKED, None, keep_alive)
-    if "content-length" in lower:
+    if content_length:
         # 6.3 (5): several fields or a list are fine only if all values agree.
-        values = set(_tokens(_values(headers, "content-length")))
+        values = set(_tokens(content_length))
         if not values:
             values = {""}  # an empty field: refused below like any value that is no number
         if len(values) != 1:

@@ -1043,3 +1043,33 @@ def test_two_threads_never_coalesce(linked: tuple[HTTPConnection, socket.socket]
     conn.send_request("GET", "/2")  # pipelined, but another thread reads: sent at once
     data = _recv_available(peer)
     assert b"GET /1 " in data and b"GET /2 " in data
+
+
+def test_a_sender_never_waits_for_pollout_while_the_reader_does(
+    linked: tuple[HTTPConnection, socket.socket],
+) -> None:
+    """Reactors allow one waiter per fd and direction: the sender sends what fits and leaves the rest."""
+    conn, peer = linked
+    _read_one_response(conn, peer)
+    conn.send_request("GET", "/1")  # sent at once
+    conn.send_request("GET", "/2")  # coalesced
+    with _fill_send_buffer(conn):
+        reader = conn.co_read_response()
+        assert next(reader) == PollNeeded(conn._fd, POLLIN | POLLOUT)  # it sends /2 when it can
+        last = 2
+        while len(conn._wbuf) < 2 * 16 * 1024:  # past the size at which a sender sends them itself
+            last += 1
+            with pytest.raises(StopIteration):  # done without waiting for POLLOUT
+                next(conn.co_send_request("GET", f"/{last}"))
+    # The server reads everything; the reader, woken for POLLOUT, sends the heads.
+    received = b""
+    deadline = time.monotonic() + 10
+    while f"GET /{last} ".encode() not in received and time.monotonic() < deadline:
+        received += _recv_available(peer)
+        assert next(reader).mask in (POLLIN, POLLIN | POLLOUT)
+    assert b"GET /2 " in received and f"GET /{last} ".encode() in received and not conn._wbuf
+    _answer(peer, last)
+    with pytest.raises(StopIteration) as done:
+        while True:
+            next(reader)
+    assert done.value.value.path == "/1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -100,7 +102,7 @@ def test_good_field_values(value: str) -> None:
 
 
 def test_request_fields_defaults_and_order() -> None:
-    fields = request_fields("h:8080", {"X-A": "1"}, 3, False, "md5==", False)
+    fields = request_fields("h:8080", headers={"X-A": "1"}, body_length=3, content_md5="md5==")
     assert fields == [
         ("Host", "h:8080"),
         ("X-A", "1"),
@@ -120,7 +122,7 @@ def test_request_fields_caller_overrides() -> None:
         "Content-Length": "5",
     }
     before = dict(caller)
-    fields = request_fields("h", caller, 5, False, "ours", False)
+    fields = request_fields("h", headers=caller, body_length=5, content_md5="ours")
     assert caller == before  # never mutated
     assert fields == [
         ("host", "other"),
@@ -132,14 +134,14 @@ def test_request_fields_caller_overrides() -> None:
 
 
 def test_request_fields_chunked_and_expect() -> None:
-    fields = request_fields("h", {"Transfer-Encoding": "chunked"}, None, True, None, True)
+    fields = request_fields("h", headers={"Transfer-Encoding": "chunked"}, chunked=True, expect100=True)
     assert ("Transfer-Encoding", "chunked") in fields
     assert ("Expect", "100-continue") in fields
     assert sum(name.lower() == "transfer-encoding" for name, _ in fields) == 1
 
 
 def test_request_fields_int_values_from_dugong3_code() -> None:
-    fields = request_fields("h", {"X-Count": 7}, None, False, None, False)  # type: ignore[dict-item]
+    fields = request_fields("h", headers={"X-Count": 7})  # type: ignore[dict-item]
     assert ("X-Count", "7") in fields
 
 
@@ -157,7 +159,7 @@ def test_request_fields_conflicts(
     headers: dict[str, str], length: int | None, chunked: bool, expect100: bool, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        request_fields("h", headers, length, chunked, None, expect100)
+        request_fields("h", headers=headers, body_length=length, chunked=chunked, expect100=expect100)
 
 
 def test_body_following() -> None:
@@ -399,12 +401,11 @@ def test_arbitrary_chunk_size_lines(line: bytes) -> None:
 
 
 @pytest.fixture
-def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Empty parser caches (other tests have filled them)."""
-    monkeypatch.setattr(_http11, "_KNOWN_NAMES", {})
-    monkeypatch.setattr(_http11, "_KNOWN_LINES", {})
-    monkeypatch.setattr(_http11, "_KNOWN_STATUS_LINES", {})
-    monkeypatch.setattr(_http11, "_KNOWN_HEADS", {})
+def fresh_caches() -> Iterator[None]:
+    """Empty parser memos (other tests have filled them)."""
+    _http11.clear_memos()
+    yield
+    _http11.clear_memos()
 
 
 @pytest.mark.usefixtures("fresh_caches")
@@ -412,7 +413,7 @@ def test_field_names_seen_before_are_shared_objects() -> None:
     first = parse_fields(["X-Shared-Name: 1"])
     second = parse_fields(["x-shared-name: 2", "X-Shared-Name:3"])
     assert second.keys()[1] is first.keys()[0]  # the same string objects
-    assert second._lower[1] is first._lower[0] == second._lower[0] == "x-shared-name"
+    assert _http11.KNOWN_NAMES["X-Shared-Name"][1] == "x-shared-name"
     assert second.get_all("X-SHARED-NAME") == ["2", "3"]
 
 
@@ -428,8 +429,8 @@ def test_field_lines_seen_before_share_all_their_strings() -> None:
     lines = ["Server: nginx/1.24.0", 'ETag:  "6743b0fc-400"\t']
     first, second = parse_fields(lines), parse_fields(list(lines))
     assert second.items() == first.items() == [("Server", "nginx/1.24.0"), ("ETag", '"6743b0fc-400"')]
-    strings = zip(first._values + first._names + first._lower, second._values + second._names + second._lower)
-    assert all(a is b for a, b in strings)
+    assert all(a is b for a, b in zip(first.keys() + first.values(), second.keys() + second.values()))
+    assert _http11.KNOWN_LINES["Server: nginx/1.24.0"] == ("Server", "server", "nginx/1.24.0")
 
 
 @pytest.mark.usefixtures("fresh_caches")
@@ -437,26 +438,37 @@ def test_a_folded_value_leaves_the_known_line_as_it_was() -> None:
     assert parse_fields(["A: one", " two"])["A"] == "one two"
     assert parse_fields(["A: one"])["A"] == "one"
     assert parse_fields(["A: one", "\tthree"])["A"] == "one three"
+    assert parse_fields(["A:", " folded"])["A"] == "folded"
+
+
+def test_the_memo_policy() -> None:
+    memo: _http11.Memo[str, int] = _http11.Memo(limit=3, max_key=5)
+    for i, key in enumerate(["a", "bb", "ccc", "toolong", "dddd"]):
+        memo.put(key, i)
+        assert len(memo) <= 3
+    assert memo == {"dddd": 4}  # full after "ccc": started afresh; "toolong" never kept
+    memo.clear()
+    assert memo.get("dddd") is None
 
 
 @pytest.mark.usefixtures("fresh_caches")
 def test_long_lines_are_not_kept() -> None:
-    limit = _http11._KNOWN_LINE_MAX
+    limit = _http11.KNOWN_LINES.max_key
     short = "X-A: " + "a" * (limit - 5)
     long = "X-B: " + "b" * (limit - 4)
     assert parse_fields([short, long]).get_all("x-b") == ["b" * (limit - 4)]
-    assert set(_http11._KNOWN_LINES) == {short}
+    assert set(_http11.KNOWN_LINES) == {short}
 
 
 @pytest.mark.usefixtures("fresh_caches")
 def test_the_known_lines_start_afresh_when_full() -> None:
-    limit = _http11._KNOWN_LINES_LIMIT
+    limit = _http11.KNOWN_LINES.limit
     many = [f"Date: second {i}" for i in range(limit + 10)]
     for start in range(0, len(many), MAX_HEADER_FIELDS):
         chunk = many[start : start + MAX_HEADER_FIELDS]
         assert parse_fields(chunk).get_all("date") == [line[6:] for line in chunk]
-        assert len(_http11._KNOWN_LINES) <= limit
-    assert len(_http11._KNOWN_LINES) == 10 and many[-1] in _http11._KNOWN_LINES
+        assert len(_http11.KNOWN_LINES) <= limit
+    assert len(_http11.KNOWN_LINES) == 10 and many[-1] in _http11.KNOWN_LINES
 
 
 _FEW_NAMES = st.sampled_from(["A", "b", "Content-Length", "X-1"])
@@ -468,14 +480,10 @@ def test_known_lines_parse_as_new_ones_do(fields: list[tuple[str, str]], fold: b
     lines = [f"{name}:{value}" for name, value in fields]
     if fold and lines:
         lines.insert(1, " folded")
-    saved = (_http11._KNOWN_NAMES, _http11._KNOWN_LINES)
-    _http11._KNOWN_NAMES, _http11._KNOWN_LINES = {}, {}
-    try:
-        new = parse_fields(list(lines)).items()
-    finally:
-        _http11._KNOWN_NAMES, _http11._KNOWN_LINES = saved
+    _http11.clear_memos()
+    new = parse_fields(list(lines)).items()
     parse_fields(list(lines))
-    assert parse_fields(list(lines)).items() == new  # now from the caches
+    assert parse_fields(list(lines)).items() == new  # now from the memos
 
 
 @pytest.mark.usefixtures("fresh_caches")
@@ -486,39 +494,54 @@ def test_a_head_seen_before_is_parsed_once_and_its_headers_shared() -> None:
     assert again is first and again.headers is first.headers
     later = parse_response_head(raw.replace(b":00 GMT", b":01 GMT"))
     assert later.headers["date"] == "Tue, 24 Nov 2026 05:40:01 GMT"
-    assert later.headers._values[0] is first.headers._values[0]  # the line Content-Length: 5
+    assert later.headers.values()[0] is first.headers.values()[0]  # the line Content-Length: 5
 
 
 @pytest.mark.usefixtures("fresh_caches")
 def test_long_heads_are_not_kept_and_the_known_heads_start_afresh_when_full() -> None:
-    long = b"HTTP/1.1 200 OK\r\nSet-Cookie: " + b"c" * _http11._KNOWN_HEAD_MAX
-    assert parse_response_head(long).headers["set-cookie"] == "c" * _http11._KNOWN_HEAD_MAX
-    assert _http11._KNOWN_HEADS == {}
-    limit = _http11._KNOWN_HEADS_LIMIT
+    long = b"HTTP/1.1 200 OK\r\nSet-Cookie: " + b"c" * _http11.KNOWN_HEADS.max_key
+    assert parse_response_head(long).headers["set-cookie"] == "c" * _http11.KNOWN_HEADS.max_key
+    assert _http11.KNOWN_HEADS == {}
+    limit = _http11.KNOWN_HEADS.limit
     heads = [b"HTTP/1.1 200 OK\r\nContent-Length: %d" % i for i in range(limit + 3)]
     for i, raw in enumerate(heads):
         assert parse_response_head(raw).headers["content-length"] == str(i)
-        assert len(_http11._KNOWN_HEADS) <= limit
-    assert list(_http11._KNOWN_HEADS) == heads[limit:]
+        assert len(_http11.KNOWN_HEADS) <= limit
+    assert list(_http11.KNOWN_HEADS) == heads[limit:]
 
 
 @pytest.mark.usefixtures("fresh_caches")
 def test_status_lines_seen_before_are_parsed_once() -> None:
     first = parse_response_head(b"HTTP/1.1 200 OK").reason
     assert parse_response_head(b"HTTP/1.1 200 OK").reason is first
-    assert _http11._KNOWN_STATUS_LINES == {"HTTP/1.1 200 OK": (1, 200, "OK")}
-    for status in range(300, 300 + _http11._KNOWN_STATUS_LINES_LIMIT + 5):
+    assert _http11.KNOWN_STATUS_LINES == {"HTTP/1.1 200 OK": (1, 200, "OK")}
+    for status in range(300, 300 + _http11.KNOWN_STATUS_LINES.limit + 5):
         assert parse_response_head(b"HTTP/1.1 %d Other" % status).status == status
-    assert len(_http11._KNOWN_STATUS_LINES) == _http11._KNOWN_STATUS_LINES_LIMIT
-    long_reason = "r" * _http11._KNOWN_LINE_MAX
+    assert len(_http11.KNOWN_STATUS_LINES) <= _http11.KNOWN_STATUS_LINES.limit
+    long_reason = "r" * _http11.KNOWN_STATUS_LINES.max_key
     assert parse_response_head(b"HTTP/1.1 201 " + long_reason.encode()).reason == long_reason
+    assert "HTTP/1.1 201 " + long_reason not in _http11.KNOWN_STATUS_LINES
 
 
 @pytest.mark.usefixtures("fresh_caches")
 def test_the_known_names_are_bounded() -> None:
-    many = [f"X-Name-{i}: v" for i in range(_http11._KNOWN_NAMES_LIMIT + 50)]
+    many = [f"X-Name-{i}: v" for i in range(_http11.KNOWN_NAMES.limit + 50)]
     for start in range(0, len(many), MAX_HEADER_FIELDS):
         headers = parse_fields(many[start : start + MAX_HEADER_FIELDS])
         assert headers.keys()[0] == many[start].partition(":")[0]
-    assert len(_http11._KNOWN_NAMES) == _http11._KNOWN_NAMES_LIMIT
+        assert len(_http11.KNOWN_NAMES) <= _http11.KNOWN_NAMES.limit
     assert parse_fields([many[-1]]).get(f"x-name-{len(many) - 1}") == "v"  # still parsed
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_request_heads_without_body_or_fields_share_one_header_section() -> None:
+    plain = _http11.request_head("GET", "/a", host="h")
+    assert plain == _http11.serialize_head("GET", "/a", request_fields("h"))
+    assert _http11.PLAIN_FIELDS == {"h": plain[len(b"GET /a HTTP/1.1") :]}
+    assert _http11.request_head("DELETE", "/b", host="h").startswith(b"DELETE /b HTTP/1.1\r\nHost: h\r\n")
+    post = _http11.request_head("POST", "/", host="h", headers={"X": "1"})
+    assert b"\r\nContent-Length: 0\r\n" in post and b"\r\nX: 1\r\n" in post
+    with_body = _http11.request_head("PUT", "/", host="h", body=b"abc")
+    assert b"\r\nContent-Length: 3\r\nContent-MD5: kAFQmDzST7DWlj99KOF/cg==\r\n" in with_body
+    chunked = _http11.request_head("PUT", "/", host="h", chunked=True, expect100=True)
+    assert b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n" in chunked
