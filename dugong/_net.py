@@ -573,11 +573,8 @@ class _WaitSet:
         self._selector.register(sock, selectors.EVENT_WRITE)
 
     def discard(self, sock: socket.socket) -> None:
-        """Stop watching *sock* (call before closing it)."""
-        try:
-            self._selector.unregister(sock)
-        except KeyError:
-            pass
+        """Stop watching *sock*, which :meth:`add` added (call before closing it)."""
+        self._selector.unregister(sock)
 
     def set_alarm(self, when: float) -> None:
         """Wake up at *when* (:func:`time.monotonic`; ``math.inf``: never).

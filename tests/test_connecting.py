@@ -295,3 +295,17 @@ def test_every_failure_of_a_request_is_a_dugong_error(tls_server: TLSServer) -> 
             caught.append(type(exc))
     assert len(caught) == len(failures)
     assert caught[-1] is HostnameNotResolvable or issubclass(caught[-1], DugongError)
+
+
+def test_network_error_conversions() -> None:
+    from dugong._errors import network_error
+
+    twin = network_error(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    assert network_error(twin) is twin  # already a twin, nothing to add
+    again = network_error(twin, "connecting to x:1")
+    assert type(again) is ConnectionRefused and str(again).endswith("(connecting to x:1)")
+    plain = network_error(OSError("odd"), "somewhere")
+    assert type(plain) is NetworkError and plain.errno is None and str(plain) == "odd (somewhere)"
+    assert str(network_error(OSError())) == "OSError"
+    with pytest.raises(TypeError, match="must be a str"):
+        HTTPConnection(b"example.org")  # type: ignore[arg-type]

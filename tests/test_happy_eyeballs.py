@@ -338,3 +338,17 @@ def test_network_errors_are_dugong_errors() -> None:
     assert "127.255.255.255:80" in str(info.value)
     assert isinstance(info.value, DugongError)
     assert is_temp_network_error(info.value) is is_temp_network_error(info.value.__cause__ or info.value)
+
+
+def test_an_address_connect_refuses_to_take_is_skipped(raw_server: RawServerFactory) -> None:
+    server = _started(raw_server(lambda conn: None))
+    before = _open_fds()
+    not_an_address = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("256.0.0.1", 80))
+    sock, _ = _run_counting(co_open_tcp([not_an_address, _v4((server.host, server.port))]))
+    with sock:
+        assert sock.getpeername() == (server.host, server.port)
+    wrong_type = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", "http"))
+    with pytest.raises(TypeError):
+        eval_coroutine(co_open_tcp([wrong_type]), 10)  # type: ignore[list-item]
+    server.wait_idle(connections=2)
+    assert _open_fds() == before

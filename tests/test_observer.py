@@ -260,6 +260,18 @@ def test_every_event_is_a_hook_with_a_notifier_method() -> None:
     # The request/response hooks exist for the lead to wire; a no-op base accepts them.
     base = Silent()
     conn = HTTPConnection("example.org")
+    # The default hooks do nothing, whatever they are told.
+    address = ("127.0.0.1", 80)
+    base.resolution_started(conn, 0.0, "example.org", 80)
+    base.resolution_finished(conn, 0.0, "example.org", [address])
+    base.resolution_failed(conn, 0.0, "example.org", OSError())
+    base.connect_started(conn, 0.0, address)
+    base.connect_finished(conn, 0.0, address, address)
+    base.connect_failed(conn, 0.0, address, OSError())
+    base.connect_abandoned(conn, 0.0, address)
+    base.tunnel_opened(conn, 0.0, ("proxy", 3128), "example.org:443")
+    base.tls_finished(conn, 0.0, "TLSv1.3", "TLS_AES_128_GCM_SHA256", None)
+    base.connection_closed(conn, 0.0, "why")
     response = HTTPResponse("GET", "/", 200, "OK", None, None)  # type: ignore[arg-type]
     base.request_sent(conn, 0.0, "GET", "/")
     base.response_started(conn, 0.0, "GET", "/")
