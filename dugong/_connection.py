@@ -51,11 +51,12 @@ import socket
 import ssl
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Mapping
 from enum import IntEnum
 from types import TracebackType
-from typing import Final, Literal, TypeAlias, overload
+from typing import Final, Literal, TypeAlias, TypeVar, overload
 
 from . import _http11
 from ._body import HEAD_TOO_LONG, BodyReader, closed_message, take_delimited
@@ -63,6 +64,7 @@ from ._buffer import BUFFER_SIZE, ReceiveBuffer
 from ._errors import (
     ConnectionClosed,
     ExcessBodyData,
+    network_error,
     InvalidResponse,
     ProxyError,
     StateError,
@@ -80,14 +82,18 @@ from ._http11 import (
     excerpt,
 )
 from ._net import (
+    DEFAULT_CONNECT_DELAY,
     PEER_GONE_ERRORS,
     Resolver,
     Waker,
+    check_host_name,
     co_open_tcp,
+    order_addresses,
     co_resolve,
     co_tls_handshake,
     wrap_tls,
 )
+from ._observer import ConnectionObserver, describe_subject, make_notifier
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
 from ._trace import Tracer, open_trace
 
@@ -165,6 +171,40 @@ def _host_header(hostname: str, port: int, default_port: int) -> str:
     return host if port == default_port else f"{host}:{port}"
 
 
+# Fields of a CONNECT request that dugong writes itself or that make no sense without a body.
+_NOT_PROXY_FIELDS: Final = frozenset({"host", "content-length", "transfer-encoding"})
+
+
+def _proxy_fields(
+    headers: Mapping[str, str] | None, proxy: tuple[str, int] | None, ssl_context: ssl.SSLContext | None
+) -> list[tuple[str, str]]:
+    """The validated *headers* to send with CONNECT; messages never show a value."""
+    if not headers:
+        return []
+    if proxy is None or ssl_context is None:
+        raise ValueError(
+            "proxy_headers are sent with the CONNECT request of https through a proxy;"
+            " for plain http through a proxy, put them into each request's headers"
+        )
+    fields = []
+    for name, value in headers.items():
+        if isinstance(name, str) and name.lower() in _NOT_PROXY_FIELDS:
+            raise ValueError(f"proxy_headers must not set {name!r}: dugong writes the CONNECT request's framing")
+        _http11.validate_field(name, "")  # the name (its message shows no value)
+        try:
+            _http11.validate_field(name, value)
+        except ValueError:
+            raise ValueError(
+                f"value of proxy header {name!r} is not a valid field value"
+                " (a control character, or not a str); the value is not shown"
+            ) from None
+        fields.append((name, value))
+    return fields
+
+
+_C = TypeVar("_C", bound="HTTPConnection")
+
+
 class HTTPConnection:
     """An HTTP/1.1 connection to one server, with pipelining.
 
@@ -183,6 +223,22 @@ class HTTPConnection:
             sent to it in absolute form; https opens a ``CONNECT`` tunnel.
         resolver: a blocking ``getaddrinfo``-like function used (in a worker
             thread) to resolve host names; for tests and special set-ups.
+        timeout: the initial value of :attr:`timeout`.
+        happy_eyeballs_delay: seconds between the starts of two connection
+            attempts when the name has several addresses (RFC 8305; 0 starts
+            them all at once).
+        observer: told of the connection's lifecycle events (see
+            :class:`ConnectionObserver`).
+        proxy_headers: header fields sent with the ``CONNECT`` request that
+            opens the tunnel through *proxy* (https only), e.g.
+            ``{'Proxy-Authorization': 'Basic ...'}``.  Their values never
+            appear in messages or logs.
+
+    Raises:
+        ValueError: *hostname* is not a host name (a URL, ``host:port``, a
+            path, ...), a *proxy_headers* field is invalid, or they are given
+            for plain http (whose requests go to the proxy itself: put such
+            fields into each request's headers).
     """
 
     def __init__(
@@ -193,9 +249,14 @@ class HTTPConnection:
         proxy: tuple[str, int] | None = None,
         *,
         resolver: Resolver | None = None,
+        timeout: float | None = None,
+        happy_eyeballs_delay: float = DEFAULT_CONNECT_DELAY,
+        observer: ConnectionObserver | None = None,
+        proxy_headers: Mapping[str, str] | None = None,
     ) -> None:
-        if hostname.startswith("[") and hostname.endswith("]"):
-            hostname = hostname[1:-1]
+        hostname = check_host_name(hostname)
+        if not happy_eyeballs_delay >= 0:
+            raise ValueError(f"happy_eyeballs_delay must be >= 0 seconds, not {happy_eyeballs_delay!r}")
         default_port = 443 if ssl_context is not None else 80
         #: The server's host name or address.
         self.hostname = hostname
@@ -207,8 +268,13 @@ class HTTPConnection:
         self.proxy = proxy
         #: Seconds without progress after which blocking methods raise
         #: :exc:`ConnectionTimedOut`; None waits forever.
-        self.timeout: float | None = None
+        self.timeout: float | None = timeout
+        #: Seconds between the starts of two connection attempts (Happy Eyeballs).
+        self.happy_eyeballs_delay = happy_eyeballs_delay
         self._resolver = resolver
+        self._observer = observer
+        self._notify = make_notifier(self, observer)
+        self._proxy_fields = _proxy_fields(proxy_headers, proxy, ssl_context)
         self._host = _host_header(hostname, self.port, default_port)
         _http11.validate_field("Host", self._host)
         # Plain http through a proxy: absolute-form targets (RFC 9112 section 3.2.2).
@@ -237,7 +303,7 @@ class HTTPConnection:
                 the body being read (:meth:`disconnect`); otherwise they stay,
                 so that reading them raises ``ConnectionClosed(reason)``.
         """
-        self._close_socket()
+        self._close_socket(reason or "the connection was closed")
         self._life = life
         self._reason = reason
         self._rbuf = ReceiveBuffer()
@@ -256,6 +322,73 @@ class HTTPConnection:
             if waker is not None:
                 waker.close()
 
+    @classmethod
+    def from_url(
+        cls: type[_C],
+        url: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: tuple[str, int] | None = None,
+        resolver: Resolver | None = None,
+        timeout: float | None = None,
+        happy_eyeballs_delay: float = DEFAULT_CONNECT_DELAY,
+        observer: ConnectionObserver | None = None,
+        proxy_headers: Mapping[str, str] | None = None,
+    ) -> _C:
+        """A connection to the origin of *url*: ``http://`` or ``https://``, host and port.
+
+        ``https`` uses *ssl_context*, or :func:`ssl.create_default_context`
+        when none is given; the port is the URL's, or 80 / 443.  A path,
+        query or fragment of *url* is ignored (it is for your requests).  The
+        keyword arguments are those of the constructor.
+
+        Args:
+            url: e.g. ``'https://www.example.org:8443/'``.
+
+        Returns:
+            The connection (not opened yet).
+
+        Raises:
+            ValueError: *url* is not an http or https URL with a host, has
+                an invalid port, or carries user information (send
+                credentials in an ``Authorization`` header; the message
+                does not quote the URL then).
+        """
+        parts = urllib.parse.urlsplit(url)
+        shown = "the URL" if "@" in parts.netloc else f"URL {url!r}"
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"{shown} is not an http:// or https:// URL")
+        if "@" in parts.netloc:
+            raise ValueError(
+                "the URL carries user information (user:password@): a connection does not use it;"
+                " send credentials in an Authorization header"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"{shown} has an invalid port") from None
+        if not parts.hostname:
+            raise ValueError(f"{shown} has no host")
+        if scheme == "https" and ssl_context is None:
+            ssl_context = ssl.create_default_context()
+        return cls(
+            parts.hostname,
+            port,
+            ssl_context if scheme == "https" else None,
+            proxy,
+            resolver=resolver,
+            timeout=timeout,
+            happy_eyeballs_delay=happy_eyeballs_delay,
+            observer=observer,
+            proxy_headers=proxy_headers,
+        )
+
+    @property
+    def observer(self) -> ConnectionObserver | None:
+        """The observer given to the constructor, or None."""
+        return self._observer
+
     # ------------------------------------------------------------ lifecycle
 
     def co_connect(self) -> PollCoroutine[None]:
@@ -264,12 +397,23 @@ class HTTPConnection:
         Every step yields :class:`PollNeeded` instead of blocking; name
         resolution runs in a small pool of worker threads.
 
+        With several addresses, attempts overlap (Happy Eyeballs, RFC 8305):
+        the next address is tried :attr:`happy_eyeballs_delay` seconds after
+        the previous one, or as soon as it fails, and the first to connect
+        is kept.
+
         Raises:
             HostnameNotResolvable: the host name does not resolve.
             DNSUnavailable: no name resolves: DNS is not reachable.
-            OSError: the TCP connection could not be opened.
+            NetworkError: the TCP connection could not be opened, e.g.
+                :exc:`ConnectionRefused` (also a :exc:`ConnectionRefusedError`)
+                or :exc:`HostUnreachable`; the message names every address
+                tried.
             ProxyError: the proxy refused the ``CONNECT`` tunnel.
-            ssl.SSLError: the TLS handshake failed (e.g. certificate).
+            TLSCertificateError: the certificate was not accepted (also an
+                :exc:`ssl.SSLCertVerificationError`).
+            TLSError: the TLS handshake failed otherwise (also an
+                :exc:`ssl.SSLError`).
             ConnectionClosed: the peer closed during the set-up.
         """
         if self._sock is not None:
@@ -291,8 +435,18 @@ class HTTPConnection:
     def _co_open(self) -> PollCoroutine[None]:
         """Resolve, connect, open the proxy tunnel and do the TLS handshake."""
         host, port = self.proxy if self.proxy is not None else (self.hostname, self.port)
-        addresses = yield from co_resolve(host, port, self._resolver)
-        sock = yield from co_open_tcp(addresses)
+        notify = self._notify
+        if notify is not None:
+            notify.resolution_started(host, port)
+        try:
+            addresses = yield from co_resolve(host, port, self._resolver)
+        except Exception as exc:
+            if notify is not None:
+                notify.resolution_failed(host, exc)
+            raise
+        if notify is not None:
+            notify.resolution_finished(host, [info[4] for info in order_addresses(addresses)])
+        sock = yield from co_open_tcp(addresses, self.happy_eyeballs_delay, notify)
         self._sock, self._fd = sock, sock.fileno()
         self._wait_in = PollNeeded(self._fd, POLLIN)
         try:
@@ -303,8 +457,12 @@ class HTTPConnection:
                 tls = wrap_tls(sock, self.ssl_context, self.hostname)
                 self._sock = tls
                 yield from co_tls_handshake(tls)
-        except BaseException:
-            self._close_socket()
+                if notify is not None:
+                    notify.tls_finished(
+                        tls.version() or "", (tls.cipher() or ("", "", 0))[0], describe_subject(tls.getpeercert())
+                    )
+        except BaseException as exc:
+            self._close_socket(f"opening the connection failed: {exc or type(exc).__name__}")
             raise
         self._idle_since = time.monotonic()
         log.debug("connected to %s:%d (fd %d)", self.hostname, self.port, self._fd)
@@ -353,7 +511,7 @@ class HTTPConnection:
     def _co_open_tunnel(self) -> PollCoroutine[None]:
         assert self.proxy is not None
         authority = _host_header(self.hostname, self.port, -1)
-        head = _http11.serialize_head("CONNECT", authority, [("Host", authority)])
+        head = _http11.serialize_head("CONNECT", authority, [("Host", authority), *self._proxy_fields])
         yield from self._co_send_all(head)
         while not isinstance(raw := self._read_head(f"CONNECT {authority}"), bytes):
             yield raw
@@ -365,6 +523,8 @@ class HTTPConnection:
                 f"proxy sent data after its 2xx answer to CONNECT: {excerpt(self._rbuf.take(80))}"
             )
         self._rbuf.release()
+        if self._notify is not None:
+            self._notify.tunnel_opened(self.proxy, authority)
 
     def disconnect(self) -> None:
         """Close the connection and forget all pending requests and responses.
@@ -386,11 +546,13 @@ class HTTPConnection:
         """Same as :meth:`disconnect` (for :mod:`io` wrappers, which call it)."""
         self.disconnect()
 
-    def _close_socket(self) -> None:
+    def _close_socket(self, reason: str) -> None:
         if self._sock is not None:
             log.debug("closing connection to %s:%d (fd %d)", self.hostname, self.port, self._fd)
             self._sock.close()
             self._sock, self._fd = None, -1
+            if self._notify is not None:
+                self._notify.connection_closed(reason)
         if self._tracer is not None:
             self._tracer.close()
             self._tracer = None
@@ -409,6 +571,7 @@ class HTTPConnection:
         Nothing is lost, so nothing is reported: the next request opens a new
         connection (as in dugong 3.x and :mod:`http.client`).
         """
+        self._close_socket(self._close_reason or "the server closed the connection")
         if self._rbuf.available:
             log.debug("ignoring data after the last response: %s", excerpt(self._rbuf.take(80)))
         if self._life is _Life.SEND_CLOSED:  # sending failed: that is still reported
@@ -497,14 +660,16 @@ class HTTPConnection:
 
     # -------------------------------------------------------------- socket I/O
 
-    def _translate(self, exc: Exception, doing: str) -> Exception:
+    def _translate(self, exc: OSError, doing: str) -> Exception:
         """The one place where socket and TLS errors become :exc:`ConnectionClosed`.
 
         Called from every ``except`` that sees them, with what the connection
         was *doing*.  An error that means the peer is gone also ends sending
         (the server may still have answered: the reader finds out from the
         socket).  Returns the exception to raise: :exc:`ConnectionClosed`, or
-        *exc* itself if it is something else (a bug, or a TLS error).
+        the dugong twin of any other socket or TLS error
+        (:func:`~dugong._errors.network_error`: still an instance of the
+        standard class, so 3.x ``except`` clauses catch it).
         """
         if self._life in _READING_ENDED:  # (e.g. disconnect() under a suspended coroutine)
             return ConnectionClosed(self._reason)
@@ -515,7 +680,7 @@ class HTTPConnection:
             return ConnectionClosed(f"connection to {self.hostname}:{self.port} lost while {doing}: {exc}")
         if self._sock is None:
             return ConnectionClosed(self._reason or "connection closed")
-        return exc
+        return network_error(exc, f"{doing} ({self.hostname}:{self.port})")
 
     def _co_send_all(
         self, data: BytesLike, doing: str = "sending a request", *, continuing: bool = False

@@ -1,7 +1,21 @@
-"""The exceptions dugong raises (besides :class:`OSError` and :mod:`ssl` errors)."""
+"""The exceptions dugong raises: every one is a :exc:`DugongError`.
+
+Errors of the network (:class:`OSError`, :mod:`ssl` errors, resolver errors)
+are raised as *twins*: subclasses of :exc:`NetworkError` (itself a
+:exc:`DugongError`) that are also the standard class they replace.  A
+refused connection is a :exc:`ConnectionRefused`, which is a
+:exc:`DugongError` *and* a :exc:`ConnectionRefusedError`, so both ``except
+dugong.DugongError`` and the ``except ConnectionRefusedError`` of a program
+written for dugong 3.x catch it.  :func:`network_error` makes the twin of any
+:class:`OSError`; it is the one place that knows the table.
+"""
 
 from __future__ import annotations
 
+import errno
+import socket
+import ssl
+from typing import Final
 
 __all__ = [
     "DugongError",
@@ -14,6 +28,13 @@ __all__ = [
     "ProxyError",
     "HostnameNotResolvable",
     "DNSUnavailable",
+    "NetworkError",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "HostUnreachable",
+    "TLSError",
+    "TLSCertificateError",
+    "network_error",
 ]
 
 
@@ -135,3 +156,155 @@ class ProxyError(DugongError):
         super().__init__(f"proxy {proxy[0]}:{proxy[1]} refused the tunnel: {status} {reason}")
         self.status = status
         self.reason = reason
+
+
+# ---------------------------------------------------------------------------
+# Twins of the standard network errors
+# ---------------------------------------------------------------------------
+
+
+class NetworkError(DugongError, OSError):
+    """The network failed: a socket, TLS or resolver error, as an :exc:`OSError`.
+
+    It has the :attr:`~OSError.errno` and :attr:`~OSError.strerror` of the
+    error it replaces (chained as ``__cause__``), and the message names the
+    address when there is one.  Raised as such for errors that have no more
+    specific standard class (``EADDRNOTAVAIL``, ``EMFILE``, ...); otherwise as
+    a subclass that is also that standard class: see
+    :ref:`the exception tree <exception-tree>`.
+    """
+
+
+class ConnectionRefused(NetworkError, ConnectionRefusedError):
+    """The server refused the TCP connection (``ECONNREFUSED``): nothing listens there.
+
+    Also a :exc:`ConnectionRefusedError`.  Temporary for
+    :func:`is_temp_network_error` (the server may be restarting).
+    """
+
+
+class ConnectionReset(NetworkError, ConnectionResetError):
+    """The peer reset the connection while it was being opened (``ECONNRESET``).
+
+    Also a :exc:`ConnectionResetError`.  (A reset once the connection is
+    open is reported as :exc:`ConnectionClosed`.)
+    """
+
+
+class HostUnreachable(NetworkError):
+    """No route to the host or its network: ``EHOSTUNREACH``, ``ENETUNREACH``,
+    ``EHOSTDOWN`` or ``ENETDOWN``.
+
+    The standard library raises a plain :exc:`OSError` with that errno, so
+    this is an :exc:`OSError` with the same errno.  Temporary for
+    :func:`is_temp_network_error`.
+    """
+
+
+class TLSError(NetworkError, ssl.SSLError):
+    """The TLS layer failed: a protocol error, an unsupported version, a bad record.
+
+    Also an :exc:`ssl.SSLError`, with its ``library`` and ``reason``
+    attributes.  Not temporary for :func:`is_temp_network_error`.
+    """
+
+
+class TLSCertificateError(TLSError, ssl.SSLCertVerificationError):
+    """The server's certificate was not accepted (untrusted, expired, wrong host name).
+
+    Also an :exc:`ssl.SSLCertVerificationError` (alias
+    :exc:`ssl.CertificateError`), with its ``verify_code`` and
+    ``verify_message``.  Not temporary for :func:`is_temp_network_error`:
+    retrying will not help.
+    """
+
+
+# Twins of standard classes that are seldom caught by name: not exported, but
+# they keep the guarantee that every error keeps its standard class.
+class _BrokenPipe(NetworkError, BrokenPipeError):
+    """A :exc:`NetworkError` that is also a :exc:`BrokenPipeError`."""
+
+
+class _ConnectionAborted(NetworkError, ConnectionAbortedError):
+    """A :exc:`NetworkError` that is also a :exc:`ConnectionAbortedError`."""
+
+
+class _NetworkTimeout(NetworkError, TimeoutError):
+    """A :exc:`NetworkError` that is also a :exc:`TimeoutError` (``ETIMEDOUT`` from the kernel)."""
+
+
+class _PermissionDenied(NetworkError, PermissionError):
+    """A :exc:`NetworkError` that is also a :exc:`PermissionError` (e.g. a firewall's ``EPERM``)."""
+
+
+class _ResolverError(NetworkError, socket.gaierror):
+    """A :exc:`NetworkError` that is also a :exc:`socket.gaierror`."""
+
+
+class _TLSSyscallError(TLSError, ssl.SSLSyscallError):
+    """A :exc:`TLSError` that is also an :exc:`ssl.SSLSyscallError`."""
+
+
+class _TLSEOFError(TLSError, ssl.SSLEOFError):
+    """A :exc:`TLSError` that is also an :exc:`ssl.SSLEOFError`."""
+
+
+class _TLSZeroReturnError(TLSError, ssl.SSLZeroReturnError):
+    """A :exc:`TLSError` that is also an :exc:`ssl.SSLZeroReturnError`."""
+
+
+# Standard class -> its twin.  network_error() walks the MRO of the error, so
+# a class not listed gets the twin of its nearest listed ancestor.
+_TWINS: Final[dict[type[OSError], type[NetworkError]]] = {
+    ConnectionRefusedError: ConnectionRefused,
+    ConnectionResetError: ConnectionReset,
+    ConnectionAbortedError: _ConnectionAborted,
+    BrokenPipeError: _BrokenPipe,
+    TimeoutError: _NetworkTimeout,
+    PermissionError: _PermissionDenied,
+    socket.gaierror: _ResolverError,
+    ssl.SSLCertVerificationError: TLSCertificateError,
+    ssl.SSLSyscallError: _TLSSyscallError,
+    ssl.SSLEOFError: _TLSEOFError,
+    ssl.SSLZeroReturnError: _TLSZeroReturnError,
+    ssl.SSLError: TLSError,
+    OSError: NetworkError,
+}
+
+_UNREACHABLE_ERRNOS: Final[frozenset[int]] = frozenset(
+    code
+    for code in (
+        getattr(errno, name, None)
+        for name in ("EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN")
+    )
+    if code is not None
+)
+
+
+def network_error(exc: OSError, detail: str = "") -> NetworkError:
+    """The twin of *exc*: a :exc:`NetworkError` that is also ``type(exc)``'s standard class.
+
+    Args:
+        exc: the error of a socket, TLS or resolver call.
+        detail: appended to the message in parentheses, e.g. ``"connecting
+            to 192.0.2.1:80"``.
+
+    Returns:
+        A new exception with the errno, message (plus *detail*) and
+        attributes of *exc*; *exc* itself if it is a :exc:`NetworkError`
+        already and there is no *detail*.  The caller raises it ``from exc``.
+    """
+    if isinstance(exc, NetworkError) and not detail:
+        return exc
+    twin = next(_TWINS[cls] for cls in type(exc).__mro__ if cls in _TWINS)
+    if twin is NetworkError and exc.errno in _UNREACHABLE_ERRNOS:
+        twin = HostUnreachable
+    suffix = f" ({detail})" if detail else ""
+    new: NetworkError
+    if exc.errno is not None and isinstance(exc.strerror, str):
+        new = twin(exc.errno, exc.strerror + suffix)
+    else:
+        new = twin((str(exc) or type(exc).__name__) + suffix)
+    # ssl's library/reason/verify_code/verify_message, notes: kept.
+    new.__dict__.update(vars(exc))
+    return new

@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TypeVar
 
 import pytest
@@ -29,6 +30,7 @@ from dugong._errors import (
     ExcessBodyData,
     HostnameNotResolvable,
     InvalidResponse,
+    NetworkError,
     StateError,
     UnsupportedResponse,
 )
@@ -355,11 +357,19 @@ def test_test_hostnames_are_resolved_in_parallel_and_first_success_wins() -> Non
         UnicodeError("label too long"),
     ],
 )
-def test_other_resolver_errors_pass_through(failure: Exception) -> None:
+def test_other_resolver_errors_keep_their_class_as_dugong_errors(failure: Exception) -> None:
     dns = FakeDNS({"host.test": failure})
     with pytest.raises(type(failure)) as info:
         eval_coroutine(co_resolve("host.test", 80, dns), 10)
-    assert info.value is failure
+    if isinstance(failure, OSError):
+        # A twin: a DugongError that is still the resolver's class, with its errno.
+        assert isinstance(info.value, NetworkError)
+        assert info.value.__cause__ is failure
+        assert info.value.errno == failure.errno
+        assert "host.test" in str(info.value)
+        assert is_temp_network_error(info.value) is is_temp_network_error(failure)
+    else:
+        assert info.value is failure  # a bug in the resolver: unchanged
     assert dns.calls == [("host.test", 80)]  # no test host names
 
 
@@ -439,34 +449,42 @@ def test_open_tcp_ipv6() -> None:
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
-def test_open_tcp_to_a_full_backlog_keeps_waiting_and_closes_cleanly() -> None:
+@contextmanager
+def full_listener() -> Iterator[socket.socket]:
+    """A listening socket whose accept queue is full: the kernel drops further SYNs,
+    so a connect to it stays in progress (like a host that does not answer)."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(0)
         address = listener.getsockname()
         fillers: list[socket.socket] = []
         try:
-            # Fill the accept queue; further SYNs are then dropped by the kernel.
             for _ in range(4):
                 filler = socket.socket()
                 fillers.append(filler)
                 filler.setblocking(False)
                 filler.connect_ex(address)
-            time.sleep(0.1)
-            before = _open_fds()
-            crt = co_open_tcp([_addr(socket.AF_INET, *address)])
-            request = next(crt)
-            assert request.mask == POLLOUT
-            assert not request.poll(0.3)
-            start = time.monotonic()
-            assert next(crt) == request  # spurious resume: still connecting
-            assert time.monotonic() - start < QUICK
-            assert len(_open_fds() - before) == 1
-            crt.close()
-            assert _open_fds() == before
+            time.sleep(0.05)
+            yield listener
         finally:
             for filler in fillers:
                 filler.close()
+
+
+def test_open_tcp_to_a_full_backlog_keeps_waiting_and_closes_cleanly() -> None:
+    with full_listener() as listener:
+        address = listener.getsockname()
+        before = _open_fds()
+        crt = co_open_tcp([_addr(socket.AF_INET, *address)])
+        request = next(crt)
+        assert request.mask == POLLOUT
+        assert not request.poll(0.3)
+        start = time.monotonic()
+        assert next(crt) == request  # spurious resume: still connecting
+        assert time.monotonic() - start < QUICK
+        assert len(_open_fds() - before) == 1
+        crt.close()
+        assert _open_fds() == before
 
 
 def test_open_tcp_immediate_failure() -> None:

@@ -10,6 +10,8 @@ misuse that must stay an error in both.
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 
 from typing_extensions import assert_type
@@ -24,16 +26,22 @@ from dugong import (
     MAX_INFORMATIONAL_RESPONSES,
     MAX_LINE_SIZE,
     ConnectionClosed,
+    ConnectionRefused,
+    ConnectionReset,
     ConnectionTimedOut,
     DNSUnavailable,
     DugongError,
     ExcessBodyData,
     HostnameNotResolvable,
+    HostUnreachable,
     HTTPConnection,
     InvalidResponse,
+    NetworkError,
     PollNeeded,
     ProxyError,
     StateError,
+    TLSCertificateError,
+    TLSError,
     UnsupportedResponse,
     is_temp_network_error,
 )
@@ -78,6 +86,53 @@ def handling(conn: HTTPConnection) -> None:
     assert_type(is_temp_network_error(KeyboardInterrupt()), bool)
 
 
+def one_family(conn: HTTPConnection) -> None:
+    """Every failure is a DugongError; the network ones keep their stdlib class."""
+    try:
+        conn.connect()
+    except ConnectionRefused as exc:
+        assert_type(exc.errno, int | None)
+        assert_type(exc.strerror, str | None)
+    except HostUnreachable as exc:
+        assert_type(exc.errno, int | None)
+    except TLSCertificateError as exc:
+        assert_type(exc.verify_message, str)
+        assert_type(exc.reason, str)
+    except TLSError as exc:
+        assert_type(exc.library, str)
+    except NetworkError as exc:
+        assert_type(exc.errno, int | None)
+    except DugongError as exc:
+        assert_type(exc, DugongError)
+
+
+def written_for_dugong_3(conn: HTTPConnection) -> None:
+    """The stdlib classes of 3.x programs still catch dugong's twins."""
+    try:
+        conn.connect()
+    except ConnectionRefusedError as exc:
+        assert_type(exc, ConnectionRefusedError)
+    except ssl.SSLCertVerificationError as exc:
+        assert_type(exc.verify_code, int)
+    except ssl.SSLError:
+        pass
+    except socket.gaierror:
+        pass
+    stdlib: list[OSError] = [
+        ConnectionRefused(111, "Connection refused"),
+        ConnectionReset(104, "Connection reset by peer"),
+        HostUnreachable(113, "No route to host"),
+        TLSError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+        TLSCertificateError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+        NetworkError("no errno"),
+    ]
+    refused: ConnectionRefusedError = ConnectionRefused(111, "Connection refused")
+    reset: ConnectionResetError = ConnectionReset(104, "Connection reset by peer")
+    tls: ssl.SSLError = TLSError(1, "bad record mac")
+    cert: ssl.SSLCertVerificationError = TLSCertificateError(1, "certificate verify failed")
+    print(stdlib, refused, reset, tls, cert)
+
+
 def hierarchy() -> None:
     errors: list[DugongError] = [
         ConnectionClosed(),
@@ -92,6 +147,8 @@ def hierarchy() -> None:
         HostnameNotResolvable("nowhere.invalid"),
         DNSUnavailable("example.org"),
         ProxyError(("proxy", 3128), 407, "Proxy Authentication Required"),
+        NetworkError(101, "Network is unreachable"),
+        TLSError(1, "[SSL: TLSV1_ALERT_PROTOCOL_VERSION]"),
         dugong.loop.TaskCancelled(),
         dugong.loop.InvalidStateError("not done"),
         dugong.loop.ResourceBusy(3, "reading", object()),
@@ -129,3 +186,6 @@ def misuse() -> None:
     dugong.NO_SUCH_NAME  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     not_a_dugong_error: DugongError = OSError()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
     print(not_a_dugong_error)
+    refused_is_not_a_reset: ConnectionResetError = ConnectionRefused(111, "x")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    unreachable_is_not_tls: ssl.SSLError = HostUnreachable(113, "x")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    print(refused_is_not_a_reset, unreachable_is_not_tls)
