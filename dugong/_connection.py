@@ -532,6 +532,7 @@ class HTTPConnection:
         Until the next request, which opens a new connection, reading a
         response or body and writing a body raise :exc:`ConnectionClosed`.
         """
+        self._close_socket("disconnect() was called")
         self._reset(_Life.DISCONNECTED, _DISCONNECTED, forget_requests=True)
 
     def reset(self) -> None:
