@@ -48,7 +48,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Final, Literal, TypeAlias, overload
 
@@ -169,6 +169,12 @@ class HTTPConnection:
             sent to it in absolute form; https opens a ``CONNECT`` tunnel.
         resolver: a blocking ``getaddrinfo``-like function used (in a worker
             thread) to resolve host names; for tests and special set-ups.
+        ssl_session: a TLS session of an earlier connection to the same
+            server (:meth:`get_ssl_session`), offered for resumption when the
+            connection opens; it is also in the :attr:`ssl_session` attribute.
+        on_request_head: called with the bytes of each request head (request
+            line and header section) just before they are sent, e.g. to log
+            them; the body is not included.
     """
 
     def __init__(
@@ -179,6 +185,8 @@ class HTTPConnection:
         proxy: tuple[str, int] | None = None,
         *,
         resolver: Resolver | None = None,
+        ssl_session: ssl.SSLSession | None = None,
+        on_request_head: Callable[[bytes], object] | None = None,
     ) -> None:
         if hostname.startswith("[") and hostname.endswith("]"):
             hostname = hostname[1:-1]
@@ -194,7 +202,10 @@ class HTTPConnection:
         #: Seconds without progress after which blocking methods raise
         #: :exc:`ConnectionTimedOut`; None waits forever.
         self.timeout: float | None = None
+        #: The TLS session offered for resumption when the connection opens.
+        self.ssl_session = ssl_session
         self._resolver = resolver
+        self._on_request_head = on_request_head
         self._host = _host_header(hostname, self.port, default_port)
         _http11.validate_field("Host", self._host)
         # Plain http through a proxy: absolute-form targets (RFC 9112 section 3.2.2).
@@ -279,7 +290,7 @@ class HTTPConnection:
             if self.proxy is not None and self.ssl_context is not None:
                 yield from self._co_open_tunnel()
             if self.ssl_context is not None:
-                tls = wrap_tls(sock, self.ssl_context, self.hostname)
+                tls = wrap_tls(sock, self.ssl_context, self.hostname, session=self.ssl_session)
                 self._sock = tls
                 yield from co_tls_handshake(tls)
         except BaseException:
@@ -482,6 +493,16 @@ class HTTPConnection:
             return self._sock.getpeercert(binary_form=True)
         cert = self._sock.getpeercert()
         return dict(cert) if cert is not None else None
+
+    def get_ssl_session(self) -> ssl.SSLSession | None:
+        """The TLS session of the open connection (to resume on another one), or None.
+
+        With TLS 1.3 the server sends its session tickets after the
+        handshake: ask once a response was read.
+        """
+        if not isinstance(self._sock, ssl.SSLSocket):
+            return None
+        return self._sock.session
 
     def get_ssl_cipher(self) -> tuple[str, str, int] | None:
         """``(cipher name, protocol version, secret bits)``, or None without TLS."""
@@ -757,6 +778,8 @@ class HTTPConnection:
             chunked = isinstance(body, BodyFollowing) and length is None
             fields = _http11.request_fields(self._host, headers, length, chunked, md5, expect100)
             head = _http11.serialize_head(method, target, fields)
+        if self._on_request_head is not None:
+            self._on_request_head(head)
         request = (method, path)
         if self._sock is None:
             # The request is pending from now on: a reader that starts while
