@@ -112,7 +112,7 @@ class Request:
 
     @property
     def replayable(self) -> bool:
-        """True if the body (if any) can be sent again: bytes, or a file that can seek."""
+        """Whether the body can be sent again (no body, bytes, or a file that can seek)."""
         return self._start is not None
 
     @property
@@ -207,8 +207,8 @@ class Result:
         self.body = body
         #: Why there is no (complete) response, or None.
         self.error = error
-        #: How many times the request was sent: more than 1 when it was sent
-        #: again after the server closed the connection without answering it.
+        #: The number of times the request was sent (more than 1 when it was
+        #: sent again after a connection ended without answering it).
         self.attempts = attempts
 
     @property
