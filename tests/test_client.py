@@ -246,12 +246,13 @@ def test_tls_sessions_are_resumed() -> None:
     url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
     try:
         with Client(ssl_context=context, connections_per_host=1) as client:
-            results = client.fetch_all([Request("GET", url) for _ in range(4)])
+            results = client.fetch_all([Request("GET", url)])  # a full handshake, a session kept
+            results += client.fetch_all([Request("GET", url) for _ in range(3)])
     finally:
         listener.close()
-        thread.join(5)
+        thread.join(0.5)  # (accept() may not notice the close; the thread is a daemon)
     assert [r.body for r in results] == [b"secret"] * 4
-    assert reused[0] is False and all(reused[1:]), reused
+    assert reused[0] is False and reused[-1] is True and reused.count(True) >= 3, reused
 
 
 def test_sinks_take_the_body(http_server: StdlibServer) -> None:
