@@ -47,6 +47,8 @@ nitpick_ignore = [
     # but have no entry for them that a reference could point at.
     ("py:class", "socket.AddressFamily"),
     ("py:class", "socket.SocketKind"),
+    # ssl.SSLSession is defined in _ssl, and the Python docs list it under ssl.
+    ("py:class", "_ssl.SSLSession"),
 ]
 
 # Links to the Python documentation point at docs.python.org, but the build

@@ -53,7 +53,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import IntEnum
 from types import TracebackType
 from typing import Final, Literal, TypeAlias, TypeVar, overload
@@ -233,6 +233,12 @@ class HTTPConnection:
             opens the tunnel through *proxy* (https only), e.g.
             ``{'Proxy-Authorization': 'Basic ...'}``.  Their values never
             appear in messages or logs.
+        ssl_session: a TLS session of an earlier connection to the same
+            server (:meth:`get_ssl_session`), offered for resumption when the
+            connection opens; it is also in the :attr:`ssl_session` attribute.
+        on_request_head: called with the bytes of each request head (request
+            line and header section) just before they are sent, e.g. to log
+            them; the body is not included.
 
     Raises:
         ValueError: *hostname* is not a host name (a URL, ``host:port``, a
@@ -253,6 +259,8 @@ class HTTPConnection:
         happy_eyeballs_delay: float = DEFAULT_CONNECT_DELAY,
         observer: ConnectionObserver | None = None,
         proxy_headers: Mapping[str, str] | None = None,
+        ssl_session: ssl.SSLSession | None = None,
+        on_request_head: Callable[[bytes], object] | None = None,
     ) -> None:
         hostname = check_host_name(hostname)
         if not happy_eyeballs_delay >= 0:
@@ -275,6 +283,9 @@ class HTTPConnection:
         self._observer = observer
         self._notify = make_notifier(self, observer)
         self._proxy_fields = _proxy_fields(proxy_headers, proxy, ssl_context)
+        #: The TLS session offered for resumption when the connection opens.
+        self.ssl_session = ssl_session
+        self._on_request_head = on_request_head
         self._host = _host_header(hostname, self.port, default_port)
         _http11.validate_field("Host", self._host)
         # Plain http through a proxy: absolute-form targets (RFC 9112 section 3.2.2).
@@ -454,7 +465,7 @@ class HTTPConnection:
             if self.proxy is not None and self.ssl_context is not None:
                 yield from self._co_open_tunnel()
             if self.ssl_context is not None:
-                tls = wrap_tls(sock, self.ssl_context, self.hostname)
+                tls = wrap_tls(sock, self.ssl_context, self.hostname, session=self.ssl_session)
                 self._sock = tls
                 yield from co_tls_handshake(tls)
                 if notify is not None:
@@ -653,6 +664,16 @@ class HTTPConnection:
         cert = self._sock.getpeercert()
         return dict(cert) if cert is not None else None
 
+    def get_ssl_session(self) -> ssl.SSLSession | None:
+        """The TLS session of the open connection (to resume on another one), or None.
+
+        With TLS 1.3 the server sends its session tickets after the
+        handshake: ask once a response was read.
+        """
+        if not isinstance(self._sock, ssl.SSLSocket):
+            return None
+        return self._sock.session
+
     def get_ssl_cipher(self) -> tuple[str, str, int] | None:
         """``(cipher name, protocol version, secret bits)``, or None without TLS."""
         if not isinstance(self._sock, ssl.SSLSocket):
@@ -850,6 +871,8 @@ class HTTPConnection:
             ConnectionClosed: the connection was closed; call :meth:`reset`.
         """
         head, data = self._request_head(method, path, headers, body, expect100)
+        if self._on_request_head is not None:
+            self._on_request_head(head)
         request = (method, path)
         if self._sock is None:
             yield from self._co_open_for(request)

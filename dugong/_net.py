@@ -771,7 +771,11 @@ def co_open_tcp(
 
 
 def wrap_tls(
-    sock: socket.socket, ssl_context: ssl.SSLContext, server_hostname: str | None
+    sock: socket.socket,
+    ssl_context: ssl.SSLContext,
+    server_hostname: str | None,
+    *,
+    session: ssl.SSLSession | None = None,
 ) -> ssl.SSLSocket:
     """Wrap the connected socket *sock* for TLS, without doing the handshake.
 
@@ -787,6 +791,8 @@ def wrap_tls(
         ssl_context: the client-side context.
         server_hostname: the host name or IP literal the user asked for,
             or None to neither send SNI nor check the name.
+        session: a session of an earlier connection to the same server, to
+            resume (an abbreviated handshake), or None.
 
     Returns:
         The TLS socket, ready for :func:`co_tls_handshake`.
@@ -805,7 +811,7 @@ def wrap_tls(
         server_hostname = server_hostname[1:-1]
     try:
         return ssl_context.wrap_socket(
-            sock, server_hostname=server_hostname, do_handshake_on_connect=False
+            sock, server_hostname=server_hostname, do_handshake_on_connect=False, session=session
         )
     except OSError as exc:
         sock.close()

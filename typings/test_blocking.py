@@ -46,6 +46,12 @@ def constructing() -> None:
     HTTPConnection("example.org", 443, ssl_context=ssl.create_default_context(), proxy=("proxy", 3128))
     HTTPConnection("example.org", 8080, None, ("proxy", 3128))
     HTTPConnection("test.example", resolver=loopback_resolver)
+    heads: list[bytes] = []
+    tls = HTTPConnection("example.org", ssl_context=ssl.create_default_context(), on_request_head=heads.append)
+    assert_type(tls.get_ssl_session(), ssl.SSLSession | None)
+    assert_type(tls.ssl_session, ssl.SSLSession | None)
+    HTTPConnection("example.org", ssl_context=ssl.create_default_context(), ssl_session=tls.get_ssl_session())
+    HTTPConnection("example.org", None, None, None, None)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
     HTTPConnection(
         "test.example",
         resolver=lambda host, port: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))],
