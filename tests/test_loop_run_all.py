@@ -174,7 +174,7 @@ def test_a_task_cancelled_by_someone_else_fails_the_run(socks: Callable[[], sock
 
         def assassin() -> PollCoroutine[int]:
             yield PollNeeded(socks().fileno(), POLLOUT)
-            for task in list(reactor._tasks):
+            for task in list(reactor.task_host.tasks):
                 if "victim" in task.name:
                     task.cancel()
                     tasks.append(task)
@@ -205,7 +205,7 @@ def test_keyboard_interrupt_cancels_the_others_and_propagates(socks: Callable[[]
         with pytest.raises(KeyboardInterrupt):
             run_all([writable_forever(socks(), log), interrupted()], reactor=reactor)
         assert log == ["closed"]
-        assert reactor._tasks == {}
+        assert reactor.task_host.tasks == {}
 
 
 def test_keyboard_interrupt_from_a_plain_callback_cancels_the_tasks(
@@ -221,7 +221,7 @@ def test_keyboard_interrupt_from_a_plain_callback_cancels_the_tasks(
         with pytest.raises(KeyboardInterrupt):
             run_all([writable_forever(socks(), log), writable_forever(socks(), log)], reactor=reactor)
         assert log == ["closed", "closed"]
-        assert reactor._tasks == {}
+        assert reactor.task_host.tasks == {}
 
 
 def test_given_reactor_is_used_and_left_open(socks: Callable[[], socket.socket]) -> None:

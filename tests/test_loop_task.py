@@ -891,7 +891,7 @@ def test_waiting_again_for_the_same_pollneeded_keeps_the_registration(
             b.send(bytes([byte]))
             reactor.run_once(1)
         assert task.result() == b"hello"
-        assert not reactor._slots  # the last registration was released
+        assert not reactor._fds.records  # the last registration was released
     fd = a.fileno()
     assert selector.changes == [("register", fd), ("unregister", fd)]
 
@@ -986,4 +986,4 @@ def test_a_parked_fd_taken_by_another_registration_in_the_same_iteration(
     reactor.run_once(0)
     assert calls == ["read"]
     assert reactor.remove_reader(a.fileno())
-    assert not reactor._slots
+    assert not reactor._fds.records
