@@ -10,7 +10,7 @@ from ._fdtable import ResourceBusy
 from ._handles import Handle
 from ._pollers import events_to_poll_mask, poll_mask_to_events
 from ._reactor import Interest, Reactor
-from ._task import InvalidStateError, Task, TaskCancelled, TaskState
+from ._task import InvalidStateError, Task, TaskCancelled, TaskDeadlineExceeded, TaskState
 from ._timers import TimerHandle
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Statistics",
     "Task",
     "TaskCancelled",
+    "TaskDeadlineExceeded",
     "TaskState",
     "TimerHandle",
     "Tracer",

@@ -349,8 +349,8 @@ class Reactor:
             coroutine: a generator yielding :class:`~dugong.PollNeeded`, e.g.
                 ``conn.co_read_response()``.
             deadline: an absolute time on the reactor's clock.  If the task
-                is still waiting for I/O then, :exc:`dugong.ConnectionTimedOut`
-                is thrown into the coroutine.
+                is still waiting for I/O then, :exc:`TaskDeadlineExceeded`
+                (a :exc:`dugong.ConnectionTimedOut`) is thrown into the coroutine.
             timeout: the same as a deadline of ``time() + timeout``: seconds
                 from now.  Give *deadline* or *timeout*, not both.
             name: a name for logs and ``repr``; by default the coroutine's

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 from .._errors import ConnectionTimedOut, DugongError
-from .._poll import PollCoroutine, PollNeeded, wait_directions
+from .._poll import READABLE, WRITABLE, PollCoroutine, PollNeeded, mask_directions, wait_directions
 from ._fdtable import FdSlots, FdTable
 from ._handles import Handle, log
 from ._plugins import Hooks
@@ -36,6 +36,7 @@ __all__ = [
     "Task",
     "TaskState",
     "TaskCancelled",
+    "TaskDeadlineExceeded",
     "InvalidStateError",
     "TaskHost",
     "log_unretrieved",
@@ -53,6 +54,46 @@ class TaskCancelled(DugongError):
 
 class InvalidStateError(DugongError):
     """The task is not done yet, so it has no result or exception."""
+
+
+class TaskDeadlineExceeded(ConnectionTimedOut):
+    """A task's deadline (:meth:`Reactor.spawn`'s *deadline* or *timeout*) passed while it waited.
+
+    Thrown into the task's coroutine at its ``yield``; a
+    :exc:`~dugong.ConnectionTimedOut`, so code written for per-operation
+    timeouts catches it too.
+
+    Attributes:
+        seconds: how long the task had, from its spawning to its deadline.
+        task_name: the task's name (:attr:`Task.name`).
+        waiting_for: what the coroutine waited for, or None if it had not
+            yielded yet (e.g. its deadline had passed when it was spawned).
+    """
+
+    def __init__(self, seconds: float, task_name: str, waiting_for: PollNeeded | None = None) -> None:
+        # Not ConnectionTimedOut's message, which is worded for "no progress
+        # for N s" of one operation.
+        DugongError.__init__(self, _deadline_message(seconds, task_name, waiting_for))
+        self.seconds = seconds
+        self.task_name = task_name
+        self.waiting_for = waiting_for
+
+    def __reduce__(self) -> tuple[type[TaskDeadlineExceeded], tuple[float, str, PollNeeded | None]]:
+        return type(self), (self.seconds, self.task_name, self.waiting_for)
+
+
+def _deadline_message(seconds: float, task_name: str, waiting_for: PollNeeded | None) -> str:
+    message = f"task {task_name!r} passed its deadline of {seconds:g} s"
+    if waiting_for is None:
+        return message
+    return message + _DIRECTION_WORDS[mask_directions(waiting_for.mask)]
+
+
+_DIRECTION_WORDS: Final[dict[int, str]] = {
+    READABLE: " while waiting to read",
+    WRITABLE: " while waiting to write",
+    READABLE | WRITABLE: " while waiting to read or write",
+}
 
 
 class TaskHost(Protocol):
@@ -115,7 +156,8 @@ class Task(Generic[_T_co]):
     - :exc:`~dugong.loop.ResourceBusy` if another task (or callback) already
       waits on that fd in that direction;
     - :exc:`OSError` / :exc:`ValueError` if the selector refuses the fd;
-    - :exc:`dugong.ConnectionTimedOut` when the deadline passes while it waits.
+    - :exc:`TaskDeadlineExceeded` (a :exc:`dugong.ConnectionTimedOut`) when
+      the deadline passes while it waits.
 
     If the coroutine lets the error propagate, the task fails with it; if it
     catches it and yields again, it goes on.  An exception in one task never
@@ -127,7 +169,7 @@ class Task(Generic[_T_co]):
     in the middle of an operation (request half sent, response half read) is
     in an unknown state and must be considered unusable: call
     ``conn.disconnect()`` or ``conn.reset()`` before using it again.  The same
-    holds after a deadline raised :exc:`~dugong.ConnectionTimedOut`.
+    holds after a deadline raised :exc:`TaskDeadlineExceeded`.
 
     **An exception nobody retrieved** (with :meth:`result` or
     :meth:`exception`) is logged on ``dugong.loop`` at ERROR, with its
@@ -190,9 +232,12 @@ class Task(Generic[_T_co]):
         # done callbacks wait for the next iteration.
         self._watcher: Callable[[Task[_T_co]], None] | None = None
         self._deadline = deadline
-        self._deadline_handle: Handle | None = (
-            None if deadline is None else reactor.call_at(deadline, self._on_deadline)
-        )
+        self._deadline_handle: Handle | None = None
+        if deadline is not None:
+            seconds = max(0.0, deadline - reactor.time())
+            self._deadline_handle = reactor.call_at(
+                deadline, functools.partial(self._on_deadline, seconds)
+            )
         host.start(self, self._handle)  # queues the first step
 
     # ------------------------------------------------------------ public API
@@ -365,18 +410,11 @@ class Task(Generic[_T_co]):
             self._host.fds.park(self._slots, self._handle, request)
         self._resume(None)
 
-    def _on_deadline(self) -> None:
+    def _on_deadline(self, seconds: float) -> None:
         self._deadline_handle = None
         request = self._waiting
         self._unwait()
-        err = ConnectionTimedOut(None, request)
-        # ConnectionTimedOut words its message for a per-operation timeout;
-        # say what actually happened.
-        err.args = (
-            f"deadline {self._deadline:g} on the reactor clock passed"
-            + ("" if request is None else f" while waiting for {request!r}"),
-        )
-        self._resume(err)
+        self._resume(TaskDeadlineExceeded(seconds, self.name, request))
 
     def _unwait(self) -> None:
         """Give back the reactor slots (or the pending first step) of the task."""
