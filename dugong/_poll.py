@@ -110,9 +110,7 @@ def mask_directions(mask: int) -> int:
     try:
         return _DIRECTIONS[mask]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"poll mask {mask!r} is not POLLIN ({POLLIN}), POLLOUT ({POLLOUT}) or both"
-        ) from None
+        raise _bad_mask(mask) from None
 
 
 def wait_directions(request: object) -> tuple[int, int]:
@@ -132,7 +130,14 @@ def wait_directions(request: object) -> tuple[int, int]:
     """
     if not isinstance(request, PollNeeded):
         raise TypeError(f"a dugong coroutine must yield PollNeeded(fd, mask), not {request!r}")
-    return request.fd, mask_directions(request.mask)
+    try:  # (mask_directions inlined: this runs at every wait of every task)
+        return request.fd, _DIRECTIONS[request.mask]
+    except (KeyError, TypeError):
+        raise _bad_mask(request.mask) from None
+
+
+def _bad_mask(mask: object) -> ValueError:
+    return ValueError(f"poll mask {mask!r} is not POLLIN ({POLLIN}), POLLOUT ({POLLOUT}) or both")
 
 
 #: A dugong coroutine that yields :class:`PollNeeded` and returns ``_T``.

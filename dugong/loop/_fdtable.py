@@ -11,7 +11,7 @@ filled slots, with one exception, *parking*:
   task wakes, :meth:`FdTable.park` empties its slots but leaves the
   registration with the selector, marked with the task's handle and the very
   ``PollNeeded`` it was for.
-* If the coroutine yields that same object again, :meth:`FdTable.take_back`
+* If the coroutine yields that same object again, :meth:`FdTable.wait`
   fills the slots again without a selector call: two system calls saved per
   wait.  Identity, not equality, proves that the socket is still the same
   open file (see :class:`~dugong.PollNeeded`): a new socket with a reused fd
@@ -117,7 +117,7 @@ class FdTable:
         (not cancelled): a task puts its one handle back at every wait.
 
         Returns:
-            The record of *fd*; a task keeps it for :meth:`take_back`.
+            The record of *fd*.
 
         Raises:
             ResourceBusy: a slot that *events* names is taken.
@@ -146,30 +146,32 @@ class FdTable:
         handle._cancelled = False
         return slots
 
-    def take_back(self, slots: FdSlots, handle: Handle, request: PollNeeded, events: int) -> bool:
-        """Refill a registration that *handle* parked for the very same *request*; no selector call.
+    def wait(self, request: PollNeeded, events: int, handle: Handle, last: FdSlots | None) -> FdSlots:
+        """A task's wait: :meth:`add`, or take back the registration *handle* parked for this very *request*.
 
-        *slots* is the record :meth:`add` returned for the task's last wait, so
-        the hot path needs no look-up in the table (with thousands of fds it
-        is out of the CPU's caches).
+        *last* is the record this method returned for the task's last wait.
+        If the task parked it for the same :class:`~dugong.PollNeeded` object,
+        its slots are filled again without a selector call and without a
+        look-up in the table (with thousands of fds it is out of the CPU's
+        caches).
 
         Returns:
-            True if the registration was taken back (the handle is armed and
-            in the slots *events* names); False if it was not parked for this
-            request, and :meth:`add` must register it.
+            The record of the fd, for the task's next wait.
+
+        Raises:
+            ResourceBusy, ValueError, OSError: as :meth:`add`.
         """
-        if slots.parked_by is not handle or slots.parked_for is not request:
-            return False
-        # The same task waits for the very same PollNeeded again: the selector
-        # already has exactly this registration (a record parked for this
-        # request is the record of its fd, and the request's mask is the same).
-        slots.parked_by = slots.parked_for = None
+        if last is None or last.parked_by is not handle or last.parked_for is not request:
+            return self.add(request.fd, events, handle)
+        # The selector already has exactly this registration: a record parked
+        # for this request is the record of its fd, and its mask is the same.
+        last.parked_by = last.parked_for = None
         if events & EVENT_READ:
-            slots.reader = handle
+            last.reader = handle
         if events & EVENT_WRITE:
-            slots.writer = handle
+            last.writer = handle
         handle._cancelled = False
-        return True
+        return last
 
     def remove(self, fd: int, events: int, handle: Handle | None) -> bool:
         """Empty the slots of *fd* that *events* names, where they hold *handle* (or anything, if None).
@@ -208,7 +210,7 @@ class FdTable:
     def park(self, slots: FdSlots, handle: Handle, request: PollNeeded) -> None:
         """Empty the slots of *slots* that hold the woken *handle*; keep the registration a while.
 
-        The handle is cancelled (rule 5) until :meth:`take_back` or
+        The handle is cancelled (rule 5) until :meth:`wait` or
         :meth:`add` arms it again.  If the other slot of the fd is still
         taken (by another task), the registration shrinks to that one at once.
         """

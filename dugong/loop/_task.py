@@ -457,15 +457,12 @@ class Task(Generic[_T_co]):
     def _wait(self, request: PollNeeded) -> Exception | None:
         """Register exactly the interest of *request*; return the error to throw instead."""
         try:
-            fd, events = wait_directions(request)  # (its directions are selectors events)
+            _, events = wait_directions(request)  # (its directions are selectors events)
             # The fd table arms the handle again.  A handle queued before the
             # last wakeup cannot still be in the reactor's queue: the queue of
             # an iteration is run to its end, and a handle in both slots is
             # queued once.
-            fds = self._host.fds
-            last = self._slots
-            if last is None or not fds.take_back(last, self._handle, request, events):
-                self._slots = fds.add(fd, events, self._handle)
+            self._slots = self._host.fds.wait(request, events, self._handle, self._slots)
         except Exception as err:
             return err
         self._waiting = request
