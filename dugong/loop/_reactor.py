@@ -24,7 +24,8 @@ Rules
       called, else until the earliest timer, else for as long as it takes;
    c. poll the selector for that long (an epoll selector, the default on
       Linux, for at most 128 events: the rest stay ready in the
-      kernel for the next iteration);
+      kernel for the next iteration); :meth:`~Reactor.process_ready` runs
+      the same iteration with the readiness a foreign loop found instead;
    d. queue the callbacks of the fds it reported, readers before writers;
    e. queue the timers that are due;
    f. run exactly the callbacks that are queued now, in order.  What they
