@@ -32,6 +32,7 @@ from ._handles import Handle
 
 __all__ = [
     "Poller",
+    "OwnPoller",
     "SelectorPoller",
     "EpollPoller",
     "ForeignPoller",
@@ -104,6 +105,10 @@ class Poller(Protocol):
 
     def poll(self, timeout: float | None, ready: deque[Handle]) -> None:
         """Wait up to *timeout* seconds (None: no limit); append the ready fds' handles to *ready*."""
+
+
+class OwnPoller(Poller, Protocol):
+    """The poller a reactor keeps for its selector, and closes with it."""
 
     def close(self) -> None:
         """Release what the poller holds of its own (not the selector: the reactor owns it)."""
@@ -193,11 +198,8 @@ class ForeignPoller:
                     queued.add(handle)
                     ready.append(handle)
 
-    def close(self) -> None:
-        pass
 
-
-def make_poller(selector: selectors.BaseSelector, records: dict[int, FdSlots]) -> Poller:
+def make_poller(selector: selectors.BaseSelector, records: dict[int, FdSlots]) -> OwnPoller:
     """The poller for *selector*: straight from epoll for a plain EpollSelector, else through it.
 
     A subclass of EpollSelector, which may change ``select()``, is used as it is.

@@ -94,25 +94,17 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from .._poll import PollCoroutine
-from ._fdtable import EVENT_READ, EVENT_WRITE, FdTable, ResourceBusy
+from ._fdtable import EVENT_READ, EVENT_WRITE, FdTable
 from ._handles import Handle
 from ._plugins import Hooks, Plugin
-from ._pollers import ForeignPoller, Poller, events_to_poll_mask, make_poller, poll_mask_to_events
+from ._pollers import ForeignPoller, OwnPoller, Poller, make_poller
 from ._task import Task, log_unretrieved
 from ._timers import TimerHandle, TimerHeap
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = [
-    "Reactor",
-    "Handle",
-    "TimerHandle",
-    "Interest",
-    "ResourceBusy",
-    "poll_mask_to_events",
-    "events_to_poll_mask",
-]
+__all__ = ["Reactor", "Interest"]
 
 _T = TypeVar("_T")
 
@@ -201,7 +193,7 @@ class Reactor:
         self._ready: collections.deque[Handle] = collections.deque()
         self._timers = TimerHeap(clock)
         self._fds = FdTable(self._selector)
-        self._poller: Poller = make_poller(self._selector, self._fds.records)
+        self._poller: OwnPoller = make_poller(self._selector, self._fds.records)
         self._hooks = Hooks()
         # The one door through which tasks reach the reactor (see TaskHost).
         self.task_host = _TaskHost(self, self._fds, self._hooks, self._ready)
