@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dugong import POLLIN, POLLOUT
+from dugong import POLLIN, POLLOUT, PollCoroutine
 from dugong.loop import (
     Handle,
     Interest,
     Plugin,
     Reactor,
     ResourceBusy,
+    Task,
     TimerHandle,
     events_to_poll_mask,
     poll_mask_to_events,
@@ -576,6 +577,11 @@ def test_run_once_is_not_reentrant(reactor: Reactor) -> None:
     assert not reactor.is_running()
 
 
+def never_waits() -> PollCoroutine[int]:
+    return 1
+    yield  # pragma: no cover - a generator that returns at once
+
+
 def test_closed_reactor_refuses_everything(clock: FakeClock) -> None:
     reactor = Reactor(clock=clock)
     reactor.call_later(1, lambda: None)
@@ -592,6 +598,8 @@ def test_closed_reactor_refuses_everything(clock: FakeClock) -> None:
         lambda: reactor.add_writer(0, lambda: None),
         lambda: reactor.run_once(0),
         lambda: reactor.process_ready(),
+        lambda: reactor.spawn(never_waits()),
+        lambda: Task(reactor, never_waits()),  # made directly, not by spawn()
     ):
         with pytest.raises(RuntimeError, match="closed"):
             call()

@@ -140,6 +140,8 @@ class _TaskHost:
         self.unretrieved: weakref.WeakSet[Task[object]] = weakref.WeakSet()
 
     def start(self, task: Task[object], first_step: Handle) -> None:
+        if self.reactor.is_closed():
+            raise RuntimeError("the reactor is closed")
         self._ready.append(first_step)
         self.tasks[task] = None
         hooks = self.hooks
