@@ -64,11 +64,11 @@ from ._buffer import BUFFER_SIZE, ReceiveBuffer
 from ._errors import (
     ConnectionClosed,
     ExcessBodyData,
-    network_error,
     InvalidResponse,
     ProxyError,
     StateError,
     UnsupportedResponse,
+    network_error,
 )
 from ._http11 import (
     LENGTH,
@@ -82,19 +82,17 @@ from ._http11 import (
     excerpt,
 )
 from ._net import (
-    DEFAULT_CONNECT_DELAY,
     PEER_GONE_ERRORS,
     Resolver,
     Waker,
     check_host_name,
-    co_open_tcp,
-    order_addresses,
     co_resolve,
     co_tls_handshake,
     wrap_tls,
 )
 from ._observer import ConnectionObserver, describe_subject, make_notifier
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
+from ._tcp import DEFAULT_CONNECT_DELAY, co_open_tcp, order_addresses
 from ._trace import Tracer, open_trace
 
 __all__ = ["HTTPConnection"]
