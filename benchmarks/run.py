@@ -173,6 +173,9 @@ CLIENTS: tuple[Client, ...] = (
            needs="import dugong; dugong.Client; dugong.Request"),
     Client("dugong.Client-no-resume", PEERS, "dugong_client_.py", ("m-tls",),
            ("--tls-no-resume",), needs="import dugong; dugong.Client; dugong.Request"),
+    # the same without pipelining: one request at a time per connection, as the peers
+    Client("dugong.Client-depth-1", PEERS, "dugong_client_.py", MANY_SCENARIOS,
+           ("--pipeline-depth", "1"), needs="import dugong; dugong.Client; dugong.Request"),
     Client("wrk", PEERS, "wrk_.py", ("a", "b", "e", "a-tls", "b-tls", "e-tls"), native="wrk"),
     Client("curl", PEERS, "curl_.py", ("c", "d", "d100", "c-tls"), native="curl"),
 )
@@ -184,7 +187,7 @@ RESUMING = {"dugong-resume": "dugong", "raw-socket-resume": "raw-socket"}
 NOT_RESUMING_M = {"dugong.Client-no-resume": "dugong.Client"}
 #: Not peers: the floor, the native ceilings, and dugong's own variants.
 NOT_PEERS = ("dugong", "dugong-resume", "raw-socket", "raw-socket-resume", "wrk", "curl",
-             "dugong.Client", "dugong.Client-no-resume")
+             "dugong.Client", "dugong.Client-no-resume", "dugong.Client-depth-1")
 #: What the "x ..." column of each scenario compares with: (scenario, client), as in the
 #: targets of issue 7 (http.client has no pipelining, no 100-continue, no concurrency).
 BASELINES = {
@@ -777,6 +780,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
             )
             if all(r.get("tls_resumed") is not None for r in ok):
                 entry["tls_resumed_median"] = statistics.median(r["tls_resumed"] for r in ok)
+            for key in ("tls_full_handshake_cpu_us", "tls_resumed_handshake_cpu_us"):
+                if all(r.get(key) is not None for r in ok):
+                    entry[key + "_median"] = statistics.median(r[key] for r in ok)
         summary.setdefault(scenario, {})[client] = entry
     # ratios of medians, measured in this run
     for scenario, per_client in summary.items():
@@ -900,9 +906,12 @@ def many_resumption_rows(result: dict[str, Any]) -> list[list[str]]:
             continue
         saved = (f["cpu_median"] - r["cpu_median"]) * count / r["tls_resumed_median"]
         rows.append([resuming_name, fmt(r["connections_median"], 0),
-                     fmt(r["tls_resumed_median"], 0), fmt(f["cpu_median"], 1),
-                     fmt(r["cpu_median"], 1), fmt(saved, 0), fmt(f["median"], 0),
-                     fmt(r["median"], 0), fmt(r["median"] / f["median"], 2)])
+                     fmt(r["tls_resumed_median"], 0),
+                     fmt(f.get("tls_full_handshake_cpu_us_median"), 0),
+                     fmt(r.get("tls_resumed_handshake_cpu_us_median"), 0),
+                     fmt(f["cpu_median"], 1), fmt(r["cpu_median"], 1), fmt(saved, 0),
+                     fmt(f["median"], 0), fmt(r["median"], 0),
+                     fmt(r["median"] / f["median"], 2)])
     return rows
 
 
@@ -979,9 +988,11 @@ def tables(result: dict[str, Any], with_targets: bool = True
     if many_resumption:
         out.append((MANY_RESUMPTION_TITLE.format(count=params["counts"]["m-tls"],
                                                  origins=params.get("origins", M_ORIGINS)),
-                    ["client", "connections", "resumed", "CPU µs/req, no resumption",
-                     "CPU µs/req, resuming", "CPU µs saved per resumed handshake",
-                     "req/s, no resumption", "req/s, resuming", "x no resumption"],
+                    ["client", "connections", "resumed", "CPU µs per full handshake",
+                     "CPU µs per resumed handshake", "CPU µs/req, no resumption",
+                     "CPU µs/req, resuming", "CPU µs saved per resumed connection (from the "
+                     "two runs' CPU per request)", "req/s, no resumption", "req/s, resuming",
+                     "x no resumption"],
                     many_resumption))
     resumption = resumption_rows(result) if "e-tls" in params["scenarios"] else []
     if resumption:

@@ -125,6 +125,8 @@ def parse_args(description: str) -> argparse.Namespace:
     p.add_argument("--ports", default=None, metavar="P1,P2,...",
                    help="m: the ports of the origins (default: --port alone)")
     p.add_argument("--per-host", type=int, default=6, help="m: connections per origin")
+    p.add_argument("--pipeline-depth", type=int, default=None,
+                   help="m, dugong.Client only: its pipeline_depth (default: its default)")
     p.add_argument("--max-conns", type=int, default=100, help="m: connections in all")
     p.add_argument("--watchdog", type=float, default=600,
                    help="seconds after which a client that has not finished prints where it "

@@ -5,17 +5,20 @@ and keeps its other defaults (pipeline depth, replays, late responses). It fetch
 origin first, then the others in one ``fetch_all``; that first round leaves a TLS session per
 origin, which the client offers on every new connection to that origin (``ssl.SSLSession``).
 
-``--tls-no-resume`` measures the same without resumption: the context's ``wrap_socket`` drops
+``--pipeline-depth 1`` measures the client without pipelining (one request at a time per
+connection, as the peers send them). ``--tls-no-resume`` measures the same without resumption: the context's ``wrap_socket`` drops
 the session the client offers (public ``ssl`` API; the Client has no switch for it). Either way
 the context's socket class counts the handshakes that resumed a session, so run.py can check
 that the resuming client resumed on every connection after the first one per origin, and the
-other on none.
+other on none; and it measures the CPU time of each kind of handshake (in ``do_handshake``),
+a steadier figure than the difference of two runs' CPU per request.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+import time
 from typing import Any
 
 import dugong
@@ -26,16 +29,28 @@ NAME = "dugong.Client"
 
 
 class _CountingSocket(ssl.SSLSocket):
-    """An ``SSLSocket`` that counts the completed handshakes, and those that resumed a session."""
+    """An ``SSLSocket`` that counts the completed handshakes, those that resumed a session, and
+    the CPU time spent in ``do_handshake`` (where OpenSSL does the handshake's work) by each
+    kind."""
 
     handshakes = 0
     resumed = 0
+    cpu_full = 0.0
+    cpu_resumed = 0.0
+    _cpu = 0.0  # this socket's so far
 
     def do_handshake(self, block: bool = False) -> None:
-        super().do_handshake(block)  # raises SSLWantReadError etc. until it is done
+        start = time.process_time()
+        try:
+            super().do_handshake(block)  # raises SSLWantReadError etc. until it is done
+        finally:
+            self._cpu += time.process_time() - start
         _CountingSocket.handshakes += 1
         if self.session_reused:
             _CountingSocket.resumed += 1
+            _CountingSocket.cpu_resumed += self._cpu
+        else:
+            _CountingSocket.cpu_full += self._cpu
 
 
 class _FreshSessions(ssl.SSLContext):
@@ -58,8 +73,11 @@ def main() -> None:
         ctx.sslsocket_class = _CountingSocket
     first, rest = C.spread(C.origin_urls(args), args.count)
     size = args.size
+    options: dict[str, Any] = {}
+    if args.pipeline_depth is not None:
+        options["pipeline_depth"] = args.pipeline_depth
     with dugong.Client(ssl_context=ctx, connections_per_host=args.per_host,
-                       max_connections=args.max_conns) as client:
+                       max_connections=args.max_conns, **options) as client:
         with C.Meter() as m:
             results = client.fetch_all([dugong.Request("GET", url) for url in first])
             results += client.fetch_all([dugong.Request("GET", url) for url in rest])
@@ -76,6 +94,12 @@ def main() -> None:
         C.check(_CountingSocket.handshakes == connections,
                 f"{connections} connections, {_CountingSocket.handshakes} TLS handshakes")
         extra["tls_resumed"] = _CountingSocket.resumed
+        full = _CountingSocket.handshakes - _CountingSocket.resumed
+        if full:
+            extra["tls_full_handshake_cpu_us"] = _CountingSocket.cpu_full / full * 1e6
+        if _CountingSocket.resumed:
+            extra["tls_resumed_handshake_cpu_us"] = (_CountingSocket.cpu_resumed
+                                                     / _CountingSocket.resumed * 1e6)
     C.emit(NAME, dugong.__version__, args, requests=attempts, connections=connections,
            units=len(results), nbytes=len(results) * size, meter=m, origins=len(first),
            **extra)
