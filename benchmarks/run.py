@@ -899,17 +899,20 @@ def many_resumption_rows(result: dict[str, Any]) -> list[list[str]]:
     """m-tls: what dugong.Client's resumption of TLS sessions saves (the rows of a table)."""
     per = result["summary"].get("m-tls", {})
     count = result["params"]["counts"]["m-tls"]
-    rows = []
+    rows: list[list[str]] = []
     for full_name, resuming_name in NOT_RESUMING_M.items():
         f, r = per.get(full_name, {}), per.get(resuming_name, {})
         if "median" not in f or "median" not in r or not r.get("tls_resumed_median"):
             continue
-        saved = (f["cpu_median"] - r["cpu_median"]) * count / r["tls_resumed_median"]
+        full_cpu = f.get("tls_full_handshake_cpu_us_median")
+        resumed_cpu = r.get("tls_resumed_handshake_cpu_us_median")
+        saved = full_cpu - resumed_cpu if full_cpu and resumed_cpu else None
+        # what the resumed handshakes saved the whole run, per request
+        per_request = saved * r["tls_resumed_median"] / count if saved is not None else None
         rows.append([resuming_name, fmt(r["connections_median"], 0),
-                     fmt(r["tls_resumed_median"], 0),
-                     fmt(f.get("tls_full_handshake_cpu_us_median"), 0),
-                     fmt(r.get("tls_resumed_handshake_cpu_us_median"), 0),
-                     fmt(f["cpu_median"], 1), fmt(r["cpu_median"], 1), fmt(saved, 0),
+                     fmt(r["tls_resumed_median"], 0), fmt(full_cpu, 0), fmt(resumed_cpu, 0),
+                     fmt(saved, 0), fmt(per_request, 2),
+                     fmt(f["cpu_median"], 1), fmt(r["cpu_median"], 1),
                      fmt(f["median"], 0), fmt(r["median"], 0),
                      fmt(r["median"] / f["median"], 2)])
     return rows
@@ -989,9 +992,9 @@ def tables(result: dict[str, Any], with_targets: bool = True
         out.append((MANY_RESUMPTION_TITLE.format(count=params["counts"]["m-tls"],
                                                  origins=params.get("origins", M_ORIGINS)),
                     ["client", "connections", "resumed", "CPU µs per full handshake",
-                     "CPU µs per resumed handshake", "CPU µs/req, no resumption",
-                     "CPU µs/req, resuming", "CPU µs saved per resumed connection (from the "
-                     "two runs' CPU per request)", "req/s, no resumption", "req/s, resuming",
+                     "CPU µs per resumed handshake", "CPU µs saved per resumed handshake",
+                     "the same per request of the run", "CPU µs/req, no resumption",
+                     "CPU µs/req, resuming", "req/s, no resumption", "req/s, resuming",
                      "x no resumption"],
                     many_resumption))
     resumption = resumption_rows(result) if "e-tls" in params["scenarios"] else []
@@ -1045,6 +1048,12 @@ def setting(result: dict[str, Any]) -> str:
     if tls and any(is_tls(s) for s in params["scenarios"]):
         text += (f" TLS: {tls['version']}, {tls['cipher']}, an {tls['certificate']} "
                  f"certificate from a CA made for the run, which every client checks.")
+    load = meta.get("load")
+    if load:
+        text += (f" Load average (1, 5, 15 minutes) when the run started "
+                 f"{', '.join(f'{x:.2f}' for x in load['before'])}, when it ended "
+                 f"{', '.join(f'{x:.2f}' for x in load['after'])}, on {meta['cpu'].split('(')[-1]}"
+                 .rstrip(")") + ".")
     if meta.get("quick"):
         text += " A smoke test (--quick): small counts, and numbers that mean nothing."
     return text
@@ -1366,7 +1375,9 @@ def main() -> None:
             strace_counts(plan, nginx, response_len)
             return
         started = datetime.datetime.now(datetime.timezone.utc)
+        load_before = os.getloadavg()
         records = run_all(plan, nginx, response_len)
+        load_after = os.getloadavg()
         nginx_errors = nginx.errors()
     finally:
         nginx.stop()
@@ -1383,6 +1394,7 @@ def main() -> None:
             "nginx": nginx.version(), "dugong_rev": git_rev(), "versions": versions,
             "response_len": response_len, "nginx_errors": nginx_errors[:20],
             "quick": args.quick, "tls": tls_meta,
+            "load": {"before": load_before, "after": load_after},
         },
         "params": plan.params(),
         "summary": summary,
