@@ -63,6 +63,9 @@ DOCS_BEGIN = ".. BEGIN GENERATED RESULTS (run.py --write-docs; do not edit by ha
 DOCS_END = ".. END GENERATED RESULTS"
 DOCS_TLS_BEGIN = ".. BEGIN GENERATED TLS RESULTS (run.py --tls --write-docs; do not edit by hand)"
 DOCS_TLS_END = ".. END GENERATED TLS RESULTS"
+DOCS_MANY_BEGIN = (".. BEGIN GENERATED MANY-HOSTS RESULTS (run.py --scenarios m,m-tls "
+                   "--write-docs; do not edit by hand)")
+DOCS_MANY_END = ".. END GENERATED MANY-HOSTS RESULTS"
 
 sys.path.insert(0, str(CLIENT_DIR))
 import _common  # noqa: E402  (the deterministic content, shared with the clients)
@@ -70,8 +73,17 @@ import _common  # noqa: E402  (the deterministic content, shared with the client
 SCENARIOS = _common.SCENARIOS
 #: The same exchanges over TLS 1.3 (sequential, pipelined, download, many connections): the
 #: clients run the scenario without the suffix with --tls-ca, against nginx's TLS port.
-TLS_SCENARIOS = ("a-tls", "b-tls", "c-tls", "e-tls")
+TLS_SCENARIOS = ("a-tls", "b-tls", "c-tls", "e-tls", "m-tls")
 ALL_SCENARIOS = SCENARIOS + TLS_SCENARIOS
+#: Many requests to many hosts (issue 17): dugong.Client against the asynchronous peers.
+MANY_SCENARIOS = ("m", "m-tls")
+#: What a single HTTPConnection (and the floor, and dugong 3.8.2) can run: all but m.
+CONNECTION_SCENARIOS = tuple(s for s in ALL_SCENARIOS if s not in MANY_SCENARIOS)
+#: m: the origins (nginx ports), and dugong.Client's default connection limits, which the
+#: peers get too.
+M_ORIGINS = 8
+M_PER_HOST = 6
+M_MAX_CONNS = 100
 
 
 def plain(scenario: str) -> str:
@@ -95,16 +107,22 @@ TITLES = {
     "b-tls": "b-tls. pipelined GET of the 1 KiB file over TLS, {depth} in flight, one connection",
     "c-tls": "c-tls. download of the {big} file over TLS into a reused buffer, one connection",
     "e-tls": "e-tls. {conns} TLS connections x {count} GETs each, concurrently",
+    "m": "m. {count:,} GETs of the 1 KiB file spread over {origins} origins, at most {per_host} "
+         "connections per origin",
+    "m-tls": "m-tls. {count:,} GETs of the 1 KiB file over TLS, spread over {origins} origins, "
+             "at most {per_host} connections per origin",
 }
 
 #: Scenarios whose rate is requests per second; c, d, d100 are MB/s; f is bytes.
-REQUEST_SCENARIOS = ("a", "b", "e", "a-tls", "b-tls", "e-tls")
+REQUEST_SCENARIOS = ("a", "b", "e", "a-tls", "b-tls", "e-tls", "m", "m-tls")
 BYTE_SCENARIOS = ("c", "d", "d100", "c-tls")
 
 FULL_COUNTS = {"a": 50_000, "b": 200_000, "c": 4, "d": 4, "d100": 4, "e": 50, "f": 1000,
-               "a-tls": 50_000, "b-tls": 200_000, "c-tls": 4, "e-tls": 50}
+               "a-tls": 50_000, "b-tls": 200_000, "c-tls": 4, "e-tls": 50,
+               "m": 20_000, "m-tls": 20_000}
 QUICK_COUNTS = {"a": 2_000, "b": 10_000, "c": 1, "d": 1, "d100": 1, "e": 5, "f": 100,
-                "a-tls": 2_000, "b-tls": 10_000, "c-tls": 1, "e-tls": 5}
+                "a-tls": 2_000, "b-tls": 10_000, "c-tls": 1, "e-tls": 5,
+                "m": 2_000, "m-tls": 2_000}
 
 
 # --- clients -------------------------------------------------------------------------------
@@ -128,27 +146,36 @@ CLIENTS: tuple[Client, ...] = (
     Client("http.client", PEERS, "httpclient_.py", ("a", "c", "d", "f", "a-tls", "c-tls")),
     Client("urllib3", PEERS, "urllib3_.py", ("a", "c", "d", "f", "a-tls", "c-tls"),
            needs="import urllib3"),
-    Client("httpx", PEERS, "httpx_.py", ("a", "c", "d", "f", "a-tls", "c-tls"),
+    Client("httpx", PEERS, "httpx_.py", ("a", "c", "d", "f", "m", "a-tls", "c-tls", "m-tls"),
            needs="import httpx"),
     Client("aiohttp", PEERS, "aiohttp_.py",
-           ("a", "c", "d", "d100", "e", "f", "a-tls", "c-tls", "e-tls"),
+           ("a", "c", "d", "d100", "e", "f", "m", "a-tls", "c-tls", "e-tls", "m-tls"),
            ("--loop", "asyncio"), needs="import aiohttp"),
     Client("aiohttp-uvloop", PEERS, "aiohttp_.py",
-           ("a", "c", "d", "d100", "e", "f", "a-tls", "c-tls", "e-tls"),
+           ("a", "c", "d", "d100", "e", "f", "m", "a-tls", "c-tls", "e-tls", "m-tls"),
            ("--loop", "uvloop"), needs="import aiohttp, uvloop"),
     Client("pycurl", PEERS, "pycurl_.py", ("a", "c", "d", "d100", "f", "a-tls", "c-tls"),
            needs="import pycurl"),
-    Client("dugong", PEERS, "dugong_.py", ALL_SCENARIOS,
+    Client("dugong", PEERS, "dugong_.py", CONNECTION_SCENARIOS,
            needs="import dugong; dugong.HTTPConnection; dugong.BodyFollowing; "
                  "from dugong.loop import run_all"),
     # e-tls with every connection after the first resuming its TLS session (see the HOOK in
     # clients/_dugong_impl.py: for now a context subclass hands the session to the socket)
     Client("dugong-resume", PEERS, "dugong_.py", ("e-tls",), ("--tls-resume",),
            needs="import dugong; from dugong.loop import run_all"),
-    Client("dugong-3.8.2", DUGONG3, "dugong3.py", ALL_SCENARIOS,
+    Client("dugong-3.8.2", DUGONG3, "dugong3.py", CONNECTION_SCENARIOS,
            needs="import dugong; assert dugong.__version__ == '3.8.2', dugong.__version__"),
-    Client("raw-socket", PEERS, "raw_socket.py", ALL_SCENARIOS),
+    Client("raw-socket", PEERS, "raw_socket.py", CONNECTION_SCENARIOS),
     Client("raw-socket-resume", PEERS, "raw_socket.py", ("e-tls",), ("--tls-resume",)),
+    # m, m-tls: many requests to many hosts (issue 17); the client resumes TLS sessions per
+    # origin, and -no-resume is the same with a context that drops the session it offers
+    Client("dugong.Client", PEERS, "dugong_client_.py", MANY_SCENARIOS,
+           needs="import dugong; dugong.Client; dugong.Request"),
+    Client("dugong.Client-no-resume", PEERS, "dugong_client_.py", ("m-tls",),
+           ("--tls-no-resume",), needs="import dugong; dugong.Client; dugong.Request"),
+    # the same without pipelining: one request at a time per connection, as the peers
+    Client("dugong.Client-depth-1", PEERS, "dugong_client_.py", MANY_SCENARIOS,
+           ("--pipeline-depth", "1"), needs="import dugong; dugong.Client; dugong.Request"),
     Client("wrk", PEERS, "wrk_.py", ("a", "b", "e", "a-tls", "b-tls", "e-tls"), native="wrk"),
     Client("curl", PEERS, "curl_.py", ("c", "d", "d100", "c-tls"), native="curl"),
 )
@@ -156,8 +183,11 @@ CLIENT_NAMES = tuple(c.name for c in CLIENTS)
 FLOOR = "raw-socket"
 #: The clients that resume TLS sessions in e-tls, and the client each is a variant of.
 RESUMING = {"dugong-resume": "dugong", "raw-socket-resume": "raw-socket"}
+#: In m-tls the other way round: the client that does not resume, and the one that does.
+NOT_RESUMING_M = {"dugong.Client-no-resume": "dugong.Client"}
 #: Not peers: the floor, the native ceilings, and dugong's own variants.
-NOT_PEERS = ("dugong", "dugong-resume", "raw-socket", "raw-socket-resume", "wrk", "curl")
+NOT_PEERS = ("dugong", "dugong-resume", "raw-socket", "raw-socket-resume", "wrk", "curl",
+             "dugong.Client", "dugong.Client-no-resume", "dugong.Client-depth-1")
 #: What the "x ..." column of each scenario compares with: (scenario, client), as in the
 #: targets of issue 7 (http.client has no pipelining, no 100-continue, no concurrency).
 BASELINES = {
@@ -165,6 +195,7 @@ BASELINES = {
     "d": ("d", "http.client"), "d100": ("d100", "pycurl"), "e": ("e", "aiohttp-uvloop"),
     "a-tls": ("a-tls", "http.client"), "b-tls": ("a-tls", "http.client"),
     "c-tls": ("c-tls", "http.client"), "e-tls": ("e-tls", "aiohttp-uvloop"),
+    "m": ("m", "aiohttp-uvloop"), "m-tls": ("m-tls", "aiohttp-uvloop"),
 }
 
 
@@ -226,7 +257,7 @@ http {{
 
     server {{
         listen 127.0.0.1:{port} backlog=4096;
-        root {work}/www;
+{more_listen}        root {work}/www;
 
         location / {{
         }}
@@ -252,7 +283,7 @@ http {{
 NGINX_TLS_SERVER = """
     server {{
         listen 127.0.0.1:{port} ssl backlog=4096;
-        root {work}/www;
+{more_listen}        root {work}/www;
         ssl_certificate {tls}/server.pem;
         ssl_certificate_key {tls}/server.key;
         ssl_protocols TLSv1.3;
@@ -302,6 +333,11 @@ def make_ca(directory: Path) -> Path:
     return directory / "ca.pem"
 
 
+def more_listen(ports: list[int], ssl: str) -> str:
+    """The ``listen`` lines of the other origins of m (m-tls with *ssl* " ssl")."""
+    return "".join(f"        listen 127.0.0.1:{port}{ssl} backlog=4096;\n" for port in ports)
+
+
 @dataclass
 class Status:
     active: int
@@ -310,9 +346,19 @@ class Status:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """*n* different free loopback ports (bound at the same time, so none repeats)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def write_content(path: Path, size: int) -> str:
@@ -341,15 +387,19 @@ class Nginx:
     """A private nginx in its own directory, on a free loopback port."""
 
     def __init__(self, big_size: int, small_size: int, cpu: int | None,
-                 tls: bool = False) -> None:
+                 tls: bool = False, origins: int = 0) -> None:
         shm = Path("/dev/shm")
         base = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
         self.work = Path(tempfile.mkdtemp(prefix="dugong-bench-", dir=base))
-        self.port = free_port()
+        ports = free_ports(2 + 2 * origins)
+        self.port = ports[0]
         #: The TLS port and the CA file the clients trust (with *tls*), else None.
-        self.tls_port: int | None = None
-        while tls and self.tls_port in (None, self.port):
-            self.tls_port = free_port()
+        self.tls_port: int | None = ports[1] if tls else None
+        #: m: the ports of the *origins* (the same docroot on each), and m-tls: their TLS
+        #: ports (with *tls*). The first is the main port (or TLS port).
+        self.origin_ports = [self.port] + ports[2:1 + origins] if origins else []
+        self.tls_origin_ports = ([ports[1]] + ports[1 + origins:2 * origins]
+                                 if origins and tls else [])
         self.ca_file: Path | None = None
         self.big_size, self.small_size, self.cpu = big_size, small_size, cpu
         self.proc: subprocess.Popen[bytes] | None = None
@@ -378,11 +428,13 @@ class Nginx:
         tls_server = ""
         if self.tls_port is not None:
             self.ca_file = make_ca(work / "tls")
-            tls_server = NGINX_TLS_SERVER.format(port=self.tls_port, work=work,
-                                                 tls=work / "tls")
+            tls_server = NGINX_TLS_SERVER.format(
+                port=self.tls_port, work=work, tls=work / "tls",
+                more_listen=more_listen(self.tls_origin_ports[1:], " ssl"))
         conf = work / "nginx.conf"
         conf.write_text(NGINX_CONF.format(work=work, port=self.port, user=user,
-                                          tls_server=tls_server))
+                                          tls_server=tls_server,
+                                          more_listen=more_listen(self.origin_ports[1:], "")))
         cmd = ["nginx", "-p", str(work), "-c", str(conf), "-e", str(work / "error.log"),
                "-g", "daemon off;"]
         if self.cpu is not None:
@@ -397,9 +449,9 @@ class Nginx:
                 raise SystemExit(f"nginx failed to start: {err.strip()}\n"
                                  f"{log.read_text() if log.exists() else ''}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                if self.tls_port is not None:
-                    socket.create_connection(("127.0.0.1", self.tls_port), timeout=1).close()
+                for port in {self.port, self.tls_port or self.port, *self.origin_ports,
+                             *self.tls_origin_ports}:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -531,6 +583,7 @@ class Plan:
             "bufsize": self.bufsize, "big_size": self.big_size, "small_size": self.small_size,
             "wrk_duration": self.wrk_duration, "server_cpu": self.server_cpu,
             "client_cpu": self.client_cpu, "unavailable": self.unavailable,
+            "origins": M_ORIGINS, "per_host": M_PER_HOST, "max_conns": M_MAX_CONNS,
         }
 
     def expected_connections(self, scenario: str) -> int:
@@ -551,6 +604,10 @@ def client_command(plan: Plan, client: Client, scenario: str, nginx: Nginx, resp
            "--depth", str(plan.depth), "--conns", str(plan.conns),
            "--bufsize", str(plan.bufsize), "--duration", str(plan.wrk_duration),
            "--file", str(nginx.www / "big.bin"), "--watchdog", str(plan.timeout)]
+    if plain(scenario) == "m":
+        ports = nginx.tls_origin_ports if is_tls(scenario) else nginx.origin_ports
+        cmd += ["--ports", ",".join(map(str, ports)), "--per-host", str(M_PER_HOST),
+                "--max-conns", str(M_MAX_CONNS)]
     if plan.client_cpu is not None:
         cmd = ["taskset", "-c", str(plan.client_cpu)] + cmd
     return cmd
@@ -592,7 +649,19 @@ def run_one(plan: Plan, nginx: Nginx, response_len: int, client: Client, scenari
     want_conns = plan.expected_connections(scenario)
     extra = record.get("extra_connections", 0)  # wrk's address check
     problems = []
-    if record["connections"] != want_conns or conns != want_conns + extra:
+    if plain(scenario) == "m":
+        # as many as the client needs, within the limits (dugong.Client may open one more to
+        # an origin whose head-of-line response is late): as many as the client says, when
+        # it can say, else at most the limit
+        most = min(M_MAX_CONNS, M_PER_HOST * M_ORIGINS)
+        said = record["connections"]
+        if said is not None and said != conns:
+            problems.append(f"connections: the client says {said}, nginx accepted {conns}")
+        elif said is None and not M_ORIGINS <= conns <= most:
+            problems.append(f"connections: expected {M_ORIGINS} to {most}, nginx accepted "
+                            f"{conns}")
+        record["connections"] = conns
+    elif record["connections"] != want_conns or conns != want_conns + extra:
         problems.append(f"connections: expected {want_conns}"
                         f"{f' (+{extra} probe)' if extra else ''}, client says "
                         f"{record['connections']}, nginx accepted {conns}")
@@ -600,7 +669,14 @@ def run_one(plan: Plan, nginx: Nginx, response_len: int, client: Client, scenari
     if not low <= reqs <= high:
         problems.append(f"requests: client says {low}"
                         f"{'-' + str(high) if high != low else ''}, nginx counted {reqs}")
-    if "--tls-resume" in client.extra:
+    if scenario == "m-tls" and "tls_resumed" in record:
+        # every connection but the first one to each origin resumed that origin's session,
+        # unless the client was told not to
+        want = 0 if "--tls-no-resume" in client.extra else conns - M_ORIGINS
+        if record["tls_resumed"] != want:
+            problems.append(f"TLS sessions: expected {want} of {conns} connections to resume "
+                            f"one, the client says {record['tls_resumed']}")
+    elif "--tls-resume" in client.extra:
         # every connection but the first resumed the first one's session
         want = plan.conns - 1
         if record.get("tls_resumed") != want:
@@ -700,7 +776,13 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
                 max=max(values), cpu_median=statistics.median(costs),
                 peak_rss_kib=max(peak_rss_kib(r) for r in ok),
                 version=ok[0].get("version"),
+                connections_median=statistics.median(r["connections"] for r in ok),
             )
+            if all(r.get("tls_resumed") is not None for r in ok):
+                entry["tls_resumed_median"] = statistics.median(r["tls_resumed"] for r in ok)
+            for key in ("tls_full_handshake_cpu_us", "tls_resumed_handshake_cpu_us"):
+                if all(r.get(key) is not None for r in ok):
+                    entry[key + "_median"] = statistics.median(r[key] for r in ok)
         summary.setdefault(scenario, {})[client] = entry
     # ratios of medians, measured in this run
     for scenario, per_client in summary.items():
@@ -781,12 +863,18 @@ def targets(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any
         cpu("b", "raw-socket"), 1.3, at_most=True)
     add("b: dugong req/s >= 0.9x raw-socket's (issue 19)", ("b",), med("b", "dugong"),
         med("b", "raw-socket"), 0.9)
-    for s in TLS_SCENARIOS:
+    for s in ("a-tls", "b-tls", "c-tls", "e-tls"):
         best = best_peer(summary, s)
         name, value = best if best else ("every peer", None)
         add(f"{s}: dugong ahead of every peer (x {name})", (s,), med(s, "dugong"), value, None)
     add("c-tls: dugong CPU/GB <= 1.1x raw-socket's", ("c-tls",), cpu("c-tls", "dugong"),
         cpu("c-tls", "raw-socket"), 1.1, at_most=True)
+    # issue 17: many requests to many hosts
+    for s in MANY_SCENARIOS:
+        add(f"{s}: dugong.Client >= 3x aiohttp-uvloop (issue 17)", (s,),
+            med(s, "dugong.Client"), med(s, "aiohttp-uvloop"), 3.0)
+        add(f"{s}: dugong.Client CPU/req <= 1/3 of aiohttp-uvloop's (issue 17)", (s,),
+            cpu(s, "dugong.Client"), cpu(s, "aiohttp-uvloop"), 1 / 3, at_most=True)
     return out
 
 
@@ -807,9 +895,35 @@ def resumption_rows(result: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def many_resumption_rows(result: dict[str, Any]) -> list[list[str]]:
+    """m-tls: what dugong.Client's resumption of TLS sessions saves (the rows of a table)."""
+    per = result["summary"].get("m-tls", {})
+    count = result["params"]["counts"]["m-tls"]
+    rows: list[list[str]] = []
+    for full_name, resuming_name in NOT_RESUMING_M.items():
+        f, r = per.get(full_name, {}), per.get(resuming_name, {})
+        if "median" not in f or "median" not in r or not r.get("tls_resumed_median"):
+            continue
+        full_cpu = f.get("tls_full_handshake_cpu_us_median")
+        resumed_cpu = r.get("tls_resumed_handshake_cpu_us_median")
+        saved = full_cpu - resumed_cpu if full_cpu and resumed_cpu else None
+        # what the resumed handshakes saved the whole run, per request
+        per_request = saved * r["tls_resumed_median"] / count if saved is not None else None
+        rows.append([resuming_name, fmt(r["connections_median"], 0),
+                     fmt(r["tls_resumed_median"], 0), fmt(full_cpu, 0), fmt(resumed_cpu, 0),
+                     fmt(saved, 0), fmt(per_request, 2),
+                     fmt(f["cpu_median"], 1), fmt(r["cpu_median"], 1),
+                     fmt(f["median"], 0), fmt(r["median"], 0),
+                     fmt(r["median"] / f["median"], 2)])
+    return rows
+
+
 # --- tables --------------------------------------------------------------------------------
 
 
+MANY_RESUMPTION_TITLE = ("m-tls: what resuming TLS sessions saves (after one GET per origin, "
+                         "every new connection to an origin offers that origin's session; "
+                         "{count:,} GETs over {origins} origins)")
 RESUMPTION_TITLE = ("e-tls: what resuming the TLS session saves (every connection after the "
                     "first resumes its session; {count} GETs per connection)")
 
@@ -824,7 +938,9 @@ def scenario_title(scenario: str, params: dict[str, Any]) -> str:
     big = params["big_size"]
     big_s = f"{big >> 20} MiB" if big % (1 << 20) == 0 else f"{big} B"
     return TITLES[scenario].format(depth=params["depth"], big=big_s, conns=params["conns"],
-                                   count=params["counts"][scenario])
+                                   count=params["counts"][scenario],
+                                   origins=params.get("origins", M_ORIGINS),
+                                   per_host=params.get("per_host", M_PER_HOST))
 
 
 def tables(result: dict[str, Any], with_targets: bool = True
@@ -863,7 +979,24 @@ def tables(result: dict[str, Any], with_targets: bool = True
                 fmt(e.get("x_floor"), 2), fmt(e.get("cpu_x_floor"), 2),
                 fmt(e["peak_rss_kib"] / 1024, 1), f"{e['runs']}/{e['runs'] + e['failures']}",
             ])
+            if scenario in MANY_SCENARIOS:  # no floor; the connections each client opened
+                rows[-1][5:7] = [fmt(e.get("connections_median"), 0)]
+        if scenario in MANY_SCENARIOS:
+            head[5:7] = ["connections"]
+            for row in rows:
+                if row[1] == "FAILED":
+                    del row[5]
         out.append((scenario_title(scenario, params), head, rows))
+    many_resumption = many_resumption_rows(result) if "m-tls" in params["scenarios"] else []
+    if many_resumption:
+        out.append((MANY_RESUMPTION_TITLE.format(count=params["counts"]["m-tls"],
+                                                 origins=params.get("origins", M_ORIGINS)),
+                    ["client", "connections", "resumed", "CPU µs per full handshake",
+                     "CPU µs per resumed handshake", "CPU µs saved per resumed handshake",
+                     "the same per request of the run", "CPU µs/req, no resumption",
+                     "CPU µs/req, resuming", "req/s, no resumption", "req/s, resuming",
+                     "x no resumption"],
+                    many_resumption))
     resumption = resumption_rows(result) if "e-tls" in params["scenarios"] else []
     if resumption:
         out.append((RESUMPTION_TITLE.format(count=params["counts"]["e-tls"]),
@@ -915,6 +1048,12 @@ def setting(result: dict[str, Any]) -> str:
     if tls and any(is_tls(s) for s in params["scenarios"]):
         text += (f" TLS: {tls['version']}, {tls['cipher']}, an {tls['certificate']} "
                  f"certificate from a CA made for the run, which every client checks.")
+    load = meta.get("load")
+    if load:
+        text += (f" Load average (1, 5, 15 minutes) when the run started "
+                 f"{', '.join(f'{x:.2f}' for x in load['before'])}, when it ended "
+                 f"{', '.join(f'{x:.2f}' for x in load['after'])}, on {meta['cpu'].split('(')[-1]}"
+                 .rstrip(")") + ".")
     if meta.get("quick"):
         text += " A smoke test (--quick): small counts, and numbers that mean nothing."
     return text
@@ -942,24 +1081,51 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def restricted(result: dict[str, Any], tls: bool) -> dict[str, Any]:
-    """*result* with only its TLS scenarios (or only the others)."""
+#: The generated sections of docs/performance.rst: (markers, title) of each part of the
+#: scenarios (see ``part``).
+PARTS = {
+    "plain": (DOCS_BEGIN, DOCS_END, "Results of the latest run"),
+    "tls": (DOCS_TLS_BEGIN, DOCS_TLS_END, "Results of the latest TLS run"),
+    "many": (DOCS_MANY_BEGIN, DOCS_MANY_END, "Results of the latest many-hosts run"),
+}
+
+
+def part(scenario: str) -> str:
+    """The generated section a scenario's table goes to: "many" (m, m-tls), "tls" or "plain"."""
+    if scenario in MANY_SCENARIOS:
+        return "many"
+    return "tls" if is_tls(scenario) else "plain"
+
+
+def restricted(result: dict[str, Any], which: str) -> dict[str, Any]:
+    """*result* with only the scenarios of one part ("plain", "tls" or "many")."""
     params = dict(result["params"])
-    params["scenarios"] = [s for s in params["scenarios"] if is_tls(s) == tls]
-    return {**result, "params": params,
-            "summary": {s: v for s, v in result["summary"].items() if is_tls(s) == tls},
-            "failures": [f for f in result.get("failures", []) if is_tls(f["scenario"]) == tls]}
+    params["scenarios"] = [s for s in params["scenarios"] if part(s) == which]
+    clients = {c for s in params["scenarios"] for c in result["summary"].get(s, {})}
+    meta = {**result["meta"], "versions": {k: v for k, v in result["meta"]["versions"].items()
+                                           if k in clients}}
+    return {**result, "params": params, "meta": meta,
+            "summary": {s: v for s, v in result["summary"].items() if part(s) == which},
+            "failures": [f for f in result.get("failures", [])
+                         if part(f["scenario"]) == which]}
 
 
-def rst(result: dict[str, Any], tls: bool = False) -> str:
-    """The generated section of docs/performance.rst for the plain (or the TLS) scenarios."""
+def rst(result: dict[str, Any], which: str = "plain") -> str:
+    """The generated section of docs/performance.rst for one part of the scenarios."""
     meta = result["meta"]
-    title = "Results of the latest TLS run" if tls else "Results of the latest run"
-    lines = [DOCS_TLS_BEGIN if tls else DOCS_BEGIN, "", title, "-" * len(title), "",
-             setting(result), "",
+    begin, end, title = PARTS[which]
+    lines = [begin, "", title, "-" * len(title), "", setting(result), "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["versions"].items()))
              + ".", ""]
-    for title, head, rows in tables(result, with_targets=False):
+    found = tables(result, with_targets=False)
+    if which == "many":
+        rows = [[t["target"], fmt(t["ratio"], 2),
+                 {True: "yes", False: "no", None: "not measured"}[t["ok"]]]
+                for t in result["targets"] if "(issue 17)" in t["target"]]
+        if rows:
+            found.append(("The targets of issue 17 (ratios of medians)",
+                          ["target", "ratio", "met"], rows))
+    for title, head, rows in found:
         lines += [title, "~" * len(title), "", ".. list-table::", "   :header-rows: 1", ""]
         for row in [head] + rows:
             lines.append(f"   * - {row[0]}")
@@ -970,25 +1136,24 @@ def rst(result: dict[str, Any], tls: bool = False) -> str:
         lines += [f"- rep {f['rep'] + 1}, {f['scenario']}, {f['client']}: ``{f['error']}``"
                   for f in result["failures"]]
         lines.append("")
-    lines.append(DOCS_TLS_END if tls else DOCS_END)
+    lines.append(end)
     return "\n".join(lines)
 
 
 def write_docs(result: dict[str, Any]) -> None:
-    """Replace the generated section(s) of docs/performance.rst: the plain scenarios' and the
-    TLS scenarios', each only if *result* has any of its scenarios."""
+    """Replace the generated sections of docs/performance.rst: the plain scenarios', the TLS
+    scenarios' and the many-hosts scenarios', each only if *result* has any of its
+    scenarios."""
     text = DOCS.read_text()
-    for tls, begin, end_marker in ((False, DOCS_BEGIN, DOCS_END),
-                                   (True, DOCS_TLS_BEGIN, DOCS_TLS_END)):
-        view = restricted(result, tls)
+    for which, (begin, end_marker, title) in PARTS.items():
+        view = restricted(result, which)
         if not view["params"]["scenarios"]:
             continue
         start, end = text.find(begin), text.find(end_marker)
         if start < 0 or end < start:
             raise SystemExit(f"{DOCS}: the markers {begin!r} and {end_marker!r} are missing")
-        text = text[:start] + rst(view, tls) + text[end + len(end_marker):]
-        print(f"wrote the {'TLS ' if tls else ''}results section of "
-              f"{DOCS.relative_to(ROOT)}", file=sys.stderr)
+        text = text[:start] + rst(view, which) + text[end + len(end_marker):]
+        print(f"wrote the section {title!r} of {DOCS.relative_to(ROOT)}", file=sys.stderr)
     DOCS.write_text(text)
 
 
@@ -1183,7 +1348,9 @@ def main() -> None:
         raise SystemExit("no client can run")
 
     tls = any(is_tls(s) for s in plan.scenarios)
-    nginx = Nginx(plan.big_size, plan.small_size, plan.server_cpu, tls=tls)
+    many = any(s in MANY_SCENARIOS for s in plan.scenarios)
+    nginx = Nginx(plan.big_size, plan.small_size, plan.server_cpu, tls=tls,
+                  origins=M_ORIGINS if many else 0)
     # SIGTERM (e.g. from timeout(1)) unwinds like Ctrl-C, so that nginx stops and its
     # directory goes
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -1198,14 +1365,19 @@ def main() -> None:
         nginx.exchange(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                        keep=False)
         print(f"nginx {nginx.version()} on 127.0.0.1:{nginx.port}"
-              f"{f' and {nginx.tls_port} (TLS)' if tls else ''} (CPU {plan.server_cpu}), "
+              f"{f' and {nginx.tls_port} (TLS)' if tls else ''}"
+              f"{f' (m: {M_ORIGINS} origins on ports {nginx.origin_ports})' if many else ''}"
+              f"{f' (m-tls: {nginx.tls_origin_ports})' if many and tls else ''}"
+              f" (CPU {plan.server_cpu}), "
               f"in {nginx.work}; a response to /1k.bin is {response_len} bytes",
               file=sys.stderr)
         if args.strace:
             strace_counts(plan, nginx, response_len)
             return
         started = datetime.datetime.now(datetime.timezone.utc)
+        load_before = os.getloadavg()
         records = run_all(plan, nginx, response_len)
+        load_after = os.getloadavg()
         nginx_errors = nginx.errors()
     finally:
         nginx.stop()
@@ -1222,6 +1394,7 @@ def main() -> None:
             "nginx": nginx.version(), "dugong_rev": git_rev(), "versions": versions,
             "response_len": response_len, "nginx_errors": nginx_errors[:20],
             "quick": args.quick, "tls": tls_meta,
+            "load": {"before": load_before, "after": load_after},
         },
         "params": plan.params(),
         "summary": summary,
@@ -1231,7 +1404,9 @@ def main() -> None:
         "runs": records,
     }
     only_tls = all(is_tls(s) for s in plan.scenarios)
+    only_many = all(s in MANY_SCENARIOS for s in plan.scenarios)
     out = args.json or (HERE / ("results-quick.json" if args.quick else
+                                "results-many.json" if only_many else
                                 "results-tls.json" if only_tls else "results.json"))
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result))

@@ -27,9 +27,12 @@ Scenarios:
     d100  the same with ``Expect: 100-continue``
     e     CONNS connections x COUNT sequential GETs each, concurrently
     f     COUNT idle connections (one GET each): RSS growth per connection
+    m     COUNT GETs of the small file spread over the origins of ``--ports`` (request i to
+          origin i mod ORIGINS), at most PER_HOST connections per origin and MAX_CONNS in all:
+          first one GET per origin, then the others all handed over at once
 
 With ``--tls-ca FILE`` the client speaks TLS to the port given (run.py's scenarios a-tls,
-b-tls, c-tls and e-tls), verifying the server's certificate with that CA, as a program talking
+b-tls, c-tls, e-tls and m-tls), verifying the server's certificate with that CA, as a program talking
 to a real server would; ``tls_context`` makes the context every client uses. ``--tls-resume``
 (e over TLS, the clients that can) makes every connection after the first resume the first
 one's TLS session.
@@ -51,7 +54,7 @@ import threading
 import time
 from typing import Any, Callable, NoReturn
 
-SCENARIOS = ("a", "b", "c", "d", "d100", "e", "f")
+SCENARIOS = ("a", "b", "c", "d", "d100", "e", "f", "m")
 
 #: Exit status of a client asked for a scenario it does not implement.
 EXIT_UNSUPPORTED = 64
@@ -116,6 +119,15 @@ def parse_args(description: str) -> argparse.Namespace:
                    help="speak TLS, verifying the server with this CA certificate (PEM)")
     p.add_argument("--tls-resume", action="store_true",
                    help="e over TLS: the connections after the first resume its TLS session")
+    p.add_argument("--tls-no-resume", action="store_true",
+                   help="m over TLS, dugong.Client only: offer no TLS session on new "
+                        "connections (the client resumes them by default)")
+    p.add_argument("--ports", default=None, metavar="P1,P2,...",
+                   help="m: the ports of the origins (default: --port alone)")
+    p.add_argument("--per-host", type=int, default=6, help="m: connections per origin")
+    p.add_argument("--pipeline-depth", type=int, default=None,
+                   help="m, dugong.Client only: its pipeline_depth (default: its default)")
+    p.add_argument("--max-conns", type=int, default=100, help="m: connections in all")
     p.add_argument("--watchdog", type=float, default=600,
                    help="seconds after which a client that has not finished prints where it "
                         "is stuck and exits (0: never)")
@@ -145,6 +157,20 @@ def tls_context(args: argparse.Namespace, cls: type[ssl.SSLContext] = ssl.SSLCon
 def base_url(args: argparse.Namespace) -> str:
     """``http://host:port``, or ``https://`` with --tls-ca."""
     return f"{'https' if args.tls_ca else 'http'}://{args.host}:{args.port}"
+
+
+def origin_urls(args: argparse.Namespace) -> list[str]:
+    """m: the URL of the small file at each origin (``--ports``, else ``--port``)."""
+    ports = [int(p) for p in args.ports.split(",")] if args.ports else [args.port]
+    scheme = "https" if args.tls_ca else "http"
+    return [f"{scheme}://{args.host}:{port}{args.path}" for port in ports]
+
+
+def spread(urls: list[str], count: int) -> tuple[list[str], list[str]]:
+    """m: the URLs of COUNT requests, request i to origin i mod len(urls), as (the first to
+    each origin, the others)."""
+    every = [urls[i % len(urls)] for i in range(count)]
+    return every[:len(urls)], every[len(urls):]
 
 
 def upload_path(args: argparse.Namespace, client: str) -> str:

@@ -29,8 +29,9 @@ class ResumingContext(ssl.SSLContext):
 
     HOOK (issue 19, TLS session resumption): ``HTTPConnection`` takes no TLS session, so this
     context hands one to ``wrap_socket`` on its behalf (public ``ssl`` API only; the dugong
-    code is unchanged). When ``dugong.Client`` resumes sessions itself, the ``dugong-resume``
-    client of run.py should use that instead, with this class kept only to count resumptions.
+    code is unchanged). ``dugong.Client`` resumes sessions itself (run.py's m-tls), and dugong 4's
+    ``HTTPConnection`` now takes ``ssl_session=``, but the scenarios here run on dugong 3.8.2 too,
+    which has neither.
     """
 
     session: ssl.SSLSession | None = None
@@ -40,8 +41,9 @@ class ResumingContext(ssl.SSLContext):
         self.wrapped: list[ssl.SSLSocket] = []
 
     def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        if self.session is not None:
-            kwargs.setdefault("session", self.session)
+        # dugong 4 passes its own ``ssl_session`` (None here), dugong 3 passes none
+        if self.session is not None and kwargs.get("session") is None:
+            kwargs["session"] = self.session
         wrapped = super().wrap_socket(sock, *args, **kwargs)
         self.wrapped.append(wrapped)
         return wrapped

@@ -1,5 +1,9 @@
-"""aiohttp on asyncio (``--loop asyncio``) or uvloop (``--loop uvloop``): a, c, d, d100, e, f;
-a, c and e over TLS too (the connector's ``ssl=`` the context of ``_common.tls_context``)."""
+"""aiohttp on asyncio (``--loop asyncio``) or uvloop (``--loop uvloop``): a, c, d, d100, e, f, m;
+a, c, e and m over TLS too (the connector's ``ssl=`` the context of ``_common.tls_context``).
+
+In m, one ``ClientSession`` whose connector has dugong.Client's limits (``limit`` in all,
+``limit_per_host`` per origin) gets every request at once (``asyncio.gather``), as
+``Client.fetch_all`` does, after one GET per origin."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ import _common as C
 VERSION = aiohttp.__version__
 
 
-def session(limit: int, ctx: ssl.SSLContext | None = None) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=300,
+def session(limit: int, ctx: ssl.SSLContext | None = None, per_host: int = 0
+            ) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host, keepalive_timeout=300,
                                      ssl=ctx if ctx is not None else True)
     return aiohttp.ClientSession(connector=connector, auto_decompress=False)
 
@@ -93,6 +98,22 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
         C.check(done == total, f"expected {total} responses, got {done}")
         C.emit(name, version, args, requests=total, connections=args.conns, units=total,
                nbytes=total * size, meter=m)
+
+    elif s == "m":
+        C.raise_fd_limit()
+        first, rest = C.spread(C.origin_urls(args), n)
+        async with session(args.max_conns, ctx, args.per_host) as client:
+            async def get(url: str, index: int) -> None:
+                async with client.get(url) as resp:
+                    body = await resp.read()
+                if resp.status != 200 or len(body) != size:
+                    C.check_body(resp.status, len(body), 200, size, index)
+
+            with C.Meter() as m:
+                await asyncio.gather(*(get(url, i) for i, url in enumerate(first)))
+                await asyncio.gather(*(get(url, i) for i, url in enumerate(rest, len(first))))
+        C.emit(name, version, args, requests=n, connections=None, units=n, nbytes=n * size,
+               meter=m, origins=len(first))
 
     elif s == "f":
         # COUNT concurrent GETs open COUNT connections, which then stay idle. A first session

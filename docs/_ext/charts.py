@@ -13,6 +13,9 @@ The inputs:
   side by side (scenarios a, b and e; memory per idle connection in f);
 * ``benchmarks/results-tls.json``, written by ``benchmarks/run.py --tls``:
   the same over TLS (a-tls, b-tls, c-tls, e-tls);
+* ``benchmarks/results-many.json``, written by ``benchmarks/run.py --scenarios
+  m,m-tls``: many requests to many hosts, dugong.Client and the asynchronous
+  peers (m, m-tls);
 * ``benchmarks/results-reactor.json``: ``bench_reactor.py --json`` for each
   setting of the garbage collector (``default``, ``off``);
 * nothing, for the diagram of sequential and pipelined requests.
@@ -36,7 +39,9 @@ CHARTS = DOCS / "_charts"
 #: The peers in the order of the benchmark's tables.
 CLIENTS = (
     "http.client", "urllib3", "httpx", "aiohttp", "aiohttp-uvloop", "pycurl",
-    "dugong", "dugong-resume", "dugong-3.8.2", "raw-socket", "raw-socket-resume", "wrk", "curl",
+    "dugong", "dugong-resume", "dugong.Client", "dugong.Client-no-resume", "dugong.Client-depth-1",
+    "dugong-3.8.2",
+    "raw-socket", "raw-socket-resume", "wrk", "curl",
 )
 SCENARIO_TITLES = {
     "a": "a. sequential GETs of 1 KiB, one connection",
@@ -49,6 +54,10 @@ TLS_TITLES = {
     "c-tls": "c-tls. downloads of 256 MiB over TLS 1.3, one connection",
     "e-tls": "e-tls. 200 TLS connections x 50 GETs (-resume: sessions resumed)",
 }
+MANY_TITLES = {
+    "m": "m. 20,000 GETs of 1 KiB over 8 origins, at most 6 connections each",
+    "m-tls": "m-tls. the same over 8 TLS 1.3 origins (-no-resume: no session resumed)",
+}
 
 DUGONG = "#1f6f8b"      # dugong itself
 FLOOR = "#99c1b9"       # the Python floor and the native ceilings
@@ -57,7 +66,7 @@ INK = "#333333"
 
 
 def _colour(client: str) -> str:
-    if client in ("dugong", "dugong-resume"):
+    if client.startswith("dugong") and client != "dugong-3.8.2":
         return DUGONG
     if client in ("raw-socket", "raw-socket-resume", "wrk", "curl"):
         return FLOOR
@@ -126,7 +135,8 @@ def scenario(plt: Any, results: dict[str, Any], name: str, path: Path) -> None:
     cpu.xaxis.set_major_locator(plt.MaxNLocator(4))
     cpu.xaxis.set_major_formatter((lambda v, _: f"{v:.1f}") if by_bytes
                                   else (lambda v, _: f"{v:,.0f}"))
-    fig.suptitle({**SCENARIO_TITLES, **TLS_TITLES}[name], x=0.02, ha="left", fontsize=10)
+    fig.suptitle({**SCENARIO_TITLES, **TLS_TITLES, **MANY_TITLES}[name], x=0.02, ha="left",
+                 fontsize=10)
     _save(fig, path)
 
 
@@ -214,10 +224,12 @@ def draw_all(out: Path) -> list[Path]:
     results = json.loads((BENCHMARKS / "results.json").read_text())
     reactor = json.loads((BENCHMARKS / "results-reactor.json").read_text())
     tls = json.loads((BENCHMARKS / "results-tls.json").read_text())
+    many = json.loads((BENCHMARKS / "results-many.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, Callable[[Path], None]]] = [
         *((f"scenario-{s}.svg", lambda p, s=s: scenario(plt, results, s, p)) for s in SCENARIO_TITLES),
         *((f"scenario-{s}.svg", lambda p, s=s: scenario(plt, tls, s, p)) for s in TLS_TITLES),
+        *((f"scenario-{s}.svg", lambda p, s=s: scenario(plt, many, s, p)) for s in MANY_TITLES),
         ("memory-per-connection.svg", lambda p: memory(plt, results, p)),
         ("reactor-scaling.svg", lambda p: reactor_scaling(plt, reactor, p)),
         ("pipelining.svg", lambda p: pipelining(plt, p)),
