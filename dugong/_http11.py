@@ -58,6 +58,10 @@ __all__ = [
     "parse_chunk_size",
     "line_fault",
     "bare_lf",
+    "NOT_TRAILERS",
+    "NO_FIELDS",
+    "trailer_section",
+    "without_forbidden_trailers",
 ]
 
 #: The longest line (status line, header line or chunk-size line) accepted, in bytes.
@@ -87,6 +91,32 @@ _HEXDIGITS: Final = "0123456789abcdefABCDEF"
 # A chunk size of more than 15 hex digits (> 2**60 bytes) is an attack, not a file.
 _MAX_CHUNK_SIZE_DIGITS: Final = 15
 
+#: Fields that must not be sent in a trailer section (RFC 9110 section 6.5.1),
+#: lower-cased: message framing, routing, request modifiers (controls and
+#: conditionals), authentication, response control data, the fields that
+#: say how to process the content, and the connection-specific fields.
+#: A received one is dropped; sending one is refused.
+NOT_TRAILERS: Final = frozenset({
+    # framing and connection management
+    "transfer-encoding", "content-length", "trailer", "te", "connection", "keep-alive",
+    "proxy-connection", "upgrade",
+    # routing
+    "host",
+    # request modifiers: controls and conditionals
+    "cache-control", "expect", "max-forwards", "pragma", "range", "if-match", "if-none-match",
+    "if-modified-since", "if-unmodified-since", "if-range",
+    # authentication and cookies
+    "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
+    "authentication-info", "proxy-authentication-info", "set-cookie", "cookie",
+    # response control data
+    "age", "expires", "date", "location", "retry-after", "vary", "warning",
+    # how to process the content
+    "content-encoding", "content-type", "content-range",
+})  # fmt: skip
+
+#: An empty field section, shared (``ResponseHeaders`` is immutable).
+NO_FIELDS: Final = ResponseHeaders(())
+
 
 def excerpt(data: bytes | bytearray | memoryview | str, limit: int = 80) -> str:
     """An escaped, shortened rendering of *data* for an error message."""
@@ -106,17 +136,39 @@ class BodyFollowing:
         length: the body length in bytes, sent as ``Content-Length``.  With
             ``None`` the body is sent with chunked transfer coding: each
             :meth:`~HTTPConnection.write` sends one chunk, and
-            :meth:`~HTTPConnection.end_body` sends the last chunk that ends it.
+            :meth:`~HTTPConnection.end_body` sends the last chunk that ends it
+            (with trailer fields, if given).
+        trailers: the names of the trailer fields that
+            :meth:`~HTTPConnection.end_body` will send, announced in a
+            ``Trailer`` header field (RFC 9110 section 6.6.2); chunked bodies
+            only.  Announcing is optional: ``end_body(trailers=...)`` may send
+            fields that were not announced.
+
+    Raises:
+        ValueError: *length* is negative, or *trailers* are given with a
+            length, or name a field that must not be a trailer (e.g.
+            ``Content-Length``, ``Host``, ``Authorization``: RFC 9110
+            section 6.5.1) or that is not a token.
     """
 
-    __slots__ = ("length",)
+    __slots__ = ("length", "trailers")
 
-    def __init__(self, length: int | None) -> None:
+    def __init__(self, length: int | None, *, trailers: Sequence[str] = ()) -> None:
         if length is not None and (not isinstance(length, int) or length < 0):
             raise ValueError(f"body length must be a non-negative int or None, not {length!r}")
+        if isinstance(trailers, str):
+            raise ValueError(f"trailers must be a sequence of field names, not the str {trailers!r}")
+        if trailers and length is not None:
+            raise ValueError("trailers need a chunked body: BodyFollowing(None, trailers=...)")
+        for name in trailers:
+            check_trailer_name(name)
         self.length = length
+        #: The announced trailer field names (a tuple, possibly empty).
+        self.trailers: tuple[str, ...] = tuple(trailers)
 
     def __repr__(self) -> str:
+        if self.trailers:
+            return f"BodyFollowing({self.length!r}, trailers={self.trailers!r})"
         return f"BodyFollowing({self.length!r})"
 
 
@@ -128,7 +180,7 @@ class HTTPResponse:
     :meth:`~HTTPConnection.readall` or :meth:`~HTTPConnection.discard`.
     """
 
-    __slots__ = ("method", "path", "status", "reason", "headers", "length")
+    __slots__ = ("method", "path", "status", "reason", "headers", "length", "trailers")
 
     def __init__(
         self,
@@ -152,6 +204,14 @@ class HTTPResponse:
         #: The body length in bytes (``0`` when there is no body), or ``None``
         #: when it is not known in advance (chunked, or until the server closes).
         self.length = length
+        #: The trailer fields sent after a chunked body (RFC 9112 section 7.1.2),
+        #: once the body has been read completely: empty when there were none
+        #: (and for a body that was not chunked); ``None`` while the body is
+        #: still to be read, and for a response that switched protocols.
+        #: Fields that must not be trailers (RFC 9110 section 6.5.1:
+        #: ``Content-Length``, ``Host``, ``Set-Cookie``, ...) are dropped, and
+        #: logged at DEBUG; they are never merged into :attr:`headers`.
+        self.trailers: ResponseHeaders | None = None
 
     def __repr__(self) -> str:
         return (
@@ -197,6 +257,47 @@ def validate_field(name: str, value: str) -> None:
         raise ValueError(f"value of header {name!r} must be a str, not {value!r}")
     if not value.isprintable() and _FIELD_VALUE_BAD.search(value):
         raise ValueError(f"value of header {name!r} contains a control character: {value!r}")
+
+
+def check_trailer_name(name: str) -> None:
+    """Raise :exc:`ValueError` unless *name* is a token that may name a trailer field."""
+    validate_field(name, "")
+    if name.lower() in NOT_TRAILERS:
+        raise ValueError(
+            f"{name!r} must not be sent as a trailer field (RFC 9110 section 6.5.1):"
+            " send it in the header section"
+        )
+
+
+def trailer_section(trailers: Mapping[str, str] | None) -> bytes:
+    """The last chunk of a chunked body with *trailers*: ``0 CRLF``, the fields, ``CRLF``.
+
+    Raises:
+        ValueError: a name must not be a trailer, is not a token, or a value
+            has a control character or does not encode to ISO-8859-1.
+    """
+    if not trailers:
+        return b"0\r\n\r\n"
+    lines = ["0"]
+    for name, value in trailers.items():
+        check_trailer_name(name)
+        if not isinstance(value, str):
+            value = str(value)
+        validate_field(name, value)
+        lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    try:
+        return "\r\n".join(lines).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"trailer values must be encodable as ISO-8859-1: {exc}") from None
+
+
+def without_forbidden_trailers(fields: ResponseHeaders) -> tuple[ResponseHeaders, list[str]]:
+    """*fields* without those that must not be trailers, and the names dropped."""
+    dropped = [name for name in fields if name.lower() in NOT_TRAILERS]
+    if not dropped:
+        return fields, dropped
+    return ResponseHeaders((n, v) for n, v in fields.items() if n.lower() not in NOT_TRAILERS), dropped
 
 
 def validate_target_form(method: str, target: str) -> None:
@@ -274,6 +375,7 @@ def request_fields(
     chunked: bool = False,
     content_md5: str | None = None,
     expect100: bool = False,
+    trailers: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """Merge the caller's header fields with the ones dugong adds.
 
@@ -281,7 +383,8 @@ def request_fields(
     are known to be valid, as is *host* (checked by the connection).  Adds
     ``Host``, ``Content-Length`` (when *body_length* is not None) or
     ``Transfer-Encoding: chunked``, ``Content-MD5`` (when given and the caller
-    has none), ``Expect: 100-continue``, ``Accept-Encoding: identity`` and
+    has none), ``Trailer`` (naming *trailers*, checked already by
+    :class:`BodyFollowing`), ``Expect: 100-continue``, ``Accept-Encoding: identity`` and
     ``Connection: keep-alive`` unless the caller set them.  The caller's
     mapping is not modified.
 
@@ -320,6 +423,8 @@ def request_fields(
         out.append(("Content-Length", str(body_length)))
     elif chunked:
         out.append(("Transfer-Encoding", "chunked"))
+    if trailers and "trailer" not in seen:
+        out.append(("Trailer", ", ".join(trailers)))
     if content_md5 is not None and "content-md5" not in seen:
         out.append(("Content-MD5", content_md5))
     if expect100 and "expect" not in seen:
@@ -341,6 +446,7 @@ def request_head(
     body_length: int | None = None,
     chunked: bool = False,
     expect100: bool = False,
+    trailers: Sequence[str] = (),
 ) -> bytes:
     """The head of a request, validated and serialised (RFC 9112 section 3).
 
@@ -351,6 +457,7 @@ def request_head(
         body_length: the length of a body sent after the head, else None.
         chunked: the body after the head is sent chunked.
         expect100: add ``Expect: 100-continue``.
+        trailers: announce these trailer fields (``Trailer``).
 
     A request without a body or fields of the caller, the common case, is
     its request line in front of a header section made once per host
@@ -376,7 +483,13 @@ def request_head(
     elif body_length is None and not chunked and method in BODY_METHODS:
         body_length = 0
     fields = request_fields(
-        host, headers=headers, body_length=body_length, chunked=chunked, content_md5=md5, expect100=expect100
+        host,
+        headers=headers,
+        body_length=body_length,
+        chunked=chunked,
+        content_md5=md5,
+        expect100=expect100,
+        trailers=trailers,
     )
     return serialize_head(method, target, fields)
 
