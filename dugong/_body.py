@@ -34,6 +34,7 @@ from ._http11 import (
     MAX_HEADER_SIZE,
     MAX_LINE_SIZE,
     NO_BODY,
+    NO_FIELDS,
     UNTIL_CLOSE,
     BodyKind,
     Framing,
@@ -220,7 +221,7 @@ class BodyReader:
             return False
         if rbuf.data.startswith(_CRLF, rbuf.start, rbuf.end):
             rbuf.skip(2)
-            self.trailers = ResponseHeaders(())
+            self.trailers = NO_FIELDS
             return True
         raw = take_delimited(rbuf, b"\r\n\r\n", "the trailer section", MAX_HEADER_SIZE, HEAD_TOO_LONG)
         if raw is None:

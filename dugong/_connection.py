@@ -95,7 +95,7 @@ from ._net import (
     co_tls_handshake,
     wrap_tls,
 )
-from ._observer import ConnectionObserver, describe_subject, make_notifier
+from ._observer import ConnectionObserver, Notifier, describe_subject, make_notifier
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
 from ._trace import Tracer, open_trace
 
@@ -1209,7 +1209,7 @@ class HTTPConnection:
         self._reader_ident = threading.get_ident()
         try:
             if self._notify is not None and self._started is not request:
-                yield from self._co_first_byte(request, described)
+                yield from self._co_first_byte(self._notify, request, described)
             for _ in range(MAX_INFORMATIONAL_RESPONSES + 1):
                 while not isinstance(raw := self._read_head(described), bytes):
                     yield raw  # the one place a connection waits for a response
@@ -1243,7 +1243,7 @@ class HTTPConnection:
         self._start_body(described, head, framing, cancels=upload is not None and upload.request is request)
         return response
 
-    def _co_first_byte(self, request: _Request, described: str) -> PollCoroutine[None]:
+    def _co_first_byte(self, notify: Notifier, request: _Request, described: str) -> PollCoroutine[None]:
         """Wait for the first byte of the response to *request* and tell the observer.
 
         Only with an observer: without one, the response head is awaited in
@@ -1258,8 +1258,7 @@ class HTTPConnection:
             elif not received:
                 return
         self._started = request
-        if self._notify is not None:
-            self._notify.response_started(*request)
+        notify.response_started(*request)
 
     def _head_read(self, response: HTTPResponse, minor_version: int) -> None:
         """The final head of *response* was read: tell the observer and the log."""

@@ -281,8 +281,6 @@ def trailer_section(trailers: Mapping[str, str] | None) -> bytes:
     lines = ["0"]
     for name, value in trailers.items():
         check_trailer_name(name)
-        if not isinstance(value, str):
-            value = str(value)
         validate_field(name, value)
         lines.append(f"{name}: {value}")
     lines.append("\r\n")

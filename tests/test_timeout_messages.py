@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from dugong import BodyFollowing, ConnectionTimedOut, HTTPConnection
+from dugong import BodyFollowing, ConnectionTimedOut, HTTPConnection, eval_coroutine
 from tests.servers.raw import RawServerFactory, make_response, read_request, send_all
 from tests.test_happy_eyeballs import blackhole
 
@@ -93,3 +93,29 @@ def test_a_connect_that_hangs_says_so() -> None:
         conn = HTTPConnection("example.invalid", 80, proxy=(host, port), timeout=0.2)
         with pytest.raises(ConnectionTimedOut, match=re.escape(f"example.invalid:80 through proxy {host}:{port} within")):
             conn.connect()
+
+
+def test_a_reader_waiting_for_the_connect_says_so() -> None:
+    with blackhole() as (host, port):
+        with HTTPConnection(host, port) as conn:
+            sender = conn.co_send_request("GET", "/")
+            next(sender)  # connecting, and it never will
+            try:
+                with pytest.raises(ConnectionTimedOut) as info:
+                    eval_coroutine(conn.co_read_response(), 0.2)
+                assert str(info.value) == f"could not connect to {host}:{port} within 0.2 s"
+            finally:
+                sender.close()
+            assert not conn.response_pending()
+
+
+def test_read_raw_says_from_whom(raw_server: RawServerFactory) -> None:
+    host, port, go = _released(raw_server, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", b"hi")
+    with HTTPConnection(host, port, timeout=0.2) as conn:
+        conn.send_request("GET", "/", headers={"Upgrade": "x", "Connection": "upgrade"})
+        assert conn.read_response().status == 101
+        with pytest.raises(ConnectionTimedOut, match=f"^no data from {re.escape(host)}:{port} for 0.2 s$"):
+            conn.read_raw(10)
+        go.set()
+        conn.timeout = 10
+        assert conn.read_raw(10) == b"hi"

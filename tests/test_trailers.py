@@ -205,6 +205,7 @@ def test_trailers_without_announcement_and_none(raw_server: RawServerFactory) ->
         ({"X-A": "1\r\nX-Injected: 2"}, "control character"),
         ({"X-A\r\n": "1"}, "must be a token"),
         ({"X-A": "caf\u20ac"}, "ISO-8859-1"),
+        ({"X-A": 5}, "must be a str"),
     ],
 )
 def test_invalid_trailers_are_refused_before_a_byte_is_sent(
@@ -232,6 +233,7 @@ def test_trailers_need_a_chunked_body(raw_server: RawServerFactory) -> None:
         BodyFollowing(None, trailers=("Transfer-Encoding",))
     with pytest.raises(ValueError, match="sequence of field names"):
         BodyFollowing(None, trailers="X-A")
+    assert repr(BodyFollowing(None, trailers=["X-A"])) == "BodyFollowing(None, trailers=('X-A',))"
     with HTTPConnection(host, port) as conn:
         with pytest.raises(StateError, match="no chunked request body is pending"):
             conn.end_body(trailers={"X-A": "1"})
