@@ -70,6 +70,59 @@ if TYPE_CHECKING:
     from ._observer import ConnectionObserver as ConnectionObserver
     from ._poll import POLLIN as POLLIN, POLLOUT as POLLOUT, PollCoroutine as PollCoroutine, PollNeeded as PollNeeded, eval_coroutine as eval_coroutine
 
+    # The public names, for type checkers, which cannot build the list from
+    # the table below as the interpreter does (a star import would give them
+    # nothing, or every name the module binds).  tests/test_package_exports.py
+    # holds it, the imports above and the table equal.
+    __all__ = [
+        "AioFuture",
+        "run_async",
+        "BUFFER_SIZE",
+        "Client",
+        "Origin",
+        "ProxyChooser",
+        "Request",
+        "RequestTimedOut",
+        "ResponseLost",
+        "Result",
+        "ResultHandler",
+        "Sink",
+        "HTTPConnection",
+        "ConnectionClosed",
+        "ConnectionRefused",
+        "ConnectionReset",
+        "ConnectionTimedOut",
+        "DNSUnavailable",
+        "DugongError",
+        "ExcessBodyData",
+        "HostnameNotResolvable",
+        "HostUnreachable",
+        "InvalidResponse",
+        "NetworkError",
+        "ProxyError",
+        "StateError",
+        "TLSCertificateError",
+        "TLSError",
+        "UnsupportedResponse",
+        "CaseInsensitiveDict",
+        "ResponseHeaders",
+        "MAX_HEADER_FIELDS",
+        "MAX_HEADER_SIZE",
+        "MAX_INFORMATIONAL_RESPONSES",
+        "MAX_LINE_SIZE",
+        "BodyFollowing",
+        "HTTPResponse",
+        "is_temp_network_error",
+        "ConnectionObserver",
+        "POLLIN",
+        "POLLOUT",
+        "PollCoroutine",
+        "PollNeeded",
+        "eval_coroutine",
+        "DNS_TEST_HOSTNAMES",
+        "__version__",
+    ]
+
 _WHERE: dict[str, str] = {
     "AioFuture": "_aio",
     "run_async": "_async",
@@ -117,57 +170,10 @@ _WHERE: dict[str, str] = {
     "eval_coroutine": "_poll",
 }
 
-__all__ = [
-    "AioFuture",
-    "BUFFER_SIZE",
-    "BodyFollowing",
-    "CaseInsensitiveDict",
-    "Client",
-    "ConnectionClosed",
-    "ConnectionObserver",
-    "ConnectionRefused",
-    "ConnectionReset",
-    "ConnectionTimedOut",
-    "DNSUnavailable",
-    "DNS_TEST_HOSTNAMES",
-    "DugongError",
-    "ExcessBodyData",
-    "HTTPConnection",
-    "HTTPResponse",
-    "HostUnreachable",
-    "HostnameNotResolvable",
-    "InvalidResponse",
-    "MAX_HEADER_FIELDS",
-    "MAX_HEADER_SIZE",
-    "MAX_INFORMATIONAL_RESPONSES",
-    "MAX_LINE_SIZE",
-    "NetworkError",
-    "Origin",
-    "POLLIN",
-    "POLLOUT",
-    "PollCoroutine",
-    "PollNeeded",
-    "ProxyChooser",
-    "ProxyError",
-    "Request",
-    "RequestTimedOut",
-    "ResponseLost",
-    "ResponseHeaders",
-    "Result",
-    "ResultHandler",
-    "Sink",
-    "StateError",
-    "TLSCertificateError",
-    "TLSError",
-    "UnsupportedResponse",
-    "eval_coroutine",
-    "is_temp_network_error",
-    "run_async",
-    "__version__",
-]
-
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and no catch-all
+    # The public names: those of the table, and those defined here.
+    __all__ = [*_WHERE, "DNS_TEST_HOSTNAMES", "__version__"]
 
     def __getattr__(name: str) -> object:
         module = _WHERE.get(name)

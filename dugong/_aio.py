@@ -21,7 +21,7 @@ import sys
 import weakref
 from typing import Any, Final, TypeVar
 
-from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded
+from ._poll import READABLE, WRITABLE, PollCoroutine, wait_directions
 
 __all__ = ["AioFuture"]
 
@@ -67,8 +67,8 @@ class AioFuture(asyncio.Future[_T]):
     exception.
 
     A coroutine that yields something other than a :class:`PollNeeded` gets
-    a :exc:`TypeError` thrown into it; one that yields a mask without
-    ``POLLIN`` or ``POLLOUT`` gets a :exc:`ValueError`; one that waits on an
+    a :exc:`TypeError` thrown into it; one whose mask is not ``POLLIN``,
+    ``POLLOUT`` or both gets a :exc:`ValueError`; one that waits on an
     fd and direction another :class:`AioFuture` of the same loop is already
     waiting on gets a :exc:`RuntimeError`.
 
@@ -165,18 +165,15 @@ class AioFuture(asyncio.Future[_T]):
 
     def _dugong_watch(self, request: object) -> BaseException | None:
         """Register the callbacks for *request*, or say what is wrong with it."""
-        if not isinstance(request, PollNeeded):
-            return TypeError(
-                f"dugong coroutine yielded {request!r}, expected a PollNeeded"
-            )
-        fd, mask = request
+        try:
+            fd, wanted = wait_directions(request)
+        except (TypeError, ValueError) as exc:
+            return exc
         directions = [
             direction
-            for direction, bit in ((_READ, POLLIN), (_WRITE, POLLOUT))
-            if mask & bit
+            for direction, bit in ((_READ, READABLE), (_WRITE, WRITABLE))
+            if wanted & bit
         ]
-        if not directions:
-            return ValueError(f"{request!r} waits for neither POLLIN nor POLLOUT")
         for direction in directions:
             owner = _waiters.get((id(self._dugong_loop), fd, direction))
             if owner is not None:

@@ -28,7 +28,7 @@ import sys
 from typing import TYPE_CHECKING, TypeVar
 
 from ._aio import AioFuture
-from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded
+from ._poll import READABLE, WRITABLE, PollCoroutine, wait_directions
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -93,18 +93,17 @@ async def _trio_wait(request: object) -> Exception | None:
     """Wait as *request* says; return the error to throw into the coroutine instead."""
     import trio
 
-    if not isinstance(request, PollNeeded):
-        return TypeError(f"a dugong coroutine must yield PollNeeded(fd, mask), not {request!r}")
-    fd, mask = request
     try:
-        if mask == POLLIN:
+        fd, directions = wait_directions(request)
+    except (TypeError, ValueError) as exc:
+        return exc
+    try:
+        if directions == READABLE:
             await trio.lowlevel.wait_readable(fd)
-        elif mask == POLLOUT:
+        elif directions == WRITABLE:
             await trio.lowlevel.wait_writable(fd)
-        elif mask == POLLIN | POLLOUT:
-            await _trio_wait_either(fd)
         else:
-            return ValueError(f"{request!r} is not a wait for POLLIN, POLLOUT or both")
+            await _trio_wait_either(fd)
     except Exception as exc:  # trio.BusyResourceError, a closed or invalid fd, ...
         return exc
     return None

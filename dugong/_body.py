@@ -34,7 +34,6 @@ from ._http11 import (
     MAX_HEADER_SIZE,
     MAX_LINE_SIZE,
     NO_BODY,
-    NO_FIELDS,
     UNTIL_CLOSE,
     BodyKind,
     Framing,
@@ -43,8 +42,8 @@ from ._http11 import (
     line_fault,
     parse_chunk_size,
     parse_fields,
-    without_forbidden_trailers,
 )
+from ._trailers import NO_FIELDS, without_forbidden_trailers
 
 __all__ = ["BodyReader", "HEAD_TOO_LONG", "UNLIMITED", "closed_message", "take_delimited"]
 

@@ -65,18 +65,17 @@ from ._errors import (
     ConnectionClosed,
     ConnectionTimedOut,
     ExcessBodyData,
-    network_error,
     InvalidResponse,
     ProxyError,
     StateError,
     UnsupportedResponse,
+    network_error,
 )
 from ._http11 import (
     LENGTH,
     MAX_HEADER_SIZE,
     MAX_INFORMATIONAL_RESPONSES,
     NO_BODY,
-    NO_FIELDS,
     UNTIL_CLOSE,
     BodyFollowing,
     BytesLike,
@@ -84,19 +83,18 @@ from ._http11 import (
     excerpt,
 )
 from ._net import (
-    DEFAULT_CONNECT_DELAY,
     PEER_GONE_ERRORS,
     Resolver,
     Waker,
     check_host_name,
-    co_open_tcp,
-    order_addresses,
     co_resolve,
     co_tls_handshake,
     wrap_tls,
 )
+from ._trailers import NO_FIELDS, trailer_section
 from ._observer import ConnectionObserver, Notifier, describe_subject, make_notifier
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
+from ._tcp import DEFAULT_CONNECT_DELAY, co_open_tcp, order_addresses
 from ._trace import Tracer, open_trace
 
 __all__ = ["HTTPConnection"]
@@ -596,10 +594,10 @@ class HTTPConnection:
         """*exc*, thrown into a wait by :func:`eval_coroutine`, worded to say what was *awaited* from whom.
 
         Only a timeout of so many seconds without progress is reworded, once
-        (the innermost wait knows best); others, e.g. a deadline of the
-        reactor, keep their own message.
+        (the innermost wait knows best); others, e.g. a task's deadline
+        (``TaskDeadlineExceeded``, a subclass), keep their class and message.
         """
-        if exc._described or exc.timeout is None:
+        if type(exc) is not ConnectionTimedOut or exc._described or exc.timeout is None:
             return exc
         return ConnectionTimedOut(exc.timeout, message=f"{awaited} {preposition} {exc.timeout:g} s")
 
@@ -1152,7 +1150,7 @@ class HTTPConnection:
             return
         if trailers and upload.remaining is not None:
             raise ValueError("trailers need a chunked body: send_request(..., body=BodyFollowing(None))")
-        last_chunk = _http11.trailer_section(trailers)
+        last_chunk = trailer_section(trailers)
         if upload.awaiting_100:
             raise StateError("the server has not answered the 100-continue expectation yet")
         if upload.remaining is not None:

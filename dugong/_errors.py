@@ -77,11 +77,16 @@ class ConnectionTimedOut(DugongError):
         message: the whole message instead of the default one.
     """
 
+    #: The seconds without progress after which it was raised, or None
+    #: (e.g. a task's deadline passed: see ``dugong.loop.TaskDeadlineExceeded``).
+    timeout: float | None = None
+    # Does the message say what was awaited from whom?  (The connection
+    # rewords a timeout thrown into it, once.)
+    _described = False
+
     def __init__(
         self, timeout: float | None = None, waiting_for: object = None, *, message: str | None = None
     ) -> None:
-        # Does the message say what was awaited from whom?  (The connection
-        # rewords a timeout thrown into it, once.)
         self._described = message is not None
         if message is None:
             message = "send/recv timeout exceeded"
@@ -92,8 +97,6 @@ class ConnectionTimedOut(DugongError):
             elif waiting_for is not None:
                 message += f" while waiting for {waiting_for!r}"
         super().__init__(message)
-        #: The seconds without progress after which it was raised, or None
-        #: (e.g. a deadline of the reactor passed).
         self.timeout = timeout
 
 

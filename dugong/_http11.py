@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Final, NamedTuple, TypeAlias, TypeVar
 
 from ._errors import InvalidResponse, UnsupportedResponse
-from ._headers import ResponseHeaders, field_values, headers_from_lists
+from ._headers import FIELD_VALUE_BAD, TCHAR, ResponseHeaders, field_values, headers_from_lists, validate_field
+from ._trailers import check_trailer_name
 
 __all__ = [
     "BytesLike",
@@ -58,10 +58,6 @@ __all__ = [
     "parse_chunk_size",
     "line_fault",
     "bare_lf",
-    "NOT_TRAILERS",
-    "NO_FIELDS",
-    "trailer_section",
-    "without_forbidden_trailers",
 ]
 
 #: The longest line (status line, header line or chunk-size line) accepted, in bytes.
@@ -83,39 +79,10 @@ BytesLike: TypeAlias = bytes | bytearray | memoryview
 #: Methods whose requests carry a body by definition: an absent body is sent
 #: as ``Content-Length: 0`` (RFC 9110 section 8.6).
 BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
-# RFC 9110 section 5.6.2: tchar.
-_TCHAR: Final = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# Control characters other than HTAB may not appear in a field value we send.
-_FIELD_VALUE_BAD: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _HEXDIGITS: Final = "0123456789abcdefABCDEF"
 # A chunk size of more than 15 hex digits (> 2**60 bytes) is an attack, not a file.
 _MAX_CHUNK_SIZE_DIGITS: Final = 15
 
-#: Fields that must not be sent in a trailer section (RFC 9110 section 6.5.1),
-#: lower-cased: message framing, routing, request modifiers (controls and
-#: conditionals), authentication, response control data, the fields that
-#: say how to process the content, and the connection-specific fields.
-#: A received one is dropped; sending one is refused.
-NOT_TRAILERS: Final = frozenset({
-    # framing and connection management
-    "transfer-encoding", "content-length", "trailer", "te", "connection", "keep-alive",
-    "proxy-connection", "upgrade",
-    # routing
-    "host",
-    # request modifiers: controls and conditionals
-    "cache-control", "expect", "max-forwards", "pragma", "range", "if-match", "if-none-match",
-    "if-modified-since", "if-unmodified-since", "if-range",
-    # authentication and cookies
-    "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
-    "authentication-info", "proxy-authentication-info", "set-cookie", "cookie",
-    # response control data
-    "age", "expires", "date", "location", "retry-after", "vary", "warning",
-    # how to process the content
-    "content-encoding", "content-type", "content-range",
-})  # fmt: skip
-
-#: An empty field section, shared (``ResponseHeaders`` is immutable).
-NO_FIELDS: Final = ResponseHeaders(())
 
 
 def excerpt(data: bytes | bytearray | memoryview | str, limit: int = 80) -> str:
@@ -225,7 +192,7 @@ class HTTPResponse:
 
 def validate_method(method: str) -> None:
     """Raise :exc:`ValueError` unless *method* is an RFC 9110 token."""
-    if not isinstance(method, str) or not method or method.strip(_TCHAR):
+    if not isinstance(method, str) or not method or method.strip(TCHAR):
         raise ValueError(f"HTTP method must be a token (RFC 9110 section 5.6.2), not {method!r}")
 
 
@@ -242,60 +209,6 @@ def validate_target(target: str) -> None:
             "request target may only contain visible ASCII characters"
             f" (percent-encode the others), not {target!r}"
         )
-
-
-def validate_field(name: str, value: str) -> None:
-    """Raise :exc:`ValueError` unless *name* is a token and *value* a safe field value.
-
-    A safe value has no control characters other than horizontal tab (in
-    particular no CR, LF or NUL, which could end the field or the head early)
-    and encodes to ISO-8859-1.
-    """
-    if not isinstance(name, str) or not name or name.strip(_TCHAR):
-        raise ValueError(f"header name must be a token (RFC 9110 section 5.6.2), not {name!r}")
-    if not isinstance(value, str):
-        raise ValueError(f"value of header {name!r} must be a str, not {value!r}")
-    if not value.isprintable() and _FIELD_VALUE_BAD.search(value):
-        raise ValueError(f"value of header {name!r} contains a control character: {value!r}")
-
-
-def check_trailer_name(name: str) -> None:
-    """Raise :exc:`ValueError` unless *name* is a token that may name a trailer field."""
-    validate_field(name, "")
-    if name.lower() in NOT_TRAILERS:
-        raise ValueError(
-            f"{name!r} must not be sent as a trailer field (RFC 9110 section 6.5.1):"
-            " send it in the header section"
-        )
-
-
-def trailer_section(trailers: Mapping[str, str] | None) -> bytes:
-    """The last chunk of a chunked body with *trailers*: ``0 CRLF``, the fields, ``CRLF``.
-
-    Raises:
-        ValueError: a name must not be a trailer, is not a token, or a value
-            has a control character or does not encode to ISO-8859-1.
-    """
-    if not trailers:
-        return b"0\r\n\r\n"
-    lines = ["0"]
-    for name, value in trailers.items():
-        check_trailer_name(name)
-        validate_field(name, value)
-        lines.append(f"{name}: {value}")
-    lines.append("\r\n")
-    try:
-        return "\r\n".join(lines).encode("latin-1")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"trailer values must be encodable as ISO-8859-1: {exc}") from None
-
-
-def without_forbidden_trailers(fields: ResponseHeaders) -> tuple[ResponseHeaders, list[str]]:
-    """*fields* without those that must not be trailers, and the names dropped."""
-    dropped = [name for name in fields if name.lower() in NOT_TRAILERS]
-    if not dropped:
-        return fields, dropped
-    return ResponseHeaders((n, v) for n, v in fields.items() if n.lower() not in NOT_TRAILERS), dropped
 
 
 def validate_target_form(method: str, target: str) -> None:
@@ -663,7 +576,7 @@ def _field_line(line: str, what: str) -> tuple[str, str, str]:
         raise InvalidResponse(f"expected 'name: value' {what} line, got {excerpt(line)}")
     known_name = KNOWN_NAMES.get(name)
     if known_name is None:
-        if not name or name.strip(_TCHAR):
+        if not name or name.strip(TCHAR):
             raise InvalidResponse(
                 f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
             )
@@ -816,7 +729,7 @@ def parse_chunk_size(line: bytes | bytearray) -> int:
     """
     text = bytes(line).decode("latin-1")
     size, semicolon, extensions = text.partition(";")
-    if _FIELD_VALUE_BAD.search(extensions):
+    if FIELD_VALUE_BAD.search(extensions):
         raise InvalidResponse(f"control character in a chunk extension: {excerpt(line)}")
     size = size.rstrip(" \t") if semicolon else size
     if not size or size.strip(_HEXDIGITS) or len(size.lstrip("0")) > _MAX_CHUNK_SIZE_DIGITS:

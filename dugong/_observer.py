@@ -26,7 +26,7 @@ The order of events on one connection::
 
 Every ``connect_started`` is followed by exactly one of ``connect_finished``,
 ``connect_failed`` and ``connect_abandoned`` for the same address (attempts
-overlap: see Happy Eyeballs in :func:`dugong._net.co_open_tcp`), and every
+overlap: see Happy Eyeballs in :func:`dugong._tcp.co_open_tcp`), and every
 ``connect_finished`` by exactly one ``connection_closed``.  When the
 connection is opened again, the sequence starts again.
 """

@@ -35,6 +35,17 @@ class PollNeeded(NamedTuple):
     *mask* is in :func:`select.poll` terms: :data:`POLLIN`, :data:`POLLOUT` or
     both or-ed together.  A :class:`PollNeeded` is a tuple ``(fd, mask)``, so
     it can be unpacked or compared like one.
+
+    **The same object means the same socket.**  A coroutine that yields the
+    very same :class:`PollNeeded` object (``is``, not ``==``) twice promises
+    that it still waits on the same open file: it has not closed the fd in
+    between, nor got a new socket with the same fd number.  A runner may rely
+    on this: :mod:`dugong.loop` keeps a woken task's registration with the
+    selector while its coroutine runs and takes it back, without a system
+    call, when the coroutine yields the same object again.  So make a new
+    :class:`PollNeeded` for every new socket (as :class:`~dugong.HTTPConnection`
+    does, once per socket), and never yield one made for a socket that has
+    since been closed.  Equal values prove nothing: fd numbers are reused.
     """
 
     fd: int
@@ -72,6 +83,61 @@ class PollNeeded(NamedTuple):
         wait = None if timeout is None else max(0.0, timeout)
         ready = select.select(readers, writers, fds, wait)
         return any(ready)
+
+
+#: Direction bits of :func:`wait_directions`: the fd is to become readable,
+#: writable, or (both bits) either.  They have the values of
+#: ``selectors.EVENT_READ`` and ``selectors.EVENT_WRITE`` (a test pins that),
+#: so :mod:`dugong.loop` hands them to its selector as they are.
+READABLE: Final[int] = 1
+WRITABLE: Final[int] = 2
+
+# The one table from poll masks to directions.
+_DIRECTIONS: Final[dict[int, int]] = {
+    POLLIN: READABLE,
+    POLLOUT: WRITABLE,
+    POLLIN | POLLOUT: READABLE | WRITABLE,
+}
+
+
+def mask_directions(mask: int) -> int:
+    """Translate a poll mask into direction bits (:data:`READABLE`, :data:`WRITABLE`).
+
+    Raises:
+        ValueError: *mask* is empty or has bits other than ``POLLIN`` and
+            ``POLLOUT``.
+    """
+    try:
+        return _DIRECTIONS[mask]
+    except (KeyError, TypeError):
+        raise _bad_mask(mask) from None
+
+
+def wait_directions(request: object) -> tuple[int, int]:
+    """Check what a dugong coroutine yielded; say which fd it waits on, and for what.
+
+    The one check of every runner (:mod:`dugong.loop`'s tasks,
+    :class:`~dugong.AioFuture`, :func:`~dugong.run_async` under trio): a
+    runner throws the exception into the coroutine at its ``yield``.
+
+    Returns:
+        ``(fd, directions)``, *directions* being :data:`READABLE`,
+        :data:`WRITABLE` or both.
+
+    Raises:
+        TypeError: *request* is not a :class:`PollNeeded`.
+        ValueError: its mask is not ``POLLIN``, ``POLLOUT`` or both.
+    """
+    if not isinstance(request, PollNeeded):
+        raise TypeError(f"a dugong coroutine must yield PollNeeded(fd, mask), not {request!r}")
+    try:  # (mask_directions inlined: this runs at every wait of every task)
+        return request.fd, _DIRECTIONS[request.mask]
+    except (KeyError, TypeError):
+        raise _bad_mask(request.mask) from None
+
+
+def _bad_mask(mask: object) -> ValueError:
+    return ValueError(f"poll mask {mask!r} is not POLLIN ({POLLIN}), POLLOUT ({POLLOUT}) or both")
 
 
 # What a timeout says was awaited (a dugong connection words it better: it

@@ -143,7 +143,7 @@ def test_bad_yield_gets_a_type_error() -> None:
     async def main() -> str:
         return await AioFuture(crt())
 
-    assert "expected a PollNeeded" in asyncio.run(main())
+    assert "must yield PollNeeded(fd, mask), not 'nonsense'" in asyncio.run(main())
 
 
 def test_uncaught_type_error_becomes_the_future_exception() -> None:
@@ -153,22 +153,24 @@ def test_uncaught_type_error_becomes_the_future_exception() -> None:
     async def main() -> None:
         await AioFuture(crt())
 
-    with pytest.raises(TypeError, match="yielded 42"):
+    with pytest.raises(TypeError, match="must yield PollNeeded.*not 42"):
         asyncio.run(main())
 
 
-def test_mask_without_pollin_or_pollout_gets_a_value_error(
-    pair: tuple[socket.socket, socket.socket],
+@pytest.mark.parametrize("mask", [0, POLLIN | 0x400])
+def test_mask_other_than_pollin_pollout_or_both_gets_a_value_error(
+    pair: tuple[socket.socket, socket.socket], mask: int
 ) -> None:
+    """The rule of every runner (dugong._poll.wait_directions): other bits are refused too."""
     a, _ = pair
 
     def crt() -> PollCoroutine[None]:
-        yield PollNeeded(a.fileno(), 0)
+        yield PollNeeded(a.fileno(), mask)
 
     async def main() -> None:
         await AioFuture(crt())
 
-    with pytest.raises(ValueError, match="neither POLLIN nor POLLOUT"):
+    with pytest.raises(ValueError, match=f"poll mask {mask} is not POLLIN"):
         asyncio.run(main())
 
 

@@ -162,8 +162,8 @@ def test_a_second_waiter_in_one_direction_gets_trios_busy_error(pair: Pair) -> N
     ("yielded", "error", "match"),
     [
         ((3, POLLIN), TypeError, "must yield PollNeeded"),
-        (PollNeeded(0, 0), ValueError, "not a wait for POLLIN, POLLOUT or both"),
-        (PollNeeded(0, 4096), ValueError, "not a wait for POLLIN, POLLOUT or both"),
+        (PollNeeded(0, 0), ValueError, "poll mask 0 is not POLLIN .*, POLLOUT .* or both"),
+        (PollNeeded(0, 4096), ValueError, "poll mask 4096 is not POLLIN .*, POLLOUT .* or both"),
     ],
 )
 def test_mistakes_are_thrown_into_the_coroutine(yielded: object, error: type[Exception], match: str) -> None:

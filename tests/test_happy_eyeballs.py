@@ -26,15 +26,24 @@ from dugong import (
     NetworkError,
     is_temp_network_error,
 )
-from dugong._net import (
-    DEFAULT_CONNECT_DELAY,
-    AddrInfo,
-    co_open_tcp,
-    order_addresses,
-)
+from dugong._net import AddrInfo
 from dugong._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
-from tests.servers.raw import RawServer, RawServerFactory, make_response, read_request, send_all
-from tests.test_net import HAS_IPV6, _addr, _closed_port, _open_fds, full_listener, needs_ipv6
+from dugong._tcp import DEFAULT_CONNECT_DELAY, co_open_tcp, order_addresses
+from tests.servers.raw import (
+    RawServer,
+    RawServerFactory,
+    make_response,
+    read_request,
+    send_all,
+)
+from tests.test_net import (
+    HAS_IPV6,
+    _addr,
+    _closed_port,
+    _open_fds,
+    full_listener,
+    needs_ipv6,
+)
 
 
 @contextmanager
@@ -307,13 +316,13 @@ def test_many_concurrent_connects_share_one_alarm_thread(raw_server: RawServerFa
 
 
 def test_the_alarm_thread_is_replaced_after_fork(raw_server: RawServerFactory) -> None:
-    from dugong import _net
+    from dugong import _tcp
 
     server = raw_server(lambda conn: None)
     with blackhole() as silent:
         sock = eval_coroutine(co_open_tcp([_v4(silent), _v4((server.host, server.port))], delay=0.05), 10)
         sock.close()
-        clock = _net._alarm_clock
+        clock = _tcp._alarm_clock
         assert clock is not None
         read, write = os.pipe()
         pid = os.fork()
@@ -321,7 +330,7 @@ def test_the_alarm_thread_is_replaced_after_fork(raw_server: RawServerFactory) -
             try:
                 child = eval_coroutine(co_open_tcp([_v4(silent), _v4((server.host, server.port))], delay=0.05), 5)
                 child.close()
-                ok = _net._alarm_clock is not clock
+                ok = _tcp._alarm_clock is not clock
                 os.write(write, b"1" if ok else b"0")
             finally:
                 os._exit(0)

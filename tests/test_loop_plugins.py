@@ -138,10 +138,10 @@ def test_only_overridden_hooks_are_called(reactor: Reactor) -> None:
     duck = DuckTyped()
     reactor.add_plugin(only)
     reactor.add_plugin(duck)  # type: ignore[arg-type]
-    assert [p for p, _, _ in reactor._h_task_finished] == [only]
-    assert [p for p, _, _ in reactor._h_after_iteration] == [only, duck][1:]
-    assert reactor._h_task_resumed == ()
-    assert reactor._h_before_iteration == ()
+    assert [p for p, _, _ in reactor._hooks.task_finished] == [only]
+    assert [p for p, _, _ in reactor._hooks.after_iteration] == [only, duck][1:]
+    assert reactor._hooks.task_resumed == ()
+    assert reactor._hooks.before_iteration == ()
 
     def quick() -> PollCoroutine[int]:
         return 1
@@ -216,7 +216,7 @@ def test_a_plugin_that_raises_in_two_hooks_of_one_event_is_removed_once(
     with caplog.at_level(logging.ERROR, logger="dugong.loop"):
         reactor.run_once(0)
     assert len(caplog.records) == 1
-    assert reactor._h_after_iteration[0][0] is not broken
+    assert reactor._hooks.after_iteration[0][0] is not broken
 
 
 def test_a_plugin_that_removes_itself_and_then_raises(
@@ -232,7 +232,7 @@ def test_a_plugin_that_removes_itself_and_then_raises(
     with caplog.at_level(logging.ERROR, logger="dugong.loop"):
         reactor.run_once(0)
     assert len(caplog.records) == 1
-    assert reactor._plugins == []
+    assert reactor._hooks.plugins == []
 
 
 def test_default_hooks_do_nothing() -> None:
@@ -254,7 +254,7 @@ def test_default_hooks_do_nothing() -> None:
         plugin.before_iteration(None)
         plugin.after_iteration(0)
         reactor.add_plugin(plugin)
-        assert reactor._h_task_spawned == reactor._h_after_iteration == ()
+        assert reactor._hooks.task_spawned == reactor._hooks.after_iteration == ()
         assert reactor.run_until_complete(task) is None
 
 

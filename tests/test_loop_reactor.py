@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dugong import POLLIN, POLLOUT
+from dugong import POLLIN, POLLOUT, PollCoroutine
 from dugong.loop import (
     Handle,
     Interest,
     Plugin,
     Reactor,
     ResourceBusy,
+    Task,
     TimerHandle,
     events_to_poll_mask,
     poll_mask_to_events,
@@ -285,7 +286,7 @@ def test_timer_cancelled_after_it_was_queued_does_not_run(
     reactor: Reactor, clock: FakeClock
 ) -> None:
     seen: list[str] = []
-    second = TimerHandle(0, lambda: None, reactor)
+    second = TimerHandle(0, lambda: None, reactor._timers)
 
     def first() -> None:
         seen.append("first")
@@ -296,7 +297,7 @@ def test_timer_cancelled_after_it_was_queued_does_not_run(
     clock.advance(1)
     reactor.run_once(0)
     assert seen == ["first"]
-    assert reactor._cancelled_timers == 0
+    assert reactor._timers.cancelled == 0
 
 
 def test_cancelled_timer_behind_a_live_one_is_skipped_when_due(
@@ -309,8 +310,8 @@ def test_cancelled_timer_behind_a_live_one_is_skipped_when_due(
     clock.advance(5)
     reactor.run_once(0)
     assert seen == ["live", "also live"]
-    assert reactor._cancelled_timers == 0
-    assert reactor._timers == []
+    assert reactor._timers.cancelled == 0
+    assert len(reactor._timers) == 0
 
 
 def test_timeout_is_zero_when_something_is_ready_else_until_the_next_timer(
@@ -362,14 +363,14 @@ def test_cancelled_timers_are_purged_from_a_large_heap(
     handles = [reactor.call_later(i + 1, lambda: None) for i in range(300)]
     for handle in handles[:250]:
         handle.cancel()
-    assert reactor._cancelled_timers == 250
+    assert reactor._timers.cancelled == 250
     reactor.run_once(0)
     assert len(reactor._timers) == 50
-    assert reactor._cancelled_timers == 0
+    assert reactor._timers.cancelled == 0
     assert reactor.next_timeout() == pytest.approx(251)
     # A handle purged from the heap may be cancelled again harmlessly.
     handles[0].cancel()
-    assert reactor._cancelled_timers == 0
+    assert reactor._timers.cancelled == 0
 
 
 def test_cancelled_timers_at_the_top_of_a_small_heap_are_dropped(
@@ -380,7 +381,7 @@ def test_cancelled_timers_at_the_top_of_a_small_heap_are_dropped(
     first.cancel()
     assert reactor.next_timeout() == 2
     assert len(reactor._timers) == 1
-    assert reactor._cancelled_timers == 0
+    assert reactor._timers.cancelled == 0
 
 
 # ------------------------------------------------------------ fd slots
@@ -442,7 +443,7 @@ def test_reader_and_writer_share_an_fd(
     assert seen == ["r", "w", "w"]
     reactor.remove_writer(fd)
     assert reactor.interest() == Interest((), (), None)
-    assert fd not in reactor._slots
+    assert fd not in reactor._fds.records
     # The fd can be registered afresh once both slots are empty.
     reactor.add_reader(fd, lambda: seen.append("again"))
     reactor.run_once(0)
@@ -576,6 +577,11 @@ def test_run_once_is_not_reentrant(reactor: Reactor) -> None:
     assert not reactor.is_running()
 
 
+def never_waits() -> PollCoroutine[int]:
+    return 1
+    yield  # pragma: no cover - a generator that returns at once
+
+
 def test_closed_reactor_refuses_everything(clock: FakeClock) -> None:
     reactor = Reactor(clock=clock)
     reactor.call_later(1, lambda: None)
@@ -592,6 +598,8 @@ def test_closed_reactor_refuses_everything(clock: FakeClock) -> None:
         lambda: reactor.add_writer(0, lambda: None),
         lambda: reactor.run_once(0),
         lambda: reactor.process_ready(),
+        lambda: reactor.spawn(never_waits()),
+        lambda: Task(reactor, never_waits()),  # made directly, not by spawn()
     ):
         with pytest.raises(RuntimeError, match="closed"):
             call()

@@ -174,7 +174,7 @@ def test_a_task_cancelled_by_someone_else_fails_the_run(socks: Callable[[], sock
 
         def assassin() -> PollCoroutine[int]:
             yield PollNeeded(socks().fileno(), POLLOUT)
-            for task in list(reactor._tasks):
+            for task in list(reactor.task_host.tasks):
                 if "victim" in task.name:
                     task.cancel()
                     tasks.append(task)
@@ -205,7 +205,7 @@ def test_keyboard_interrupt_cancels_the_others_and_propagates(socks: Callable[[]
         with pytest.raises(KeyboardInterrupt):
             run_all([writable_forever(socks(), log), interrupted()], reactor=reactor)
         assert log == ["closed"]
-        assert reactor._tasks == {}
+        assert reactor.task_host.tasks == {}
 
 
 def test_keyboard_interrupt_from_a_plain_callback_cancels_the_tasks(
@@ -221,7 +221,56 @@ def test_keyboard_interrupt_from_a_plain_callback_cancels_the_tasks(
         with pytest.raises(KeyboardInterrupt):
             run_all([writable_forever(socks(), log), writable_forever(socks(), log)], reactor=reactor)
         assert log == ["closed", "closed"]
-        assert reactor._tasks == {}
+        assert reactor.task_host.tasks == {}
+
+
+def test_an_interrupted_run_all_leaves_no_stop_behind(socks: Callable[[], socket.socket]) -> None:
+    """run_all ends its run_forever() with a stop() it schedules; an interruption cancels it."""
+    log: list[str] = []
+
+    def interrupted() -> PollCoroutine[int]:
+        yield PollNeeded(socks().fileno(), POLLOUT)
+        raise KeyboardInterrupt
+
+    with Reactor() as reactor:
+        with pytest.raises(KeyboardInterrupt):
+            run_all([writable_forever(socks(), log), interrupted()], reactor=reactor)
+        ticks: list[int] = []
+
+        def tick() -> None:
+            ticks.append(1)
+            if len(ticks) < 3:
+                reactor.call_soon(tick)
+            else:
+                reactor.stop()
+
+        reactor.call_soon(tick)
+        reactor.run_forever()  # not ended after one iteration by a stop() left behind
+        assert ticks == [1, 1, 1]
+
+
+def test_stop_does_not_end_run_all_and_is_consumed(socks: Callable[[], socket.socket]) -> None:
+    def stopper(reactor: Reactor) -> PollCoroutine[int]:
+        reactor.stop()
+        yield PollNeeded(socks().fileno(), POLLOUT)
+        reactor.stop()
+        return 1
+
+    with Reactor() as reactor:
+        reactor.stop()  # before, too
+        assert run_all([stopper(reactor), writable_steps(socks(), 5, 7, [])], reactor=reactor) == [1, 7]
+        ticks: list[int] = []
+
+        def tick() -> None:
+            ticks.append(1)
+            if len(ticks) < 3:
+                reactor.call_soon(tick)
+            else:
+                reactor.stop()
+
+        reactor.call_soon(tick)
+        reactor.run_forever()  # no stop() from run_all's time is pending
+        assert ticks == [1, 1, 1]
 
 
 def test_given_reactor_is_used_and_left_open(socks: Callable[[], socket.socket]) -> None:

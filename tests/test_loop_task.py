@@ -6,6 +6,7 @@ the fake clock forward by the timeout it was given: no test sleeps.
 
 from __future__ import annotations
 
+import pickle
 import selectors
 import socket
 from collections.abc import Callable, Generator, Iterator
@@ -24,6 +25,7 @@ from dugong.loop import (
     ResourceBusy,
     Task,
     TaskCancelled,
+    TaskDeadlineExceeded,
 )
 
 Pair = tuple[socket.socket, socket.socket]
@@ -752,13 +754,37 @@ def test_deadline_throws_connection_timed_out_into_the_coroutine(
             raise
         return "data"  # pragma: no cover
 
-    task = reactor.spawn(patient(), deadline=start + 30)
+    task = reactor.spawn(patient(), deadline=start + 30, name="patient")
     assert task.deadline == start + 30
-    with pytest.raises(ConnectionTimedOut, match=r"deadline 1030 .* while waiting for PollNeeded"):
+    with pytest.raises(TaskDeadlineExceeded) as raised:
         reactor.run_until_complete(task)
     assert clock.now == start + 30
-    assert len(seen) == 1
+    assert len(seen) == 1 and seen[0] is raised.value
+    # Its own class, a ConnectionTimedOut, saying how many seconds (not the
+    # reactor clock's reading) and what the task waited for (not an fd number).
+    error = raised.value
+    assert isinstance(error, ConnectionTimedOut)
+    assert str(error) == "task 'patient' passed its deadline of 30 s while waiting to read"
+    assert (error.seconds, error.task_name) == (30, "patient")
+    assert error.waiting_for == PollNeeded(a.fileno(), POLLIN)
     assert reactor.interest()[:2] == ((), ())
+
+
+@pytest.mark.parametrize(
+    ("mask", "words"),
+    [(POLLOUT, " while waiting to write"), (POLLIN | POLLOUT, " while waiting to read or write")],
+)
+def test_deadline_message_names_the_direction(mask: int, words: str) -> None:
+    error = TaskDeadlineExceeded(2.5, "t", PollNeeded(7, mask))
+    assert str(error) == "task 't' passed its deadline of 2.5 s" + words
+    assert str(TaskDeadlineExceeded(1, "t")) == "task 't' passed its deadline of 1 s"
+
+
+def test_deadline_error_survives_pickling() -> None:
+    error = TaskDeadlineExceeded(2.5, "t", PollNeeded(7, POLLIN))
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is TaskDeadlineExceeded and str(copy) == str(error)
+    assert copy.waiting_for == PollNeeded(7, POLLIN)
 
 
 def test_deadline_is_cancelled_when_the_task_finishes_first(
@@ -891,7 +917,7 @@ def test_waiting_again_for_the_same_pollneeded_keeps_the_registration(
             b.send(bytes([byte]))
             reactor.run_once(1)
         assert task.result() == b"hello"
-        assert not reactor._slots  # the last registration was released
+        assert not reactor._fds.records  # the last registration was released
     fd = a.fileno()
     assert selector.changes == [("register", fd), ("unregister", fd)]
 
@@ -986,4 +1012,4 @@ def test_a_parked_fd_taken_by_another_registration_in_the_same_iteration(
     reactor.run_once(0)
     assert calls == ["read"]
     assert reactor.remove_reader(a.fileno())
-    assert not reactor._slots
+    assert not reactor._fds.records

@@ -22,7 +22,7 @@ from typing import TypeVar
 import pytest
 import trustme
 
-from dugong import _net
+from dugong import DNS_TEST_HOSTNAMES, _net
 from dugong._errors import (
     ConnectionClosed,
     ConnectionTimedOut,
@@ -34,11 +34,9 @@ from dugong._errors import (
     StateError,
     UnsupportedResponse,
 )
-from dugong import DNS_TEST_HOSTNAMES
 from dugong._net import (
     PEER_GONE_ERRORS,
     AddrInfo,
-    co_open_tcp,
     co_resolve,
     co_tls_handshake,
     default_resolver,
@@ -46,6 +44,7 @@ from dugong._net import (
     wrap_tls,
 )
 from dugong._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
+from dugong._tcp import co_open_tcp
 from tests.servers.raw import RawServerFactory
 
 _T = TypeVar("_T")

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from dugong import BodyFollowing, ConnectionTimedOut, HTTPConnection, eval_coroutine
+from dugong.loop import Reactor, TaskDeadlineExceeded
 from tests.servers.raw import RawServerFactory, make_response, read_request, send_all
 from tests.test_happy_eyeballs import blackhole
 
@@ -119,3 +120,15 @@ def test_read_raw_says_from_whom(raw_server: RawServerFactory) -> None:
         go.set()
         conn.timeout = 10
         assert conn.read_raw(10) == b"hi"
+
+
+def test_a_task_deadline_keeps_its_class_and_message(raw_server: RawServerFactory) -> None:
+    host, port, go = _released(raw_server, b"", make_response(200, b"late"))
+    with HTTPConnection(host, port, timeout=10) as conn, Reactor() as reactor:
+        conn.send_request("GET", "/")
+        task = reactor.spawn(conn.co_read_response(), timeout=0.2, name="slow")
+        with pytest.raises(TaskDeadlineExceeded, match=r"task 'slow' passed its deadline of 0\.\d+ s while waiting to read"):
+            reactor.run_until_complete(task)
+        go.set()
+        assert conn.read_response().status == 200  # nothing was consumed
+        assert conn.readall() == b"late"

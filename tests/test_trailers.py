@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dugong import BodyFollowing, ConnectionClosed, HTTPConnection, HTTPResponse, StateError
-from dugong._http11 import CHUNKED, NOT_TRAILERS, Framing
+from dugong._http11 import CHUNKED, Framing
+from dugong._trailers import NOT_TRAILERS
 from tests.servers.nginx import NginxServer
 from tests.servers.raw import RawRequest, RawServerFactory, make_response, read_request, send_all
 from tests.test_body_reader import read_body

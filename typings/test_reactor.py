@@ -42,6 +42,7 @@ from dugong.loop import (
     ReturnWhen,
     Task,
     TaskCancelled,
+    TaskDeadlineExceeded,
     TaskState,
     TimerHandle,
     events_to_poll_mask,
@@ -177,8 +178,15 @@ def errors(reactor: Reactor, task: Task[bytes]) -> None:
     except ResourceBusy as exc:
         assert_type(exc.fd, int)
         assert_type(exc.direction, str)
+    except TaskDeadlineExceeded as exc:
+        assert_type(exc.seconds, float)
+        assert_type(exc.task_name, str)
+        assert_type(exc.waiting_for, PollNeeded | None)
     except ConnectionTimedOut:
         pass
+    late: ConnectionTimedOut = TaskDeadlineExceeded(2.5, "co_get#1", PollNeeded(3, POLLIN))
+    print(late)
+    TaskDeadlineExceeded("2.5 s", "co_get#1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     try:
         reactor.add_reader(0, reactor.stop)
     except DugongError as exc:

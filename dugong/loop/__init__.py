@@ -6,16 +6,12 @@ module.  See the chapter on the reactor in the documentation.
 
 from ._gather import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, ReturnWhen, run_all, wait
 from ._plugins import Plugin, Progress, ProgressState, Statistics, Tracer
-from ._reactor import (
-    Handle,
-    Interest,
-    Reactor,
-    ResourceBusy,
-    TimerHandle,
-    events_to_poll_mask,
-    poll_mask_to_events,
-)
-from ._task import InvalidStateError, Task, TaskCancelled, TaskState
+from ._fdtable import ResourceBusy
+from ._handles import Handle
+from ._pollers import events_to_poll_mask, poll_mask_to_events
+from ._reactor import Interest, Reactor
+from ._task import InvalidStateError, Task, TaskCancelled, TaskDeadlineExceeded, TaskState
+from ._timers import TimerHandle
 
 __all__ = [
     "ALL_COMPLETED",
@@ -33,6 +29,7 @@ __all__ = [
     "Statistics",
     "Task",
     "TaskCancelled",
+    "TaskDeadlineExceeded",
     "TaskState",
     "TimerHandle",
     "Tracer",

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final, Generic, Literal, TypeAlias, TypeVar, Union, overload
 
 from .._poll import PollCoroutine
+from ._handles import Handle
 from ._reactor import Reactor
 from ._task import Task, TaskCancelled
 
@@ -208,26 +209,29 @@ class _Gather(Generic[_T]):
         self._count = 0
         self._error: BaseException | None = None
         self._on_done = self._done  # one bound method for all tasks
+        # The call of _end, scheduled once the last task is done.
+        self._end_handle: Handle | None = None
+        self._ended = False
 
     def run(self) -> list[_T | BaseException]:
         reactor = self._reactor
         if reactor.is_running():
             raise RuntimeError("run_all() cannot run inside a running reactor")
-        reactor._check_open()
+        if reactor.is_closed():
+            raise RuntimeError("the reactor is closed")
         self._fill()
         try:
-            while self._running:
-                # stop() is for run_forever(); here it would only make every
-                # iteration non-blocking, so it is ignored.
-                reactor._stopping = False
-                reactor.run_once()
-            if reactor._ready:
-                # The done callbacks of the last tasks (run_all itself hears
-                # of a finished task at once).
-                reactor.run_once(0)
+            # Until the stop() that _done schedules when the last task is
+            # done, after the done callbacks of the last tasks (run_all
+            # itself hears of a finished task at once).  A stop() of somebody
+            # else only ends one run_forever(): it does not end run_all.
+            while self._running or self._end_handle is not None and not self._ended:
+                reactor.run_forever()
         except BaseException:
             for task in list(self._running):
                 task.cancel()
+            if self._end_handle is not None:
+                self._end_handle.cancel()  # leave no stop() behind in the reactor
             raise
         if self._error is not None:
             raise self._error
@@ -258,6 +262,17 @@ class _Gather(Generic[_T]):
             task._watcher = self._on_done
 
     def _done(self, task: Task[_T]) -> None:
+        self._note(task)
+        if not self._running and self._end_handle is None:
+            self._end_handle = self._reactor.call_soon(self._end)
+
+    def _end(self) -> None:
+        """The last task is done and so are its done callbacks (queued before this)."""
+        self._ended = True
+        self._reactor.stop()
+
+    def _note(self, task: Task[_T]) -> None:
+        """Take the outcome of a finished task; start more tasks or fail."""
         index = self._running.pop(task)
         # Reading the outcome counts as retrieving it, also when it is
         # discarded: it is not reported as never retrieved.

@@ -20,6 +20,8 @@ from .._poll import POLLIN, POLLOUT, PollNeeded
 if TYPE_CHECKING:
     from ._task import Task
 
+log: Final = logging.getLogger("dugong.loop")
+
 __all__ = ["Plugin", "Statistics", "Tracer", "Progress", "ProgressState"]
 
 #: The hook names of :class:`Plugin`, in the order of a task's life.
@@ -104,6 +106,70 @@ def overrides_hook(plugin: object, name: str) -> bool:
     """Return True if *plugin* has its own implementation of hook *name*."""
     implementation = getattr(type(plugin), name, None)
     return callable(implementation) and implementation is not getattr(Plugin, name)
+
+
+# The hooks of the plugins that define them, as (plugin, hook name, bound method).
+HookList = tuple[tuple[Plugin, str, Callable[..., None]], ...]
+
+
+class Hooks:
+    """The plugins of one reactor, and per hook the bound methods of those that override it.
+
+    A hook list is empty (and so skipped at one truth test, ``if
+    hooks.task_resumed:``) when no plugin implements that hook: the reactor
+    and its tasks pay nothing for the events nobody observes.
+    """
+
+    __slots__ = ("plugins", *HOOK_NAMES)
+
+    def __init__(self) -> None:
+        self.plugins: list[Plugin] = []
+        self.task_spawned: HookList = ()
+        self.task_suspended: HookList = ()
+        self.task_resumed: HookList = ()
+        self.task_finished: HookList = ()
+        self.before_iteration: HookList = ()
+        self.after_iteration: HookList = ()
+
+    def add(self, plugin: Plugin) -> None:
+        """Attach *plugin* (see :meth:`Reactor.add_plugin`)."""
+        if any(p is plugin for p in self.plugins):
+            raise ValueError(f"{plugin!r} is already attached to this reactor")
+        self.plugins.append(plugin)
+        self._rebuild()
+
+    def remove(self, plugin: Plugin) -> None:
+        """Detach *plugin* (see :meth:`Reactor.remove_plugin`)."""
+        for i, p in enumerate(self.plugins):
+            if p is plugin:
+                del self.plugins[i]
+                self._rebuild()
+                return
+        raise ValueError(f"{plugin!r} is not attached to this reactor")
+
+    def call(self, hooks: HookList, *args: object) -> None:
+        """Call each hook of *hooks*; a hook that raises is logged and its plugin removed."""
+        for plugin, name, hook in hooks:
+            try:
+                hook(*args)
+            except Exception:
+                log.error(
+                    "plugin %r raised in %s(); it is removed from the reactor",
+                    plugin,
+                    name,
+                    exc_info=True,
+                )
+                if any(p is plugin for p in self.plugins):
+                    self.remove(plugin)
+
+    def _rebuild(self) -> None:
+        for name in HOOK_NAMES:
+            hooks = tuple(
+                (plugin, name, getattr(plugin, name))
+                for plugin in self.plugins
+                if overrides_hook(plugin, name)
+            )
+            setattr(self, name, hooks)
 
 
 def _mask_name(mask: int) -> str:

@@ -8,9 +8,12 @@ Rules
 
 2. **Four ways in.**  Work enters the reactor only through :meth:`~Reactor.call_soon`,
    :meth:`~Reactor.call_later` / :meth:`~Reactor.call_at`, :meth:`~Reactor.add_reader`
-   and :meth:`~Reactor.add_writer`.  Tasks (``spawn``) are built on these and
-   have no back door.  Every way in returns a :class:`Handle` that can be
-   cancelled.
+   and :meth:`~Reactor.add_writer`.  Every way in returns a :class:`Handle`
+   that can be cancelled.  Tasks (``spawn``) are built on these: a task's
+   first step is a ready callback, its waits are reader and writer slots, its
+   deadline is a timer.  A task reaches the reactor through one typed door,
+   its :class:`~dugong.loop._task.TaskHost` (the fd table, the plugin hooks,
+   the registry of tasks), and otherwise through the public methods.
 
 3. **One iteration, one fixed order** (:meth:`~Reactor.run_once`, after asyncio's
    ``_run_once``):
@@ -21,7 +24,8 @@ Rules
       called, else until the earliest timer, else for as long as it takes;
    c. poll the selector for that long (an epoll selector, the default on
       Linux, for at most 128 events: the rest stay ready in the
-      kernel for the next iteration);
+      kernel for the next iteration); :meth:`~Reactor.process_ready` runs
+      the same iteration with the readiness a foreign loop found instead;
    d. queue the callbacks of the fds it reported, readers before writers;
    e. queue the timers that are due;
    f. run exactly the callbacks that are queued now, in order.  What they
@@ -58,228 +62,51 @@ Rules
    coroutine runs, taken back if the coroutine yields the very same
    ``PollNeeded`` object again (a new socket means a new object, even with
    the same fd number), and otherwise removed at the end of the iteration,
-   before the selector is polled again (:meth:`Reactor._park`).
+   before the selector is polled again (``_fdtable.py`` describes parking;
+   :class:`~dugong.PollNeeded` states the contract coroutines keep).
 
-The poll masks of :class:`~dugong.PollNeeded` (``POLLIN``, ``POLLOUT``) and the
-``selectors`` events (``EVENT_READ``, ``EVENT_WRITE``) are translated in one
-place: :func:`poll_mask_to_events` and its inverse :func:`events_to_poll_mask`.
+The rooms of the reactor
+========================
+
+* ``_handles.py``: :class:`Handle`, what every way in returns;
+* ``_timers.py``: :class:`TimerHandle` and the heap of timers (rules 3a, 3e, 7);
+* ``_fdtable.py``: the fd records with their reader and writer slots
+  (rule 4), the selector's registrations, parking (rule 9);
+* ``_pollers.py``: waiting for fds (rules 3c, 3d) with a selector, straight
+  from epoll, or with readiness a foreign loop found; the translation between
+  poll masks and ``selectors`` events;
+* ``_plugins.py``: the plugins and the per-hook lists the reactor calls;
+* ``_task.py``: tasks, and :class:`~dugong.loop._task.TaskHost`, what a task
+  needs of its reactor;
+* this module: the reactor, which owns one of each and runs the iteration.
 """
 
 from __future__ import annotations
 
 import collections
-import heapq
 import io
 import itertools
-import logging
-import os
-import select
 import selectors
 import time
 import weakref
 from collections.abc import Callable, Generator, Iterable
 from types import GeneratorType
-from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
-from .._errors import DugongError
-from .._poll import POLLIN, POLLOUT, PollCoroutine
-from ._plugins import HOOK_NAMES, Plugin, overrides_hook
+from .._poll import PollCoroutine
+from ._fdtable import EVENT_READ, EVENT_WRITE, FdTable
+from ._handles import Handle
+from ._plugins import Hooks, Plugin
+from ._pollers import ForeignPoller, OwnPoller, Poller, make_poller
+from ._task import Task, log_unretrieved
+from ._timers import TimerHandle, TimerHeap
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = [
-    "Reactor",
-    "Handle",
-    "TimerHandle",
-    "Interest",
-    "ResourceBusy",
-    "poll_mask_to_events",
-    "events_to_poll_mask",
-]
+__all__ = ["Reactor", "Interest"]
 
 _T = TypeVar("_T")
-
-log: Final = logging.getLogger("dugong.loop")
-
-EVENT_READ: Final[int] = selectors.EVENT_READ
-EVENT_WRITE: Final[int] = selectors.EVENT_WRITE
-
-# The single table between the two vocabularies; both helpers below use it.
-_POLL_TO_EVENTS: Final[dict[int, int]] = {
-    POLLIN: EVENT_READ,
-    POLLOUT: EVENT_WRITE,
-    POLLIN | POLLOUT: EVENT_READ | EVENT_WRITE,
-}
-_EVENTS_TO_POLL: Final[dict[int, int]] = {v: k for k, v in _POLL_TO_EVENTS.items()}
-
-# epoll's bits that make an fd readable, and writable: all but the other direction's.
-_EPOLL_READABLE: Final = ~getattr(select, "EPOLLOUT", 0)
-_EPOLL_WRITABLE: Final = ~getattr(select, "EPOLLIN", 0)
-
-# When more than this share of the timer heap is cancelled (and the heap is
-# not tiny), rebuild it instead of waiting for the cancelled entries to reach
-# the top.  Every finished task with a deadline leaves a cancelled timer.
-_MIN_HEAP_TO_PURGE: Final = 100
-_PURGE_FRACTION: Final = 0.5
-
-# The most fd events one iteration takes from an epoll selector.  With
-# thousands of ready connections an unbounded poll returns thousands of events
-# at once; their tuples alone then start the garbage collector's young
-# collections, which promote the objects of every waiting request, so the
-# collector's work grew with the number of connections.  Events left over stay
-# ready in the kernel, which hands them out round-robin.
-_MAX_EVENTS: Final = 128
-
-# Emptied fd records kept for reuse: an object made per wait that lives until
-# the next event outlives the collector's young generations when many
-# connections wait.
-_SPARE_SLOTS: Final = 64
-
-
-def poll_mask_to_events(mask: int) -> int:
-    """Translate a poll mask into ``selectors`` events.
-
-    Args:
-        mask: ``POLLIN``, ``POLLOUT`` or ``POLLIN | POLLOUT``, as found in
-            :attr:`PollNeeded.mask <dugong.PollNeeded.mask>`.
-
-    Returns:
-        ``EVENT_READ``, ``EVENT_WRITE`` or ``EVENT_READ | EVENT_WRITE``.
-
-    Raises:
-        ValueError: *mask* is empty or has bits other than ``POLLIN`` and
-            ``POLLOUT``.
-    """
-    try:
-        return _POLL_TO_EVENTS[mask]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"poll mask {mask!r} is not POLLIN ({POLLIN}), POLLOUT ({POLLOUT}) or both"
-        ) from None
-
-
-def events_to_poll_mask(events: int) -> int:
-    """Translate ``selectors`` events into a poll mask (the inverse of :func:`poll_mask_to_events`).
-
-    Args:
-        events: ``EVENT_READ``, ``EVENT_WRITE`` or both.
-
-    Returns:
-        ``POLLIN``, ``POLLOUT`` or ``POLLIN | POLLOUT``.
-
-    Raises:
-        ValueError: *events* is empty or has other bits.
-    """
-    try:
-        return _EVENTS_TO_POLL[events]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"selector events {events!r} are not EVENT_READ, EVENT_WRITE or both"
-        ) from None
-
-
-class ResourceBusy(DugongError):
-    """A second waiter for the same fd in the same direction.
-
-    Each fd has one reader slot and one writer slot (rule 4 of the reactor).
-    Raised by :meth:`Reactor.add_reader` and :meth:`Reactor.add_writer`; a task
-    whose coroutine yields a :class:`~dugong.PollNeeded` for a slot that is
-    taken gets this exception thrown into its coroutine.
-
-    Attributes:
-        fd: the file descriptor.
-        direction: ``"reading"`` or ``"writing"``.
-    """
-
-    def __init__(self, fd: int, direction: str, owner: object) -> None:
-        super().__init__(
-            f"fd {fd} is already waited on for {direction} by {owner!r}; "
-            f"only one reader and one writer may wait on an fd at a time"
-        )
-        self.fd = fd
-        self.direction = direction
-
-
-class Handle:
-    """A callback scheduled on a :class:`Reactor`; :meth:`cancel` keeps it from running.
-
-    Returned by :meth:`Reactor.call_soon`, :meth:`Reactor.add_reader` and
-    :meth:`Reactor.add_writer`.
-    """
-
-    __slots__ = ("_callback", "_cancelled")
-
-    def __init__(self, callback: Callable[[], object]) -> None:
-        self._callback = callback
-        self._cancelled = False
-
-    def cancel(self) -> None:
-        """Keep the callback from running (again).  Cancelling twice is harmless."""
-        self._cancelled = True
-
-    def cancelled(self) -> bool:
-        """Return True if :meth:`cancel` was called."""
-        return self._cancelled
-
-    def _run(self) -> None:
-        try:
-            self._callback()
-        except Exception:
-            log.error("exception in reactor callback %r", self._callback, exc_info=True)
-
-    def __repr__(self) -> str:
-        state = " cancelled" if self._cancelled else ""
-        return f"<{type(self).__name__}{state} {self._callback!r}>"
-
-
-class TimerHandle(Handle):
-    """A callback scheduled for a point in time, see :meth:`Reactor.call_at`."""
-
-    __slots__ = ("_when", "_reactor", "_in_heap")
-
-    def __init__(self, when: float, callback: Callable[[], object], reactor: Reactor) -> None:
-        super().__init__(callback)
-        self._when = when
-        self._reactor = reactor
-        self._in_heap = True
-
-    @property
-    def when(self) -> float:
-        """The time (on the reactor's clock) at which the callback is due."""
-        return self._when
-
-    def cancel(self) -> None:
-        """Keep the callback from running.  Cancelling twice is harmless."""
-        if not self._cancelled and self._in_heap:
-            self._reactor._cancelled_timers += 1
-        self._cancelled = True
-
-    def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]} when={self._when:g}>"
-
-
-class _FdSlots:
-    """The waiters of one fd: at most one reader and one writer (rule 4).
-
-    A task may put one handle in both slots (it waits for either).  A record
-    whose slots are empty but whose fd is still registered with the selector
-    is *parked* (see :meth:`Reactor._park`).
-    """
-
-    __slots__ = ("fd", "reader", "writer", "parked_by", "parked_for")
-
-    def __init__(self) -> None:
-        self.fd = -1
-        self.reader: Handle | None = None
-        self.writer: Handle | None = None
-        self.parked_by: object = None  # the task whose registration this is
-        self.parked_for: object = None  # the very PollNeeded it was for
-
-    def events(self) -> int:
-        return (EVENT_READ if self.reader is not None else 0) | (
-            EVENT_WRITE if self.writer is not None else 0
-        )
 
 
 class Interest(NamedTuple):
@@ -295,8 +122,51 @@ class Interest(NamedTuple):
     """How long the foreign loop may sleep at most (``None``: no limit)."""
 
 
-# The hooks of the plugins that define them, as (plugin, hook name, bound method).
-_Hooks = tuple[tuple[Plugin, str, Callable[..., None]], ...]
+class _TaskHost:
+    """The :class:`~dugong.loop._task.TaskHost` of one reactor: what its tasks need of it."""
+
+    __slots__ = ("reactor", "fds", "hooks", "_ready", "tasks", "unretrieved")
+
+    def __init__(
+        self, reactor: Reactor, fds: FdTable, hooks: Hooks, ready: collections.deque[Handle]
+    ) -> None:
+        self.reactor = reactor
+        self.fds = fds
+        self.hooks = hooks
+        self._ready = ready
+        #: The unfinished tasks, in the order they were spawned.
+        self.tasks: dict[Task[object], None] = {}
+        #: The failed tasks whose exception nobody read yet, reported at close().
+        self.unretrieved: weakref.WeakSet[Task[object]] = weakref.WeakSet()
+
+    def start(self, task: Task[object], first_step: Handle) -> None:
+        if self.reactor.is_closed():
+            raise RuntimeError("the reactor is closed")
+        self._ready.append(first_step)
+        self.tasks[task] = None
+        hooks = self.hooks
+        if hooks.task_spawned:
+            hooks.call(hooks.task_spawned, task)
+
+    def finished(self, task: Task[object]) -> None:
+        self.tasks.pop(task, None)
+        hooks = self.hooks
+        if hooks.task_finished:
+            hooks.call(hooks.task_finished, task)
+
+    def failed(self, task: Task[object]) -> None:
+        self.unretrieved.add(task)
+
+    def retrieved(self, task: Task[object]) -> None:
+        self.unretrieved.discard(task)
+
+    def report_unretrieved(self) -> None:
+        """Log, once, each failed task whose exception nobody read (the reactor is closing)."""
+        for task in list(self.unretrieved):
+            error = task.exception()  # retrieves it: not logged again when collected
+            assert error is not None
+            log_unretrieved(task, error)
+        self.unretrieved.clear()
 
 
 class Reactor:
@@ -321,40 +191,18 @@ class Reactor:
         self._selector: selectors.BaseSelector = (
             selector if selector is not None else selectors.DefaultSelector()
         )
-        self._poll: Callable[[float | None], None] = self._poll_selector
-        self._epoll: select.epoll | None = None
-        # (hasattr: only Linux has epoll, and a program may hide it.)
-        if hasattr(selectors, "EpollSelector") and type(self._selector) is selectors.EpollSelector:
-            # selectors cannot limit the events per poll, so wait on the same
-            # epoll instance through an fd of our own (see _MAX_EVENTS).  The
-            # selector still keeps the registrations; a subclass, which may
-            # change select(), is used as it is.
-            self._epoll = select.epoll.fromfd(os.dup(self._selector.fileno()))
-            self._poll = self._poll_epoll
         self._clock = clock
         self._ready: collections.deque[Handle] = collections.deque()
-        self._timers: list[tuple[float, int, TimerHandle]] = []
-        self._timer_seq = itertools.count()
-        self._cancelled_timers = 0
-        self._slots: dict[int, _FdSlots] = {}
-        self._spare_slots: list[_FdSlots] = []
-        self._parked: list[_FdSlots] = []
-        self._tasks: dict[Task[object], None] = {}
-        # Failed tasks, to report those whose exception nobody read at close().
-        self._failed_tasks: weakref.WeakSet[Task[object]] = weakref.WeakSet()
+        self._timers = TimerHeap(clock)
+        self._fds = FdTable(self._selector)
+        self._poller: OwnPoller = make_poller(self._selector, self._fds.records)
+        self._hooks = Hooks()
+        # The one door through which tasks reach the reactor (see TaskHost).
+        self.task_host = _TaskHost(self, self._fds, self._hooks, self._ready)
         self._task_seq = itertools.count(1)
         self._running = False
         self._stopping = False
         self._closed = False
-        self._plugins: list[Plugin] = []
-        # Per-hook tuples, empty (and so skipped at one truth test) when no
-        # plugin implements that hook.
-        self._h_task_spawned: _Hooks = ()
-        self._h_task_suspended: _Hooks = ()
-        self._h_task_resumed: _Hooks = ()
-        self._h_task_finished: _Hooks = ()
-        self._h_before_iteration: _Hooks = ()
-        self._h_after_iteration: _Hooks = ()
 
     # ------------------------------------------------------------ the ways in
 
@@ -379,11 +227,6 @@ class Reactor:
         handle = Handle(callback)
         self._ready.append(handle)
         return handle
-
-    def _call_soon_handle(self, handle: Handle) -> None:
-        """:meth:`call_soon` for a handle made already (a task's)."""
-        self._check_open()
-        self._ready.append(handle)
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> TimerHandle:
         """Run *callback* once *delay* seconds have passed on the reactor's clock.
@@ -416,9 +259,7 @@ class Reactor:
             RuntimeError: the reactor is closed.
         """
         self._check_open()
-        handle = TimerHandle(when, callback, self)
-        heapq.heappush(self._timers, (when, next(self._timer_seq), handle))
-        return handle
+        return self._timers.push(when, callback)
 
     def add_reader(self, fd: int, callback: Callable[[], object]) -> Handle:
         """Call *callback* in every iteration in which *fd* is readable.
@@ -437,8 +278,9 @@ class Reactor:
                 negative or closed).
             RuntimeError: the reactor is closed.
         """
+        self._check_open()
         handle = Handle(callback)
-        self._add(fd, EVENT_READ, handle)
+        self._fds.add(fd, EVENT_READ, handle)
         return handle
 
     def add_writer(self, fd: int, callback: Callable[[], object]) -> Handle:
@@ -456,8 +298,9 @@ class Reactor:
             ValueError, OSError: the selector rejected *fd*.
             RuntimeError: the reactor is closed.
         """
+        self._check_open()
         handle = Handle(callback)
-        self._add(fd, EVENT_WRITE, handle)
+        self._fds.add(fd, EVENT_WRITE, handle)
         return handle
 
     def remove_reader(self, fd: int) -> bool:
@@ -469,7 +312,7 @@ class Reactor:
         Returns:
             True if *fd* had a reader.
         """
-        return self._remove(fd, EVENT_READ, None)
+        return self._fds.remove(fd, EVENT_READ, None)
 
     def remove_writer(self, fd: int) -> bool:
         """Stop watching *fd* for writability; a queued call of its callback is skipped.
@@ -480,7 +323,7 @@ class Reactor:
         Returns:
             True if *fd* had a writer.
         """
-        return self._remove(fd, EVENT_WRITE, None)
+        return self._fds.remove(fd, EVENT_WRITE, None)
 
     def spawn(
         self,
@@ -501,8 +344,8 @@ class Reactor:
             coroutine: a generator yielding :class:`~dugong.PollNeeded`, e.g.
                 ``conn.co_read_response()``.
             deadline: an absolute time on the reactor's clock.  If the task
-                is still waiting for I/O then, :exc:`dugong.ConnectionTimedOut`
-                is thrown into the coroutine.
+                is still waiting for I/O then, :exc:`TaskDeadlineExceeded`
+                (a :exc:`dugong.ConnectionTimedOut`) is thrown into the coroutine.
             timeout: the same as a deadline of ``time() + timeout``: seconds
                 from now.  Give *deadline* or *timeout*, not both.
             name: a name for logs and ``repr``; by default the coroutine's
@@ -545,26 +388,8 @@ class Reactor:
         """
         self._enter()
         try:
-            self._purge_cancelled_timers()
-            if self._ready or self._stopping:
-                wait: float | None = 0.0
-            else:
-                wait = self._until_next_timer()
-                if timeout is not None:
-                    wait = max(0.0, timeout) if wait is None else min(wait, max(0.0, timeout))
-                if wait is None and not self._slots:
-                    raise RuntimeError(
-                        "the reactor would wait forever: no callback is ready, "
-                        "no timer is pending and no fd is registered"
-                    )
-            if self._h_before_iteration:
-                self._call_hooks(self._h_before_iteration, wait)
-            self._poll(wait)
-            self._queue_due_timers()
-            try:
-                self._run_snapshot()
-            finally:
-                self._release_parked()
+            self._timers.purge_cancelled()
+            self._iterate(self._sleep_time(timeout), self._poller)
         finally:
             self._running = False
 
@@ -656,22 +481,16 @@ class Reactor:
         if self._closed:
             return
         try:
-            for task in list(self._tasks):
+            for task in list(self.task_host.tasks):
                 task.cancel()
         finally:
-            for task in list(self._failed_tasks):
-                if task._unretrieved:
-                    task._report_unretrieved()
-            self._failed_tasks.clear()
+            self.task_host.report_unretrieved()
             self._closed = True
             self._ready.clear()
             self._timers.clear()
-            self._cancelled_timers = 0
-            self._slots.clear()
-            self._parked.clear()
+            self._fds.clear()
             self._selector.close()
-            if self._epoll is not None:
-                self._epoll.close()
+            self._poller.close()
 
     def __enter__(self) -> Reactor:
         return self
@@ -699,10 +518,7 @@ class Reactor:
         Raises:
             ValueError: *plugin* is already attached.
         """
-        if any(p is plugin for p in self._plugins):
-            raise ValueError(f"{plugin!r} is already attached to this reactor")
-        self._plugins.append(plugin)
-        self._rebuild_hooks()
+        self._hooks.add(plugin)
 
     def remove_plugin(self, plugin: Plugin) -> None:
         """Detach *plugin*.
@@ -713,12 +529,7 @@ class Reactor:
         Raises:
             ValueError: *plugin* is not attached.
         """
-        for i, p in enumerate(self._plugins):
-            if p is plugin:
-                del self._plugins[i]
-                self._rebuild_hooks()
-                return
-        raise ValueError(f"{plugin!r} is not attached to this reactor")
+        self._hooks.remove(plugin)
 
     # ------------------------------------------------------------ embedding
 
@@ -731,8 +542,8 @@ class Reactor:
         """
         if self._ready:
             return 0.0
-        self._purge_cancelled_timers()
-        return self._until_next_timer()
+        self._timers.purge_cancelled()
+        return self._timers.until_next()
 
     def interest(self) -> Interest:
         """Tell a foreign event loop what to watch for the reactor.
@@ -746,8 +557,7 @@ class Reactor:
         Returns:
             The fds to watch for reading and for writing, and the timeout.
         """
-        readers = tuple(fd for fd, slots in self._slots.items() if slots.reader is not None)
-        writers = tuple(fd for fd, slots in self._slots.items() if slots.writer is not None)
+        readers, writers = self._fds.interest()
         return Interest(readers, writers, self.next_timeout())
 
     def process_ready(self, readable: Iterable[int] = (), writable: Iterable[int] = ()) -> None:
@@ -767,24 +577,8 @@ class Reactor:
         """
         self._enter()
         try:
-            self._purge_cancelled_timers()
-            if self._h_before_iteration:
-                self._call_hooks(self._h_before_iteration, 0.0)
-            # Each handle once, even if an fd is listed twice or a task's
-            # handle is both reader and writer.
-            queued: set[Handle] = set()
-            for fd_list, reading in ((readable, True), (writable, False)):
-                for fd in fd_list:
-                    slots = self._slots.get(fd)
-                    handle = None if slots is None else slots.reader if reading else slots.writer
-                    if handle is not None and handle not in queued:
-                        queued.add(handle)
-                        self._ready.append(handle)
-            self._queue_due_timers()
-            try:
-                self._run_snapshot()
-            finally:
-                self._release_parked()
+            self._timers.purge_cancelled()
+            self._iterate(0.0, ForeignPoller(self._fds.records, readable, writable))
         finally:
             self._running = False
 
@@ -816,7 +610,7 @@ class Reactor:
         state = "closed" if self._closed else "running" if self._running else "idle"
         return (
             f"<Reactor {state} ready={len(self._ready)} timers={len(self._timers)} "
-            f"fds={len(self._slots)} tasks={len(self._tasks)}>"
+            f"fds={len(self._fds)} tasks={len(self.task_host.tasks)}>"
         )
 
     # ------------------------------------------------------------- internals
@@ -831,260 +625,37 @@ class Reactor:
             raise RuntimeError("the reactor is already running (run_once is not re-entrant)")
         self._running = True
 
-    def _add(
-        self,
-        fd: int,
-        events: int,
-        handle: Handle,
-        owner: object = None,
-        request: object = None,
-        last: _FdSlots | None = None,
-    ) -> _FdSlots:
-        """Put *handle* in the slots of *fd* that *events* names (one or both directions).
-
-        A task passes itself as *owner*, the `PollNeeded` it yielded as
-        *request* and the record of its last wait as *last*, so that it can
-        take back its parked registration (without a look-up: with thousands
-        of fds the dictionary is out of the CPU's caches).
-
-        Returns:
-            The record of *fd*.
-        """
-        self._check_open()
-        if last is not None and last.parked_by is owner and last.parked_for is request:
-            # The same task waits for the very same PollNeeded again: the
-            # selector already has exactly this registration (and a record
-            # parked for this request is the record of its fd).
-            last.parked_by = last.parked_for = None
-            if events & EVENT_READ:
-                last.reader = handle
-            if events & EVENT_WRITE:
-                last.writer = handle
-            return last
-        slots = self._slots.get(fd)
-        if slots is not None and slots.parked_by is not None:
-            self._unregister(slots)
-            slots = None
-        if slots is not None:
-            busy = slots.events() & events
-            if busy:
-                current = slots.reader if busy & EVENT_READ else slots.writer
-                assert current is not None
-                # For a task's registration, name the task rather than its method.
-                owner = getattr(current._callback, "__self__", current._callback)
-                raise ResourceBusy(fd, "reading" if busy & EVENT_READ else "writing", owner)
-            self._selector.modify(fd, slots.events() | events, slots)
-        else:
-            slots = self._spare_slots.pop() if self._spare_slots else _FdSlots()
-            self._selector.register(fd, events, slots)
-            slots.fd = fd
-            self._slots[fd] = slots
-        if events & EVENT_READ:
-            slots.reader = handle
-        if events & EVENT_WRITE:
-            slots.writer = handle
-        return slots
-
-    def _remove(self, fd: int, events: int, handle: Handle | None) -> bool:
-        """Empty the slots of *fd* that *events* names, where they hold *handle* (or anything, if None).
-
-        Returns:
-            True if a slot was emptied.
-        """
-        slots = self._slots.get(fd)
-        if slots is None:
-            return False
-        reader, writer = slots.reader, slots.writer
-        if events & EVENT_READ and reader is not None and (handle is None or reader is handle):
-            slots.reader = None
-        else:
-            reader = None
-        if events & EVENT_WRITE and writer is not None and (handle is None or writer is handle):
-            slots.writer = None
-        else:
-            writer = None
-        if reader is None and writer is None:
-            return False
-        # Cancelled (rule 5) once it holds no slot: a task's handle may hold both.
-        if reader is not None and reader is not slots.writer:
-            reader.cancel()
-        if writer is not None and writer is not slots.reader:
-            writer.cancel()
-        remaining = slots.events()
-        if remaining:
-            self._selector.modify(fd, remaining, slots)
-        else:
-            self._unregister(slots)
-        return True
-
-    def _park(self, slots: _FdSlots, handle: Handle, owner: object, request: object) -> None:
-        """Empty the slots of the fd record *slots* that hold *handle*; keep the registration a while.
-
-        A task that wakes up usually waits for the same fd again before its
-        coroutine yields control: HTTPConnection yields the same PollNeeded
-        object for every read of one socket.  Its registration then stays as
-        it is, which saves two selector calls (and system calls) per wait.
-        A parked registration nobody took back is removed at the end of the
-        iteration (:meth:`_release_parked`), before the selector is polled
-        again, and at once if another registration for the fd comes.
-        Identity of the PollNeeded object, not its value, is what proves it is
-        still the same open socket: a coroutine may close its socket and get
-        a new one with the same fd number, whose PollNeeded is a new object.
-        """
-        if slots.reader is handle:
-            slots.reader = None
-        if slots.writer is handle:
-            slots.writer = None
-        handle.cancel()
-        if slots.reader is None and slots.writer is None:
-            slots.parked_by, slots.parked_for = owner, request
-            self._parked.append(slots)
-        else:
-            self._selector.modify(slots.fd, slots.events(), slots)
-
-    def _unregister(self, slots: _FdSlots) -> None:
-        """Forget the fd of *slots* (emptied or parked) and remove it from the selector."""
-        slots.parked_by = slots.parked_for = None
-        del self._slots[slots.fd]
-        try:
-            self._selector.unregister(slots.fd)
-        except (OSError, ValueError):  # pragma: no cover - a parked fd closed meanwhile
-            pass
-        if len(self._spare_slots) < _SPARE_SLOTS:
-            self._spare_slots.append(slots)
-
-    def _release_parked(self) -> None:
-        """Remove the parked registrations that no task took back in this iteration."""
-        for slots in self._parked:
-            if slots.parked_by is not None:
-                self._unregister(slots)
-        self._parked.clear()
-
-    def _until_next_timer(self) -> float | None:
-        if not self._timers:
-            return None
-        return max(0.0, self._timers[0][0] - self._clock())
-
-    def _purge_cancelled_timers(self) -> None:
-        timers = self._timers
-        if (
-            len(timers) > _MIN_HEAP_TO_PURGE
-            and self._cancelled_timers > _PURGE_FRACTION * len(timers)
-        ):
-            kept = []
-            for entry in timers:
-                if entry[2]._cancelled:
-                    entry[2]._in_heap = False
-                else:
-                    kept.append(entry)
-            heapq.heapify(kept)
-            self._timers = kept
-            self._cancelled_timers = 0
-            return
-        while timers and timers[0][2]._cancelled:
-            heapq.heappop(timers)[2]._in_heap = False
-            self._cancelled_timers -= 1
-
-    # The list of events dies in these two methods, before the callbacks run.
-
-    def _poll_selector(self, timeout: float | None) -> None:
-        """Wait up to *timeout* seconds with the selector; queue the callbacks of the ready fds."""
-        ready = self._ready
-        for key, mask in self._selector.select(timeout):
-            slots: _FdSlots = key.data
-            reader = slots.reader
-            if mask & EVENT_READ and reader is not None:
-                ready.append(reader)
-                if slots.writer is reader:
-                    continue  # one task waiting for either: wake it once
-            if mask & EVENT_WRITE and slots.writer is not None:
-                ready.append(slots.writer)
-
-    def _poll_epoll(self, timeout: float | None) -> None:
-        """Like :meth:`_poll_selector`, straight from epoll and at most _MAX_EVENTS events."""
-        assert self._epoll is not None
-        ready = self._ready
-        slots_of = self._slots.get
-        # (epoll rounds a timeout up to whole milliseconds itself.)
-        for fd, mask in self._epoll.poll(timeout, _MAX_EVENTS):
-            slots = slots_of(fd)
-            if slots is None:
-                continue  # the kernel kept the registration of an fd closed unremoved
-            # As in selectors: an error or hang-up wakes both directions.
-            reader = slots.reader
-            if mask & _EPOLL_READABLE and reader is not None:
-                ready.append(reader)
-                if slots.writer is reader:
-                    continue
-            if mask & _EPOLL_WRITABLE and slots.writer is not None:
-                ready.append(slots.writer)
-
-    def _queue_due_timers(self) -> None:
-        timers = self._timers
-        if not timers:
-            return
-        now = self._clock()
-        while timers and timers[0][0] <= now:
-            handle = heapq.heappop(timers)[2]
-            handle._in_heap = False
-            if handle._cancelled:
-                self._cancelled_timers -= 1
-            else:
-                self._ready.append(handle)
-
-    def _run_snapshot(self) -> None:
-        ready = self._ready
-        ran = 0
-        for _ in range(len(ready)):
-            handle = ready.popleft()
-            if not handle._cancelled:
-                handle._run()
-                ran += 1
-        if self._h_after_iteration:
-            self._call_hooks(self._h_after_iteration, ran)
-
-    def _rebuild_hooks(self) -> None:
-        hooks: dict[str, _Hooks] = {
-            name: tuple(
-                (plugin, name, getattr(plugin, name))
-                for plugin in self._plugins
-                if overrides_hook(plugin, name)
+    def _sleep_time(self, timeout: float | None) -> float | None:
+        """Step b of rule 3: how long :meth:`run_once` may sleep (None: until an fd is ready)."""
+        if self._ready or self._stopping:
+            return 0.0
+        wait = self._timers.until_next()
+        if timeout is not None:
+            wait = max(0.0, timeout) if wait is None else min(wait, max(0.0, timeout))
+        if wait is None and not self._fds:
+            raise RuntimeError(
+                "the reactor would wait forever: no callback is ready, "
+                "no timer is pending and no fd is registered"
             )
-            for name in HOOK_NAMES
-        }
-        self._h_task_spawned = hooks["task_spawned"]
-        self._h_task_suspended = hooks["task_suspended"]
-        self._h_task_resumed = hooks["task_resumed"]
-        self._h_task_finished = hooks["task_finished"]
-        self._h_before_iteration = hooks["before_iteration"]
-        self._h_after_iteration = hooks["after_iteration"]
+        return wait
 
-    def _call_hooks(self, hooks: _Hooks, *args: object) -> None:
-        for plugin, name, hook in hooks:
-            try:
-                hook(*args)
-            except Exception:
-                log.error(
-                    "plugin %r raised in %s(); it is removed from the reactor",
-                    plugin,
-                    name,
-                    exc_info=True,
-                )
-                if any(p is plugin for p in self._plugins):
-                    self.remove_plugin(plugin)
-
-    # Called by Task.
-    def _task_spawned(self, task: Task[object]) -> None:
-        self._tasks[task] = None
-        if self._h_task_spawned:
-            self._call_hooks(self._h_task_spawned, task)
-
-    def _task_finished(self, task: Task[object]) -> None:
-        self._tasks.pop(task, None)
-        if self._h_task_finished:
-            self._call_hooks(self._h_task_finished, task)
-
-
-# At the end: the task module imports this one.  (The package imports this
-# module first, so the cycle always resolves here.)
-from ._task import Task  # noqa: E402
+    def _iterate(self, wait: float | None, poller: Poller) -> None:
+        """Steps c to f of rule 3, shared by :meth:`run_once` and :meth:`process_ready`."""
+        hooks = self._hooks
+        if hooks.before_iteration:
+            hooks.call(hooks.before_iteration, wait)
+        ready = self._ready
+        poller.poll(wait, ready)
+        self._timers.queue_due(ready)
+        try:
+            # Exactly the callbacks queued now; what they schedule waits.
+            ran = 0
+            for _ in range(len(ready)):
+                handle = ready.popleft()
+                if not handle._cancelled:
+                    handle._run()
+                    ran += 1
+            if hooks.after_iteration:
+                hooks.call(hooks.after_iteration, ran)
+        finally:
+            self._fds.release_parked()

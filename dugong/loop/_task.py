@@ -21,13 +21,26 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Generic, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 from .._errors import ConnectionTimedOut, DugongError
-from .._poll import PollCoroutine, PollNeeded
-from ._reactor import EVENT_READ, EVENT_WRITE, Handle, Reactor, _FdSlots, log, poll_mask_to_events
+from .._poll import READABLE, WRITABLE, PollCoroutine, PollNeeded, mask_directions, wait_directions
+from ._fdtable import FdSlots, FdTable
+from ._handles import Handle, log
+from ._plugins import Hooks
 
-__all__ = ["Task", "TaskState", "TaskCancelled", "InvalidStateError"]
+if TYPE_CHECKING:
+    from ._reactor import Reactor
+
+__all__ = [
+    "Task",
+    "TaskState",
+    "TaskCancelled",
+    "TaskDeadlineExceeded",
+    "InvalidStateError",
+    "TaskHost",
+    "log_unretrieved",
+]
 
 _T_co = TypeVar("_T_co", covariant=True)
 
@@ -41,6 +54,91 @@ class TaskCancelled(DugongError):
 
 class InvalidStateError(DugongError):
     """The task is not done yet, so it has no result or exception."""
+
+
+class TaskDeadlineExceeded(ConnectionTimedOut):
+    """A task's deadline (:meth:`Reactor.spawn`'s *deadline* or *timeout*) passed while it waited.
+
+    Thrown into the task's coroutine at its ``yield``; a
+    :exc:`~dugong.ConnectionTimedOut`, so code written for per-operation
+    timeouts catches it too.
+
+    Attributes:
+        seconds: how long the task had, from its spawning to its deadline.
+        task_name: the task's name (:attr:`Task.name`).
+        waiting_for: what the coroutine waited for, or None if it had not
+            yielded yet (e.g. its deadline had passed when it was spawned).
+    """
+
+    def __init__(self, seconds: float, task_name: str, waiting_for: PollNeeded | None = None) -> None:
+        # Not ConnectionTimedOut's message, which is worded for "no progress
+        # for N s" of one operation.
+        DugongError.__init__(self, _deadline_message(seconds, task_name, waiting_for))
+        self.seconds = seconds
+        self.task_name = task_name
+        self.waiting_for = waiting_for
+
+    def __reduce__(self) -> tuple[type[TaskDeadlineExceeded], tuple[float, str, PollNeeded | None]]:
+        return type(self), (self.seconds, self.task_name, self.waiting_for)
+
+
+def _deadline_message(seconds: float, task_name: str, waiting_for: PollNeeded | None) -> str:
+    message = f"task {task_name!r} passed its deadline of {seconds:g} s"
+    if waiting_for is None:
+        return message
+    return message + _DIRECTION_WORDS[mask_directions(waiting_for.mask)]
+
+
+_DIRECTION_WORDS: Final[dict[int, str]] = {
+    READABLE: " while waiting to read",
+    WRITABLE: " while waiting to write",
+    READABLE | WRITABLE: " while waiting to read or write",
+}
+
+
+class TaskHost(Protocol):
+    """What a task needs of the reactor that runs it: the one door between :class:`Task` and :class:`Reactor`.
+
+    A reactor hands it to the tasks it spawns (``Reactor.task_host``).
+    Everything else a task does goes through the reactor's public methods
+    (:meth:`Reactor.call_at` for its deadline, :meth:`Reactor.call_soon` for
+    done callbacks).
+    """
+
+    @property
+    def reactor(self) -> Reactor:
+        """The reactor."""
+
+    @property
+    def fds(self) -> FdTable:
+        """The reactor's fd table: a task's waits, parking and taking back (rule 9)."""
+
+    @property
+    def hooks(self) -> Hooks:
+        """The reactor's plugin hooks (``task_suspended``, ``task_resumed``)."""
+
+    def start(self, task: Task[object], first_step: Handle) -> None:
+        """Queue the first step of a new task and count it among the reactor's tasks."""
+
+    def finished(self, task: Task[object]) -> None:
+        """A task is done (its exception, if any, not yet marked unretrieved)."""
+
+    def failed(self, task: Task[object]) -> None:
+        """A done task's exception waits to be retrieved; the reactor reports it at close."""
+
+    def retrieved(self, task: Task[object]) -> None:
+        """Somebody read the exception of a task given to :meth:`failed`."""
+
+
+def log_unretrieved(task: Task[object], error: BaseException) -> None:
+    """Log the exception of *task* that nobody read: when it is collected or its reactor closes."""
+    try:
+        log.error(
+            "the exception of %r was never retrieved", task,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+    except Exception:  # pragma: no cover - logging torn down at interpreter exit
+        pass
 
 
 class Task(Generic[_T_co]):
@@ -58,7 +156,8 @@ class Task(Generic[_T_co]):
     - :exc:`~dugong.loop.ResourceBusy` if another task (or callback) already
       waits on that fd in that direction;
     - :exc:`OSError` / :exc:`ValueError` if the selector refuses the fd;
-    - :exc:`dugong.ConnectionTimedOut` when the deadline passes while it waits.
+    - :exc:`TaskDeadlineExceeded` (a :exc:`dugong.ConnectionTimedOut`) when
+      the deadline passes while it waits.
 
     If the coroutine lets the error propagate, the task fails with it; if it
     catches it and yields again, it goes on.  An exception in one task never
@@ -70,7 +169,7 @@ class Task(Generic[_T_co]):
     in the middle of an operation (request half sent, response half read) is
     in an unknown state and must be considered unusable: call
     ``conn.disconnect()`` or ``conn.reset()`` before using it again.  The same
-    holds after a deadline raised :exc:`~dugong.ConnectionTimedOut`.
+    holds after a deadline raised :exc:`TaskDeadlineExceeded`.
 
     **An exception nobody retrieved** (with :meth:`result` or
     :meth:`exception`) is logged on ``dugong.loop`` at ERROR, with its
@@ -79,7 +178,7 @@ class Task(Generic[_T_co]):
     """
 
     __slots__ = (
-        "_reactor",
+        "_host",
         "_coro",
         "_name",
         "_number",
@@ -111,14 +210,15 @@ class Task(Generic[_T_co]):
         name: str | None = None,
         number: int = 0,
     ) -> None:
-        self._reactor = reactor
+        host = reactor.task_host
+        self._host = host
         self._coro = coroutine
         self._name = name  # None: made from the coroutine's name and *number* when asked for
         self._number = number
         self._state: TaskState = "pending"
         self._waiting: PollNeeded | None = None
         self._wait_events = 0
-        self._slots: _FdSlots | None = None  # the reactor's record of the fd of the last wait
+        self._slots: FdSlots | None = None  # the fd table's record of the fd of the last wait
         # One handle for the first step and every wait (in the reader slot,
         # the writer slot or both): nothing is made per wait.
         self._handle = Handle(self._wakeup)
@@ -132,11 +232,13 @@ class Task(Generic[_T_co]):
         # done callbacks wait for the next iteration.
         self._watcher: Callable[[Task[_T_co]], None] | None = None
         self._deadline = deadline
-        reactor._call_soon_handle(self._handle)  # the first step
-        self._deadline_handle: Handle | None = (
-            None if deadline is None else reactor.call_at(deadline, self._on_deadline)
-        )
-        reactor._task_spawned(self)
+        self._deadline_handle: Handle | None = None
+        if deadline is not None:
+            seconds = max(0.0, deadline - reactor.time())
+            self._deadline_handle = reactor.call_at(
+                deadline, functools.partial(self._on_deadline, seconds)
+            )
+        host.start(self, self._handle)  # queues the first step
 
     # ------------------------------------------------------------ public API
 
@@ -151,7 +253,7 @@ class Task(Generic[_T_co]):
     @property
     def reactor(self) -> Reactor:
         """The reactor the task runs on."""
-        return self._reactor
+        return self._host.reactor
 
     @property
     def state(self) -> TaskState:
@@ -191,7 +293,8 @@ class Task(Generic[_T_co]):
             raise InvalidStateError(f"{self!r} is not done")
         if self._cancelled:
             raise TaskCancelled(f"{self!r} was cancelled")
-        self._unretrieved = False
+        if self._unretrieved:
+            self._retrieve()
         if self._exception is not None:
             raise self._exception
         return self._result
@@ -210,7 +313,8 @@ class Task(Generic[_T_co]):
             raise InvalidStateError(f"{self!r} is not done")
         if self._cancelled:
             raise TaskCancelled(f"{self!r} was cancelled")
-        self._unretrieved = False
+        if self._unretrieved:
+            self._retrieve()
         return self._exception
 
     def add_done_callback(self, callback: Callable[[Task[_T_co]], object]) -> None:
@@ -221,7 +325,7 @@ class Task(Generic[_T_co]):
                 is scheduled at once.
         """
         if self._state == "done":
-            self._reactor.call_soon(functools.partial(callback, self))
+            self._host.reactor.call_soon(functools.partial(callback, self))
         elif self._callbacks is None:
             self._callbacks = [callback]
         else:
@@ -284,20 +388,15 @@ class Task(Generic[_T_co]):
 
     def __del__(self) -> None:
         if getattr(self, "_unretrieved", False):
-            self._report_unretrieved()
+            self._unretrieved = False
+            error = self._exception
+            assert error is not None
+            log_unretrieved(self, error)
 
-    def _report_unretrieved(self) -> None:
-        """Log the exception nobody read (once): when the task is collected or its reactor closes."""
+    def _retrieve(self) -> None:
+        """Somebody read the exception: it will not be reported as never retrieved."""
         self._unretrieved = False
-        error = self._exception
-        assert error is not None
-        try:
-            log.error(
-                "the exception of %r was never retrieved", self,
-                exc_info=(type(error), error, error.__traceback__),
-            )
-        except Exception:  # pragma: no cover - logging torn down at interpreter exit
-            pass
+        self._host.retrieved(self)
 
     def _failed_with(self) -> BaseException | None:
         """The exception the coroutine raised, if any, without retrieving it."""
@@ -308,21 +407,14 @@ class Task(Generic[_T_co]):
         if request is not None:
             self._waiting = None
             assert self._slots is not None  # set with _waiting
-            self._reactor._park(self._slots, self._handle, self, request)
+            self._host.fds.park(self._slots, self._handle, request)
         self._resume(None)
 
-    def _on_deadline(self) -> None:
+    def _on_deadline(self, seconds: float) -> None:
         self._deadline_handle = None
         request = self._waiting
         self._unwait()
-        err = ConnectionTimedOut(None, request)
-        # ConnectionTimedOut words its message for a per-operation timeout;
-        # say what actually happened.
-        err.args = (
-            f"deadline {self._deadline:g} on the reactor clock passed"
-            + ("" if request is None else f" while waiting for {request!r}"),
-        )
-        self._resume(err)
+        self._resume(TaskDeadlineExceeded(seconds, self.name, request))
 
     def _unwait(self) -> None:
         """Give back the reactor slots (or the pending first step) of the task."""
@@ -330,13 +422,13 @@ class Task(Generic[_T_co]):
             self._handle.cancel()
         request = self._waiting
         if request is not None:
-            self._reactor._remove(request.fd, self._wait_events, self._handle)
+            self._host.fds.remove(request.fd, self._wait_events, self._handle)
             self._waiting = None
 
     def _resume(self, error: BaseException | None) -> None:
-        reactor = self._reactor
-        if reactor._h_task_resumed:
-            reactor._call_hooks(reactor._h_task_resumed, self)
+        hooks = self._host.hooks
+        if hooks.task_resumed:
+            hooks.call(hooks.task_resumed, self)
         self._state = "running"
         coro = self._coro
         while True:
@@ -358,28 +450,21 @@ class Task(Generic[_T_co]):
             error = self._wait(request)
             if error is None:
                 self._state = "waiting"
-                if reactor._h_task_suspended:
-                    reactor._call_hooks(reactor._h_task_suspended, self, request)
+                if hooks.task_suspended:
+                    hooks.call(hooks.task_suspended, self, request)
                 return
 
-    def _wait(self, request: object) -> Exception | None:
+    def _wait(self, request: PollNeeded) -> Exception | None:
         """Register exactly the interest of *request*; return the error to throw instead."""
-        if not isinstance(request, PollNeeded):
-            return TypeError(
-                f"{self!r}: a dugong coroutine must yield PollNeeded(fd, mask), "
-                f"not {request!r}"
-            )
         try:
-            events = poll_mask_to_events(request.mask)
-            self._slots = self._reactor._add(
-                request.fd, events, self._handle, self, request, self._slots
-            )
+            _, events = wait_directions(request)  # (its directions are selectors events)
+            # The fd table arms the handle again.  A handle queued before the
+            # last wakeup cannot still be in the reactor's queue: the queue of
+            # an iteration is run to its end, and a handle in both slots is
+            # queued once.
+            self._slots = self._host.fds.wait(request, events, self._handle, self._slots)
         except Exception as err:
             return err
-        # A handle queued before the last wakeup cannot still be in the
-        # reactor's queue: the queue of an iteration is run to its end, and a
-        # handle in both slots is queued once.
-        self._handle._cancelled = False
         self._waiting = request
         self._wait_events = events
         return None
@@ -403,16 +488,16 @@ class Task(Generic[_T_co]):
         if self._deadline_handle is not None:
             self._deadline_handle.cancel()
             self._deadline_handle = None
-        reactor = self._reactor
+        host = self._host
         if self._callbacks is not None:
             for callback in self._callbacks:
-                reactor.call_soon(functools.partial(callback, self))
+                host.reactor.call_soon(functools.partial(callback, self))
             self._callbacks = None
-        reactor._task_finished(self)
+        host.finished(self)
         # After the plugins' hooks: what a plugin reads is not retrieving it.
         if isinstance(self._exception, Exception):
             self._unretrieved = True
-            reactor._failed_tasks.add(self)
+            host.failed(self)
         watcher = self._watcher
         if watcher is not None:
             self._watcher = None
