@@ -924,7 +924,8 @@ class HTTPConnection:
             ):
                 self._pending.append(request)
                 flush = self._coalesce(head)
-                self._request_sent(method, path)
+                if self._notify is not None or log.isEnabledFor(_DEBUG):
+                    self._request_sent(method, path)
                 if flush:
                     yield from self.co_flush()
                 return
@@ -938,7 +939,8 @@ class HTTPConnection:
             if self._life not in _SENDING_ENDED:
                 self._pending.pop()  # not a byte was sent: withdraw the request
             raise
-        self._request_sent(method, path)
+        if self._notify is not None or log.isEnabledFor(_DEBUG):
+            self._request_sent(method, path)
         if isinstance(body, BodyFollowing):
             if body.length != 0 or expect100:
                 self._upload = _Upload(request, body.length, expect100)
@@ -946,7 +948,11 @@ class HTTPConnection:
             yield from self._co_send_all(data, f"sending the body of {method} {path}", continuing=True)
 
     def _request_sent(self, method: str, path: str) -> None:
-        """The head of ``method path`` went to the socket or the coalescing buffer: tell the observer and the log."""
+        """The head of ``method path`` went to the socket or the coalescing buffer: tell the observer and the log.
+
+        (Called only when one of them listens: the callers test that, to
+        spare a call per request.)
+        """
         if self._notify is not None:
             self._notify.request_sent(method, path)
         if log.isEnabledFor(_DEBUG):
@@ -1237,7 +1243,8 @@ class HTTPConnection:
             raise self._timed_out(exc, f"no answer to {described} from {self.name}") from None
         response = HTTPResponse(method, path, head.status, head.reason, head.headers, framing.length)
         self._response = response
-        self._head_read(response, head.minor_version)
+        if self._notify is not None or log.isEnabledFor(_DEBUG):
+            self._head_read(response, head.minor_version)
         self._start_body(described, head, framing, cancels=upload is not None and upload.request is request)
         return response
 
