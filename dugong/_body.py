@@ -21,6 +21,7 @@ Rules this module keeps
 
 from __future__ import annotations
 
+import logging
 from enum import IntEnum
 from typing import Final
 
@@ -42,8 +43,11 @@ from ._http11 import (
     parse_chunk_size,
     parse_fields,
 )
+from ._trailers import NO_FIELDS, without_forbidden_trailers
 
 __all__ = ["BodyReader", "HEAD_TOO_LONG", "UNLIMITED", "closed_message", "take_delimited"]
+
+log = logging.getLogger("dugong")
 
 _CRLF: Final = b"\r\n"
 #: What :meth:`BodyReader.limit` returns for a body that lasts until the server closes.
@@ -128,7 +132,7 @@ class BodyReader:
         self.left = 0
         self._next = _Next.SIZE
         #: The trailer fields of the last chunked body (RFC 9112 section 7.1.2),
-        #: None until one ended.
+        #: without those that must not be trailers; None until one ended.
         self.trailers: ResponseHeaders | None = None
 
     def start(self, framing: Framing) -> None:
@@ -216,7 +220,7 @@ class BodyReader:
             return False
         if rbuf.data.startswith(_CRLF, rbuf.start, rbuf.end):
             rbuf.skip(2)
-            self.trailers = ResponseHeaders(())
+            self.trailers = NO_FIELDS
             return True
         raw = take_delimited(rbuf, b"\r\n\r\n", "the trailer section", MAX_HEADER_SIZE, HEAD_TOO_LONG)
         if raw is None:
@@ -224,7 +228,10 @@ class BodyReader:
         fault = line_fault(raw)
         if fault is not None:
             raise InvalidResponse(f"invalid trailer section: {fault}")
-        self.trailers = parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
+        fields, dropped = without_forbidden_trailers(parse_fields(raw.decode("latin-1").split("\r\n"), "trailer"))
+        if dropped:
+            log.debug("dropped fields that must not be trailers (RFC 9110 section 6.5.1): %s", ", ".join(dropped))
+        self.trailers = fields
         return True
 
     def closed(self, rbuf: ReceiveBuffer) -> str | None:

@@ -63,6 +63,7 @@ from ._body import HEAD_TOO_LONG, BodyReader, closed_message, take_delimited
 from ._buffer import BUFFER_SIZE, ReceiveBuffer
 from ._errors import (
     ConnectionClosed,
+    ConnectionTimedOut,
     ExcessBodyData,
     InvalidResponse,
     ProxyError,
@@ -90,7 +91,8 @@ from ._net import (
     co_tls_handshake,
     wrap_tls,
 )
-from ._observer import ConnectionObserver, describe_subject, make_notifier
+from ._trailers import NO_FIELDS, trailer_section
+from ._observer import ConnectionObserver, Notifier, describe_subject, make_notifier
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
 from ._tcp import DEFAULT_CONNECT_DELAY, co_open_tcp, order_addresses
 from ._trace import Tracer, open_trace
@@ -98,6 +100,7 @@ from ._trace import Tracer, open_trace
 __all__ = ["HTTPConnection"]
 
 log = logging.getLogger("dugong")
+_DEBUG: Final = logging.DEBUG
 
 # Bodies up to this size are sent in one system call with the request head.
 _COALESCE_LIMIT: Final = 16 * 1024
@@ -301,6 +304,7 @@ class HTTPConnection:
         self._open_error = ""  # why the last attempt to open the connection failed
         self._idle_since = 0.0
         self._reader_ident = 0  # the thread that last read a response
+        self._started: _Request | None = None  # the last request told response_started
         self._reset(_Life.CLOSED, forget_requests=True)
 
     def _reset(self, life: _Life, reason: str = "", *, forget_requests: bool = False) -> None:
@@ -321,6 +325,7 @@ class HTTPConnection:
         self._reader_waits_out = False  # the reader waits for POLLIN|POLLOUT (see _coalesce)
         self._keep_alive = True
         self._close_reason = ""  # why the server ends the connection after this response
+        self._response: HTTPResponse | None = None  # the response whose body is being read
         if forget_requests:
             self._pending.clear()
             self._body.reset()
@@ -432,6 +437,10 @@ class HTTPConnection:
                 raise ConnectionClosed(self._reason)
             self._life = _Life.OPENING
             yield from self._co_open()
+        except ConnectionTimedOut as exc:
+            error = self._timed_out(exc, f"could not connect to {self._peer()}", "within")
+            self._open_error = f"the connection to {self.name} could not be opened: {error}"
+            raise error from None
         except BaseException as exc:
             self._open_error = (
                 f"the connection to {self.hostname}:{self.port} could not be opened:"
@@ -574,6 +583,28 @@ class HTTPConnection:
     def _fail_after(self, exc: ConnectionClosed | InvalidResponse | UnsupportedResponse, what: str) -> None:
         """Reading *what* failed with *exc*: the connection is not reused."""
         self._fail(str(exc) if isinstance(exc, ConnectionClosed) else f"connection closed after {what}: {exc}")
+
+    def _peer(self) -> str:
+        """``host:port``, and the proxy's when there is one (for messages)."""
+        if self.proxy is None:
+            return self.name
+        return f"{self.name} through proxy {self.proxy[0]}:{self.proxy[1]}"
+
+    def _timed_out(self, exc: ConnectionTimedOut, awaited: str, preposition: str = "for") -> ConnectionTimedOut:
+        """*exc*, thrown into a wait by :func:`eval_coroutine`, worded to say what was *awaited* from whom.
+
+        Only a timeout of so many seconds without progress is reworded, once
+        (the innermost wait knows best); others, e.g. a task's deadline
+        (``TaskDeadlineExceeded``, a subclass), keep their class and message.
+        """
+        if type(exc) is not ConnectionTimedOut or exc._described or exc.timeout is None:
+            return exc
+        return ConnectionTimedOut(exc.timeout, message=f"{awaited} {preposition} {exc.timeout:g} s")
+
+    def _body_timed_out(self, exc: ConnectionTimedOut) -> ConnectionTimedOut:
+        response = self._response
+        what = "the response" if response is None else f"the response to {response.method} {response.path}"
+        return self._timed_out(exc, f"no progress receiving the body of {what} from {self.name}")
 
     def _close_cleanly(self) -> None:
         """The server ends the connection after a complete response, and nothing is pending.
@@ -744,11 +775,13 @@ class HTTPConnection:
             if error is exc:
                 raise
             raise error from exc
-        except BaseException:
+        except BaseException as exc:
             if sent or continuing:
                 if self._tracer is not None:
                     self._tracer.sent(view[:sent])
                 self._fail(f"connection closed: interrupted after {sent} of {total} bytes of {doing}")
+            if isinstance(exc, ConnectionTimedOut) and self._life is not _Life.OPENING:
+                raise self._timed_out(exc, f"no progress {doing} to {self.name}") from None
             raise
 
     # The receiving side is written as plain methods that return either a
@@ -890,7 +923,10 @@ class HTTPConnection:
                 and self._life not in _SENDING_ENDED
             ):
                 self._pending.append(request)
-                if self._coalesce(head):
+                flush = self._coalesce(head)
+                if self._notify is not None or log.isEnabledFor(_DEBUG):
+                    self._request_sent(method, path)
+                if flush:
                     yield from self.co_flush()
                 return
             self._pending.append(request)
@@ -903,11 +939,24 @@ class HTTPConnection:
             if self._life not in _SENDING_ENDED:
                 self._pending.pop()  # not a byte was sent: withdraw the request
             raise
+        if self._notify is not None or log.isEnabledFor(_DEBUG):
+            self._request_sent(method, path)
         if isinstance(body, BodyFollowing):
             if body.length != 0 or expect100:
                 self._upload = _Upload(request, body.length, expect100)
         elif data is not None and len(data) > _COALESCE_LIMIT:
             yield from self._co_send_all(data, f"sending the body of {method} {path}", continuing=True)
+
+    def _request_sent(self, method: str, path: str) -> None:
+        """The head of ``method path`` went to the socket or the coalescing buffer: tell the observer and the log.
+
+        (Called only when one of them listens: the callers test that, to
+        spare a call per request.)
+        """
+        if self._notify is not None:
+            self._notify.request_sent(method, path)
+        if log.isEnabledFor(_DEBUG):
+            log.debug("sent %s %s to %s:%d", method, path, self.hostname, self.port)
 
     def _request_head(
         self,
@@ -934,6 +983,7 @@ class HTTPConnection:
             raise ValueError("expect100 needs body=BodyFollowing(...)")
         data = None if body is None or isinstance(body, BodyFollowing) else memoryview(body).cast("B")
         length = body.length if isinstance(body, BodyFollowing) else None
+        trailers = body.trailers if isinstance(body, BodyFollowing) else ()
         head = _http11.request_head(
             method,
             self._target_prefix + path,
@@ -943,6 +993,7 @@ class HTTPConnection:
             body_length=length,
             chunked=following and length is None,
             expect100=expect100,
+            trailers=trailers,
         )
         return head, data
 
@@ -1075,34 +1126,51 @@ class HTTPConnection:
         """Blocking twin of :meth:`co_write`."""
         eval_coroutine(self.co_write(buf), self.timeout)
 
-    def co_end_body(self) -> PollCoroutine[None]:
-        """End the request body: for a chunked body, send the last chunk.
+    def co_end_body(self, trailers: Mapping[str, str] | None = None) -> PollCoroutine[None]:
+        """End the request body: for a chunked body, send the last chunk and *trailers*.
 
         For a body of known length this only checks that all of it was
         written (it ends by itself with the last byte); without a pending body
         it does nothing.
 
+        Args:
+            trailers: trailer fields to send after a chunked body (RFC 9112
+                section 7.1.2), e.g. a checksum computed while the body was
+                written.  Validated like header fields, and refused for
+                fields that must not be trailers (RFC 9110 section 6.5.1:
+                ``Content-Length``, ``Host``, ``Authorization``, ...).
+                Announce them with ``BodyFollowing(None, trailers=names)``
+                if the server should know in advance.
+
         Raises:
-            StateError: bytes of a known-length body are still missing, or
-                the 100-continue answer has not been read yet.
+            ValueError: *trailers* are invalid, or given for a body that is
+                not chunked (nothing was sent).
+            StateError: bytes of a known-length body are still missing, the
+                100-continue answer has not been read yet, or *trailers* are
+                given but no chunked body is pending.
         """
         upload = self._upload
         if upload is None:
+            if trailers:
+                raise StateError("no chunked request body is pending: trailers were not sent")
             return
+        if trailers and upload.remaining is not None:
+            raise ValueError("trailers need a chunked body: send_request(..., body=BodyFollowing(None))")
+        last_chunk = trailer_section(trailers)
         if upload.awaiting_100:
             raise StateError("the server has not answered the 100-continue expectation yet")
         if upload.remaining is not None:
             raise StateError(f"{upload.remaining} bytes of the request body are still to be written")
         try:
-            yield from self._co_send_all(b"0\r\n\r\n", "ending a chunked body")
+            yield from self._co_send_all(last_chunk, f"ending the body of {' '.join(upload.request)}")
         except ConnectionClosed:
             self._upload = None
             raise
         self._upload = None
 
-    def end_body(self) -> None:
+    def end_body(self, trailers: Mapping[str, str] | None = None) -> None:
         """Blocking twin of :meth:`co_end_body`."""
-        eval_coroutine(self.co_end_body(), self.timeout)
+        eval_coroutine(self.co_end_body(trailers), self.timeout)
 
     # ------------------------------------------------------------- reading
 
@@ -1135,12 +1203,17 @@ class HTTPConnection:
                 be read safely; the connection is closed.
         """
         if self._life is _Life.OPENING:
-            yield from self._co_wait_opened()
+            try:
+                yield from self._co_wait_opened()
+            except ConnectionTimedOut as exc:
+                raise self._timed_out(exc, f"could not connect to {self._peer()}", "within") from None
         request, upload = self._next_response()
         method, path = request
         described = f"{method} {path}"
         self._reader_ident = threading.get_ident()
         try:
+            if self._notify is not None and self._started is not request:
+                yield from self._co_first_byte(self._notify, request, described)
             for _ in range(MAX_INFORMATIONAL_RESPONSES + 1):
                 while not isinstance(raw := self._read_head(described), bytes):
                     yield raw  # the one place a connection waits for a response
@@ -1159,13 +1232,55 @@ class HTTPConnection:
                 # The connection now speaks another protocol: read it with read_raw().
                 self._life = _Life.SWITCHED
                 self._reason = f"connection switched protocols ({head.status} to {described}); use read_raw()"
-                return HTTPResponse(method, path, head.status, head.reason, head.headers, 0)
+                response = HTTPResponse(method, path, head.status, head.reason, head.headers, 0)
+                self._head_read(response, head.minor_version)
+                return response
             framing = _http11.response_framing(method, head)
         except (InvalidResponse, UnsupportedResponse, ConnectionClosed) as exc:
             self._fail_after(exc, f"an unusable response to {described}")
             raise
+        except ConnectionTimedOut as exc:  # nothing was consumed: the same read can be tried again
+            raise self._timed_out(exc, f"no answer to {described} from {self.name}") from None
+        response = HTTPResponse(method, path, head.status, head.reason, head.headers, framing.length)
+        self._response = response
+        if self._notify is not None or log.isEnabledFor(_DEBUG):
+            self._head_read(response, head.minor_version)
         self._start_body(described, head, framing, cancels=upload is not None and upload.request is request)
-        return HTTPResponse(method, path, head.status, head.reason, head.headers, framing.length)
+        return response
+
+    def _co_first_byte(self, notify: Notifier, request: _Request, described: str) -> PollCoroutine[None]:
+        """Wait for the first byte of the response to *request* and tell the observer.
+
+        Only with an observer: without one, the response head is awaited in
+        :meth:`co_read_response` itself.  If the server closes instead,
+        :meth:`_read_head` reports it.
+        """
+        rbuf = self._rbuf
+        while not rbuf.available:
+            received = self._fill(f"reading the response head to {described}")
+            if not isinstance(received, int):
+                yield received
+            elif not received:
+                return
+        self._started = request
+        notify.response_started(*request)
+
+    def _head_read(self, response: HTTPResponse, minor_version: int) -> None:
+        """The final head of *response* was read: tell the observer and the log."""
+        if self._notify is not None:
+            self._notify.response_head_read(response, f"HTTP/1.{minor_version}")
+        if log.isEnabledFor(_DEBUG):
+            log.debug(
+                "%s %s to %s:%d: %d %s (HTTP/1.%d, %s)",
+                response.method,
+                response.path,
+                self.hostname,
+                self.port,
+                response.status,
+                response.reason,
+                minor_version,
+                "chunked or until close" if response.length is None else f"{response.length} bytes",
+            )
 
     def _next_response(self) -> tuple[_Request, _Upload | None]:
         """The request whose response is next, and the body being sent, if any; or why none can be read."""
@@ -1221,6 +1336,13 @@ class HTTPConnection:
 
     def _end_body(self) -> None:
         """The current response is complete."""
+        response = self._response
+        if response is not None:
+            self._response = None
+            trailers = self._body.trailers
+            response.trailers = trailers if trailers is not None else NO_FIELDS
+            if self._notify is not None:
+                self._notify.body_finished(response.method, response.path)
         if not self._keep_alive:
             if self._pending or self._upload is not None:
                 unanswered = len(self._pending)
@@ -1257,6 +1379,8 @@ class HTTPConnection:
         except (InvalidResponse, UnsupportedResponse, ConnectionClosed) as exc:
             self._fail_after(exc, "an invalid chunked body")
             raise
+        except ConnectionTimedOut as exc:
+            raise self._body_timed_out(exc) from None
         if not size:
             self._end_body()
         return size
@@ -1307,7 +1431,10 @@ class HTTPConnection:
         while not rbuf.available:
             received = self._fill("reading a response body")
             if not isinstance(received, int):
-                yield received
+                try:
+                    yield received
+                except ConnectionTimedOut as exc:
+                    raise self._body_timed_out(exc) from None
             elif not received:
                 self._body_eof()
                 return b""
@@ -1346,7 +1473,10 @@ class HTTPConnection:
             size = rbuf.take_into(target)
         else:
             while not isinstance(received := self._recv_into(target, "reading a response body"), int):
-                yield received
+                try:
+                    yield received
+                except ConnectionTimedOut as exc:
+                    raise self._body_timed_out(exc) from None
             if not received:
                 self._body_eof()
                 return 0
@@ -1426,7 +1556,10 @@ class HTTPConnection:
         if rbuf.available:
             return rbuf.take(size)
         target = bytearray(min(size, BUFFER_SIZE))
-        received = yield from self._co_recv_into(memoryview(target), "reading raw data")
+        try:
+            received = yield from self._co_recv_into(memoryview(target), "reading raw data")
+        except ConnectionTimedOut as exc:
+            raise self._timed_out(exc, f"no data from {self.name}") from None
         return bytes(target[:received])
 
     def read_raw(self, size: int) -> bytes:

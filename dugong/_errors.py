@@ -67,15 +67,37 @@ class ConnectionTimedOut(DugongError):
     tried again; a timeout after part of a request was sent closes the
     connection (the server holds half a message), and later operations raise
     :exc:`ConnectionClosed` until :meth:`HTTPConnection.reset`.
+
+    The message of one raised by a connection says what was awaited from
+    whom, e.g. ``no answer to GET /x from example.org:80 for 2 s``.
+
+    Args:
+        timeout: the seconds without progress (kept in :attr:`timeout`).
+        waiting_for: what was awaited, for the default message.
+        message: the whole message instead of the default one.
     """
 
-    def __init__(self, timeout: float | None = None, waiting_for: object = None) -> None:
-        msg = "send/recv timeout exceeded"
-        if timeout is not None:
-            msg = f"no progress for {timeout:g} s"
-        if waiting_for is not None:
-            msg += f" while waiting for {waiting_for!r}"
-        super().__init__(msg)
+    #: The seconds without progress after which it was raised, or None
+    #: (e.g. a task's deadline passed: see ``dugong.loop.TaskDeadlineExceeded``).
+    timeout: float | None = None
+    # Does the message say what was awaited from whom?  (The connection
+    # rewords a timeout thrown into it, once.)
+    _described = False
+
+    def __init__(
+        self, timeout: float | None = None, waiting_for: object = None, *, message: str | None = None
+    ) -> None:
+        self._described = message is not None
+        if message is None:
+            message = "send/recv timeout exceeded"
+            if timeout is not None:
+                message = f"no progress for {timeout:g} s"
+            if isinstance(waiting_for, str):
+                message += f" while waiting for {waiting_for}"
+            elif waiting_for is not None:
+                message += f" while waiting for {waiting_for!r}"
+        super().__init__(message)
+        self.timeout = timeout
 
 
 class InvalidResponse(DugongError):

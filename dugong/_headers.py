@@ -9,10 +9,16 @@ C-speed list scans and nothing is parsed twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
-from typing import TypeVar, overload
+from typing import Final, TypeVar, overload
 
-__all__ = ["CaseInsensitiveDict", "ResponseHeaders"]
+__all__ = ["CaseInsensitiveDict", "ResponseHeaders", "TCHAR", "FIELD_VALUE_BAD", "validate_field"]
+
+#: RFC 9110 section 5.6.2: tchar, the characters of a token (e.g. a field name).
+TCHAR: Final = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: Control characters other than HTAB may not appear in a field value we send.
+FIELD_VALUE_BAD: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 _D = TypeVar("_D")
 
@@ -225,3 +231,18 @@ def field_values(headers: ResponseHeaders, *lower_names: str) -> list[Sequence[s
         else:
             found.append([value for value, name in zip(headers._values, lower) if name == lower_name])
     return found
+
+
+def validate_field(name: str, value: str) -> None:
+    """Raise :exc:`ValueError` unless *name* is a token and *value* a safe field value.
+
+    A safe value has no control characters other than horizontal tab (in
+    particular no CR, LF or NUL, which could end the field or the head early)
+    and encodes to ISO-8859-1.
+    """
+    if not isinstance(name, str) or not name or name.strip(TCHAR):
+        raise ValueError(f"header name must be a token (RFC 9110 section 5.6.2), not {name!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"value of header {name!r} must be a str, not {value!r}")
+    if not value.isprintable() and FIELD_VALUE_BAD.search(value):
+        raise ValueError(f"value of header {name!r} contains a control character: {value!r}")

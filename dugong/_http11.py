@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Final, NamedTuple, TypeAlias, TypeVar
 
 from ._errors import InvalidResponse, UnsupportedResponse
-from ._headers import ResponseHeaders, field_values, headers_from_lists
+from ._headers import FIELD_VALUE_BAD, TCHAR, ResponseHeaders, field_values, headers_from_lists, validate_field
+from ._trailers import check_trailer_name
 
 __all__ = [
     "BytesLike",
@@ -79,13 +79,10 @@ BytesLike: TypeAlias = bytes | bytearray | memoryview
 #: Methods whose requests carry a body by definition: an absent body is sent
 #: as ``Content-Length: 0`` (RFC 9110 section 8.6).
 BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
-# RFC 9110 section 5.6.2: tchar.
-_TCHAR: Final = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# Control characters other than HTAB may not appear in a field value we send.
-_FIELD_VALUE_BAD: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _HEXDIGITS: Final = "0123456789abcdefABCDEF"
 # A chunk size of more than 15 hex digits (> 2**60 bytes) is an attack, not a file.
 _MAX_CHUNK_SIZE_DIGITS: Final = 15
+
 
 
 def excerpt(data: bytes | bytearray | memoryview | str, limit: int = 80) -> str:
@@ -106,17 +103,39 @@ class BodyFollowing:
         length: the body length in bytes, sent as ``Content-Length``.  With
             ``None`` the body is sent with chunked transfer coding: each
             :meth:`~HTTPConnection.write` sends one chunk, and
-            :meth:`~HTTPConnection.end_body` sends the last chunk that ends it.
+            :meth:`~HTTPConnection.end_body` sends the last chunk that ends it
+            (with trailer fields, if given).
+        trailers: the names of the trailer fields that
+            :meth:`~HTTPConnection.end_body` will send, announced in a
+            ``Trailer`` header field (RFC 9110 section 6.6.2); chunked bodies
+            only.  Announcing is optional: ``end_body(trailers=...)`` may send
+            fields that were not announced.
+
+    Raises:
+        ValueError: *length* is negative, or *trailers* are given with a
+            length, or name a field that must not be a trailer (e.g.
+            ``Content-Length``, ``Host``, ``Authorization``: RFC 9110
+            section 6.5.1) or that is not a token.
     """
 
-    __slots__ = ("length",)
+    __slots__ = ("length", "trailers")
 
-    def __init__(self, length: int | None) -> None:
+    def __init__(self, length: int | None, *, trailers: Sequence[str] = ()) -> None:
         if length is not None and (not isinstance(length, int) or length < 0):
             raise ValueError(f"body length must be a non-negative int or None, not {length!r}")
+        if isinstance(trailers, str):
+            raise ValueError(f"trailers must be a sequence of field names, not the str {trailers!r}")
+        if trailers and length is not None:
+            raise ValueError("trailers need a chunked body: BodyFollowing(None, trailers=...)")
+        for name in trailers:
+            check_trailer_name(name)
         self.length = length
+        #: The announced trailer field names (a tuple, possibly empty).
+        self.trailers: tuple[str, ...] = tuple(trailers)
 
     def __repr__(self) -> str:
+        if self.trailers:
+            return f"BodyFollowing({self.length!r}, trailers={self.trailers!r})"
         return f"BodyFollowing({self.length!r})"
 
 
@@ -128,7 +147,7 @@ class HTTPResponse:
     :meth:`~HTTPConnection.readall` or :meth:`~HTTPConnection.discard`.
     """
 
-    __slots__ = ("method", "path", "status", "reason", "headers", "length")
+    __slots__ = ("method", "path", "status", "reason", "headers", "length", "trailers")
 
     def __init__(
         self,
@@ -152,6 +171,14 @@ class HTTPResponse:
         #: The body length in bytes (``0`` when there is no body), or ``None``
         #: when it is not known in advance (chunked, or until the server closes).
         self.length = length
+        #: The trailer fields sent after a chunked body (RFC 9112 section 7.1.2),
+        #: once the body has been read completely: empty when there were none
+        #: (and for a body that was not chunked); ``None`` while the body is
+        #: still to be read, and for a response that switched protocols.
+        #: Fields that must not be trailers (RFC 9110 section 6.5.1:
+        #: ``Content-Length``, ``Host``, ``Set-Cookie``, ...) are dropped, and
+        #: logged at DEBUG; they are never merged into :attr:`headers`.
+        self.trailers: ResponseHeaders | None = None
 
     def __repr__(self) -> str:
         return (
@@ -165,7 +192,7 @@ class HTTPResponse:
 
 def validate_method(method: str) -> None:
     """Raise :exc:`ValueError` unless *method* is an RFC 9110 token."""
-    if not isinstance(method, str) or not method or method.strip(_TCHAR):
+    if not isinstance(method, str) or not method or method.strip(TCHAR):
         raise ValueError(f"HTTP method must be a token (RFC 9110 section 5.6.2), not {method!r}")
 
 
@@ -182,21 +209,6 @@ def validate_target(target: str) -> None:
             "request target may only contain visible ASCII characters"
             f" (percent-encode the others), not {target!r}"
         )
-
-
-def validate_field(name: str, value: str) -> None:
-    """Raise :exc:`ValueError` unless *name* is a token and *value* a safe field value.
-
-    A safe value has no control characters other than horizontal tab (in
-    particular no CR, LF or NUL, which could end the field or the head early)
-    and encodes to ISO-8859-1.
-    """
-    if not isinstance(name, str) or not name or name.strip(_TCHAR):
-        raise ValueError(f"header name must be a token (RFC 9110 section 5.6.2), not {name!r}")
-    if not isinstance(value, str):
-        raise ValueError(f"value of header {name!r} must be a str, not {value!r}")
-    if not value.isprintable() and _FIELD_VALUE_BAD.search(value):
-        raise ValueError(f"value of header {name!r} contains a control character: {value!r}")
 
 
 def validate_target_form(method: str, target: str) -> None:
@@ -274,6 +286,7 @@ def request_fields(
     chunked: bool = False,
     content_md5: str | None = None,
     expect100: bool = False,
+    trailers: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """Merge the caller's header fields with the ones dugong adds.
 
@@ -281,7 +294,8 @@ def request_fields(
     are known to be valid, as is *host* (checked by the connection).  Adds
     ``Host``, ``Content-Length`` (when *body_length* is not None) or
     ``Transfer-Encoding: chunked``, ``Content-MD5`` (when given and the caller
-    has none), ``Expect: 100-continue``, ``Accept-Encoding: identity`` and
+    has none), ``Trailer`` (naming *trailers*, checked already by
+    :class:`BodyFollowing`), ``Expect: 100-continue``, ``Accept-Encoding: identity`` and
     ``Connection: keep-alive`` unless the caller set them.  The caller's
     mapping is not modified.
 
@@ -320,6 +334,8 @@ def request_fields(
         out.append(("Content-Length", str(body_length)))
     elif chunked:
         out.append(("Transfer-Encoding", "chunked"))
+    if trailers and "trailer" not in seen:
+        out.append(("Trailer", ", ".join(trailers)))
     if content_md5 is not None and "content-md5" not in seen:
         out.append(("Content-MD5", content_md5))
     if expect100 and "expect" not in seen:
@@ -341,6 +357,7 @@ def request_head(
     body_length: int | None = None,
     chunked: bool = False,
     expect100: bool = False,
+    trailers: Sequence[str] = (),
 ) -> bytes:
     """The head of a request, validated and serialised (RFC 9112 section 3).
 
@@ -351,6 +368,7 @@ def request_head(
         body_length: the length of a body sent after the head, else None.
         chunked: the body after the head is sent chunked.
         expect100: add ``Expect: 100-continue``.
+        trailers: announce these trailer fields (``Trailer``).
 
     A request without a body or fields of the caller, the common case, is
     its request line in front of a header section made once per host
@@ -376,7 +394,13 @@ def request_head(
     elif body_length is None and not chunked and method in BODY_METHODS:
         body_length = 0
     fields = request_fields(
-        host, headers=headers, body_length=body_length, chunked=chunked, content_md5=md5, expect100=expect100
+        host,
+        headers=headers,
+        body_length=body_length,
+        chunked=chunked,
+        content_md5=md5,
+        expect100=expect100,
+        trailers=trailers,
     )
     return serialize_head(method, target, fields)
 
@@ -552,7 +576,7 @@ def _field_line(line: str, what: str) -> tuple[str, str, str]:
         raise InvalidResponse(f"expected 'name: value' {what} line, got {excerpt(line)}")
     known_name = KNOWN_NAMES.get(name)
     if known_name is None:
-        if not name or name.strip(_TCHAR):
+        if not name or name.strip(TCHAR):
             raise InvalidResponse(
                 f"{what} field name is not a token (no whitespace before the colon): {excerpt(line)}"
             )
@@ -705,7 +729,7 @@ def parse_chunk_size(line: bytes | bytearray) -> int:
     """
     text = bytes(line).decode("latin-1")
     size, semicolon, extensions = text.partition(";")
-    if _FIELD_VALUE_BAD.search(extensions):
+    if FIELD_VALUE_BAD.search(extensions):
         raise InvalidResponse(f"control character in a chunk extension: {excerpt(line)}")
     size = size.rstrip(" \t") if semicolon else size
     if not size or size.strip(_HEXDIGITS) or len(size.lstrip("0")) > _MAX_CHUNK_SIZE_DIGITS:

@@ -194,16 +194,26 @@ class ConnectionObserver(Protocol):
     def request_sent(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
         """The head of a request was handed to the socket (its body may follow).
 
+        Or to the buffer of coalesced pipelined heads, which is sent before
+        the connection waits for a response.  Not told for a request that
+        was withdrawn before its first byte (e.g. the connection could not
+        be opened).
+
         Args:
             conn: the connection.
             at: when.
             method: e.g. ``'GET'``.
-            target: the request target as sent, e.g. ``'/index.html'``.
+            target: the request target given to ``send_request``, e.g.
+                ``'/index.html'`` (through a proxy, plain http requests go out
+                in absolute form, ``http://host/index.html``).
         """
         return None
 
     def response_started(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
         """The first byte of the response to ``method target`` arrived.
+
+        Told once per request, before ``response_head_read`` (a ``100
+        Continue`` returned to the caller does not start it again).
 
         Args:
             conn: the connection.
@@ -228,6 +238,9 @@ class ConnectionObserver(Protocol):
 
     def body_finished(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
         """The body of the response to ``method target`` was read completely.
+
+        Right after ``response_head_read`` for a response without a body;
+        :attr:`HTTPResponse.trailers` is set by then.
 
         Args:
             conn: the connection.

@@ -140,6 +140,14 @@ def _bad_mask(mask: object) -> ValueError:
     return ValueError(f"poll mask {mask!r} is not POLLIN ({POLLIN}), POLLOUT ({POLLOUT}) or both")
 
 
+# What a timeout says was awaited (a dugong connection words it better: it
+# knows the request and the server; the fd number would tell nobody anything).
+_AWAITED: Final = {
+    POLLIN: "data to receive",
+    POLLOUT: "room to send",
+    POLLIN | POLLOUT: "data to receive or room to send",
+}
+
 #: A dugong coroutine that yields :class:`PollNeeded` and returns ``_T``.
 #: It is resumed with ``next()``; nothing is ever sent into it.
 PollCoroutine = Generator[PollNeeded, None, _T]
@@ -165,6 +173,6 @@ def eval_coroutine(crt: PollCoroutine[_T], timeout: float | None = None) -> _T:
         while True:
             request = next(crt)
             if not request.poll(timeout):
-                crt.throw(ConnectionTimedOut(timeout, request))
+                crt.throw(ConnectionTimedOut(timeout, _AWAITED.get(request.mask, "the socket")))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]

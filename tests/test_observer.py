@@ -257,7 +257,7 @@ def test_every_event_is_a_hook_with_a_notifier_method() -> None:
     for name in EVENT_NAMES:
         assert callable(getattr(ConnectionObserver, name))
         assert callable(getattr(Notifier, name))
-    # The request/response hooks exist for the lead to wire; a no-op base accepts them.
+    # A no-op base accepts every hook (tests/test_observer_requests.py watches real requests).
     base = Silent()
     conn = HTTPConnection("example.org")
     # The default hooks do nothing, whatever they are told.

@@ -127,6 +127,21 @@ def uploading(conn: HTTPConnection, data: bytes) -> None:
     assert_type(BodyFollowing(3).length, int | None)
 
 
+def trailers(conn: HTTPConnection) -> None:
+    announced = BodyFollowing(None, trailers=("X-Checksum",))
+    assert_type(announced.trailers, tuple[str, ...])
+    conn.send_request("PUT", "/chunked", body=announced)
+    conn.write(b"abc")
+    conn.end_body(trailers={"X-Checksum": "900150983cd24fb0"})
+    resp = conn.read_response()
+    conn.discard()
+    assert_type(resp.trailers, ResponseHeaders | None)
+    if resp.trailers is not None:
+        assert_type(resp.trailers.get("X-Checksum"), str | None)
+    conn.end_body(trailers=[("X-A", "1")])  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    BodyFollowing(None, ("X-A",))  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
 def tls(conn: HTTPConnection) -> None:
     assert_type(conn.get_ssl_peercert(), dict[str, object] | None)
     assert_type(conn.get_ssl_peercert(binary_form=False), dict[str, object] | None)

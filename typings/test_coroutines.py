@@ -57,6 +57,7 @@ def co_every_method(conn: HTTPConnection, data: bytes) -> PollCoroutine[int]:
     assert_type((yield from conn.co_send_request("PUT", "/", body=BodyFollowing(None))), None)
     assert_type((yield from conn.co_write(data)), None)
     assert_type((yield from conn.co_end_body()), None)
+    assert_type((yield from conn.co_end_body(trailers={"X-Sum": "1"})), None)
     assert_type((yield from conn.co_flush()), None)
     assert_type((yield from conn.co_read_response()), HTTPResponse)
     assert_type((yield from conn.co_read(10)), bytes)

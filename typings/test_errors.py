@@ -140,6 +140,7 @@ def hierarchy() -> None:
         ConnectionTimedOut(),
         ConnectionTimedOut(2.5),
         ConnectionTimedOut(2.5, PollNeeded(3, 1)),
+        ConnectionTimedOut(2.5, message="no answer to GET / from example.org:80 for 2.5 s"),
         InvalidResponse("bad status line"),
         UnsupportedResponse("transfer coding gzip"),
         ExcessBodyData(),
@@ -178,6 +179,8 @@ def misuse() -> None:
     HostnameNotResolvable(42)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     ProxyError("proxy:3128", 407, "denied")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     ConnectionTimedOut("5 s")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    ConnectionTimedOut(2.5, None, "why")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    assert_type(ConnectionTimedOut(2.5).timeout, float | None)
     is_temp_network_error("timeout")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     is_temp_network_error(OSError)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # mypy only: pyright does not report assigning another module's Final name.

@@ -155,8 +155,11 @@ def test_server_stops_reading_during_upload(raw_server: RawServerFactory) -> Non
         with HTTPConnection(server.host, server.port) as conn:
             conn.timeout = _TIMEOUT
             conn.send_request("PUT", "/upload", body=BodyFollowing(1 << 40))
-            error, elapsed = _expect(ConnectionTimedOut, f"no progress for {_TIMEOUT:g} s",
-                                     lambda: conn.write(bytes(64 * 1024 * 1024)))
+            error, elapsed = _expect(
+                ConnectionTimedOut,
+                f"no progress sending the body of PUT /upload to {server.host}:{server.port} for {_TIMEOUT:g} s",
+                lambda: conn.write(bytes(64 * 1024 * 1024)),
+            )
             assert elapsed < _TIME_BOUND
             # Half a body was sent: the connection cannot carry another request.
             _expect(ConnectionClosed, "interrupted after", lambda: conn.send_request("GET", "/"))
@@ -321,10 +324,18 @@ def test_one_byte_per_second_blocking_timeout(raw_server: RawServerFactory, wher
             conn.timeout = _TIMEOUT
             conn.send_request("GET", "/")
             if where == "head":
-                error, elapsed = _expect(ConnectionTimedOut, f"no progress for {_TIMEOUT:g} s", conn.read_response)
+                error, elapsed = _expect(
+                    ConnectionTimedOut, f"no answer to GET / from {server.host}:{server.port} for {_TIMEOUT:g} s",
+                    conn.read_response,
+                )
             else:
                 assert conn.read_response().status == 200
-                error, elapsed = _expect(ConnectionTimedOut, f"no progress for {_TIMEOUT:g} s", conn.readall)
+                error, elapsed = _expect(
+                    ConnectionTimedOut,
+                    f"no progress receiving the body of the response to GET / from {server.host}:{server.port}"
+                    f" for {_TIMEOUT:g} s",
+                    conn.readall,
+                )
     finally:
         stopped.set()
     assert elapsed < _TIME_BOUND
@@ -413,7 +424,10 @@ def test_silent_server(raw_server: RawServerFactory) -> None:
         with HTTPConnection(server.host, server.port) as conn:
             conn.timeout = _TIMEOUT
             conn.send_request("GET", "/")
-            error, elapsed = _expect(ConnectionTimedOut, f"no progress for {_TIMEOUT:g} s", conn.read_response)
+            error, elapsed = _expect(
+                ConnectionTimedOut, f"no answer to GET / from {server.host}:{server.port} for {_TIMEOUT:g} s",
+                conn.read_response,
+            )
     finally:
         stopped.set()
     assert elapsed < _TIME_BOUND

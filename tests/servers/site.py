@@ -15,7 +15,8 @@ Documents (anything else is ``404``):
     ``body_for(ISO_SIZE)``: a large download.
 ``GET /<name>.txt``
     :data:`TEXT_LINES` numbered lines of text, sent with
-    ``Transfer-Encoding: chunked``, ten lines per chunk.
+    ``Transfer-Encoding: chunked``, ten lines per chunk, and the trailer
+    field ``X-Line-Count``.
 ``GET /api/status``
     A small JSON document, ``Content-Type: application/json; charset=utf-8``.
 ``GET /slow/<name>``
@@ -23,7 +24,8 @@ Documents (anything else is ``404``):
 ``PUT|POST /<path>``
     Reads the body (``Content-Length`` or chunked; ``100 Continue`` first
     for ``Expect: 100-continue``) and answers ``201 Created`` (PUT) or
-    ``200 OK`` (POST) with JSON ``{"path", "received", "md5"}``.
+    ``200 OK`` (POST) with JSON ``{"path", "received", "md5"}``, and
+    ``"trailers"`` (a list of ``[name, value]``) when a chunked body had some.
 ``PUT|POST /private/<path>``
     ``401 Unauthorized`` at once, without ``100 Continue`` and without
     reading the body, and closes the connection (lingering, so the client
@@ -136,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _answer_chunked(self, pieces: list[bytes], content_type: str) -> None:
+    def _answer_chunked(self, pieces: list[bytes], content_type: str, trailers: bytes = b"") -> None:
         self.requests_here += 1
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", content_type)
@@ -147,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for piece in pieces:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.write(b"0\r\n%s\r\n" % trailers)
 
     # ------------------------------------------------------------ methods
 
@@ -162,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.endswith(".txt") and self.command == "GET":
             lines = [_text_line(n) for n in range(1, TEXT_LINES + 1)]
             chunks = [b"".join(lines[i : i + 10]) for i in range(0, len(lines), 10)]
-            self._answer_chunked(chunks, "text/plain; charset=utf-8")
+            self._answer_chunked(chunks, "text/plain; charset=utf-8", b"X-Line-Count: %d\r\n" % len(lines))
         elif path == "/api/status":
             self._answer(HTTPStatus.OK, _STATUS_JSON, "application/json; charset=utf-8")
         elif path.startswith("/slow/"):
@@ -179,27 +181,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self._lingering_close()
             return
-        body = self._read_body()
-        answer = {
+        body, trailers = self._read_body()
+        answer: dict[str, object] = {
             "path": self.path,
             "received": len(body),
             "md5": hashlib.md5(body, usedforsecurity=False).hexdigest(),
         }
+        if trailers:
+            answer["trailers"] = trailers
         status = HTTPStatus.CREATED if self.command == "PUT" else HTTPStatus.OK
         self._answer(status, json.dumps(answer).encode(), "application/json")
 
     do_POST = do_PUT
 
-    def _read_body(self) -> bytes:
+    def _read_body(self) -> tuple[bytes, list[list[str]]]:
+        """The request body, and its trailer fields (``[name, value]``)."""
         if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
             parts: list[bytes] = []
             while size := int(self.rfile.readline(100).split(b";")[0], 16):
                 parts.append(self.rfile.read(size))
                 self.rfile.readline(3)
-            while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                pass  # trailer fields
-            return b"".join(parts)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            trailers: list[list[str]] = []
+            while (line := self.rfile.readline(65537)) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                trailers.append([name, value.strip()])
+            return b"".join(parts), trailers
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0)), []
 
     def _lingering_close(self) -> None:
         """Half-close, then discard what the client still sends (for a moment)."""
