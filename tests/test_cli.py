@@ -1,4 +1,4 @@
-"""The command line (dugong/__main__.py and its dugong/_cli_*.py helpers), on loopback servers.
+"""The command line (the package dugong/cli/), on loopback servers.
 
 Most tests call ``main(argv)`` in-process; a few run the real entry points
 (``python -m dugong``, the ``dugong`` script) in a subprocess.
@@ -32,10 +32,10 @@ from dugong import (
     ProxyError,
     UnsupportedResponse,
 )
-from dugong import __main__ as cli
-from dugong import _cli_demo, _cli_output
-from dugong._cli_fetch import Fetch, HostJob, LocalError, Plan, Totals, Upload, fetch_all
-from dugong._cli_output import (
+from dugong.cli import _main as cli
+from dugong.cli import _demo as _cli_demo, _output as _cli_output
+from dugong.cli._fetch import Fetch, HostJob, LocalError, Plan, Totals, Upload, fetch_all
+from dugong.cli._output import (
     DiscardSink,
     LineDisplay,
     Meter,
@@ -1208,7 +1208,7 @@ def test_file_sink_write_error(tmp_path: Path) -> None:
 
 def test_merge_poll_needed() -> None:
     from dugong import POLLIN, POLLOUT, PollNeeded
-    from dugong._cli_fetch import _merge
+    from dugong.cli._fetch import _merge
 
     assert _merge(PollNeeded(3, POLLOUT), None) == (3, POLLOUT)
     assert _merge(None, PollNeeded(3, POLLIN)) == (3, POLLIN)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from dugong import __main__ as cli
-from dugong._cli_args import parse_proxy, read_urls, user_credentials
-from dugong._cli_url import Credentials, UsageError, parse_url, redact, redirect_method
+from dugong.cli import _main as cli
+from dugong.cli._args import parse_proxy, read_urls, user_credentials
+from dugong.cli._url import Credentials, UsageError, parse_url, redact, redirect_method
 from tests.servers.raw import RawServerFactory, iter_requests, make_response, send_all
 from tests.servers.stdlib import body_for
 from tests.site_cli import SiteCLI, basic

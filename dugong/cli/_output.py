@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import BinaryIO, Final, Protocol, TextIO
 from urllib.parse import unquote
 
-from ._cli_fetch import Fetch, HostJob, LocalError, RedirectError, Totals
-from ._errors import (
+from ._fetch import Fetch, HostJob, LocalError, RedirectError, Totals
+from .._errors import (
     ConnectionClosed,
     ConnectionTimedOut,
     DNSUnavailable,
@@ -25,8 +25,8 @@ from ._errors import (
     ProxyError,
     UnsupportedResponse,
 )
-from ._cli_url import redact
-from .loop import ProgressState
+from ._url import redact
+from ..loop import ProgressState
 
 __all__ = [
     "CompleteSink",

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final, NamedTuple, Protocol, TextIO
 
-from ._cli_url import REDIRECT_STATUSES, ParsedURL
-from ._http11 import HTTPResponse
-from ._net import Resolver
+from ._url import REDIRECT_STATUSES, ParsedURL
+from .._http11 import HTTPResponse
+from .._net import Resolver
 
 __all__ = [
     "IDEMPOTENT_METHODS",

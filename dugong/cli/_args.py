@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import BinaryIO, Final, TextIO
 from urllib.parse import unquote
 
-from . import __version__
-from ._cli_model import Proxy, Upload
-from ._cli_url import DEFAULT_PORTS, Credentials, UsageError, redact, split_url
-from ._http11 import validate_field
-from ._net import AddrInfo, Resolver, default_resolver
+from .. import __version__
+from ._model import Proxy, Upload
+from ._url import DEFAULT_PORTS, Credentials, UsageError, redact, split_url
+from .._http11 import validate_field
+from .._net import AddrInfo, Resolver, default_resolver
 
 __all__ = [
     "build_parser",

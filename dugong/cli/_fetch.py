@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import BinaryIO, Final, Protocol
 
-from ._cli_model import (
+from ._model import (
     IDEMPOTENT_METHODS,
     RETRY_STATUSES,
     Fetch,
@@ -58,13 +58,13 @@ from ._cli_model import (
     Totals,
     Upload,
 )
-from ._cli_url import UsageError, redact, redirect_method, resolve_location
-from ._connection import HTTPConnection, _host_header
-from ._errors import ConnectionClosed, ConnectionTimedOut
-from ._http11 import BodyFollowing, HTTPResponse, request_fields
-from . import is_temp_network_error
-from ._poll import PollCoroutine, PollNeeded
-from .loop import Plugin, Progress, ProgressState, Reactor, Task, TimerHandle
+from ._url import UsageError, redact, redirect_method, resolve_location
+from .._connection import HTTPConnection, _host_header
+from .._errors import ConnectionClosed, ConnectionTimedOut
+from .._http11 import BodyFollowing, HTTPResponse, request_fields
+from .. import is_temp_network_error
+from .._poll import PollCoroutine, PollNeeded
+from ..loop import Plugin, Progress, ProgressState, Reactor, Task, TimerHandle
 
 __all__ = [
     "IDEMPOTENT_METHODS",
