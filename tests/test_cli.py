@@ -34,7 +34,7 @@ from dugong import (
 )
 from dugong.cli import _main as cli
 from dugong.cli import _demo as _cli_demo, _output as _cli_output
-from dugong.cli._fetch import Fetch, HostJob, LocalError, Plan, Totals, Upload, fetch_all
+from dugong.cli._fetch import Fetch, Host, LocalError, Plan, Totals, Upload, fetch_all
 from dugong.cli._output import (
     DiscardSink,
     LineDisplay,
@@ -317,7 +317,7 @@ def test_upload_refused_with_expect100(
     url = http_server.url("/reject")
     result = run(capsysbinary, "get", "-v", "--expect100", "-X", "PUT", "--data", f"@{tmp_path / 'up'}", url)
     assert result.code == 1
-    assert f"* {url}: answered before the body was sent" in result.lines
+    assert f"* PUT {url}: answered before the body was sent" in result.lines  # (the client's log line names the method)
     assert f"dugong: {url}: 403 Forbidden" in result.lines
     assert "0 bytes" not in summary_of(result)  # the 403 page counts, the body was not sent
 
@@ -411,12 +411,19 @@ def test_upload_shorter_than_announced(raw_server: RawServerFactory) -> None:
     def handler(conn: socket.socket) -> None:
         read_head(conn)
 
+    class Shrunk(io.BytesIO):
+        """Says it has 10 bytes (as a file that shrank after its size was taken), has 3."""
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return 10 if whence == io.SEEK_END else super().seek(offset, whence)
+
     server = raw_server(handler, check_errors=False)
     fetch = Fetch(url="u", scheme="http", host="127.0.0.1", port=server.port, target="/")
-    plan = Plan(method="PUT", upload=Upload("the input", lambda: io.BytesIO(b"abc"), 10), timeout=10)
+    plan = Plan(method="PUT", upload=Upload("the input", lambda: Shrunk(b"abc"), 10), timeout=10)
     fetch_all([fetch], plan, lambda f, r: DiscardSink())
-    assert isinstance(fetch.error, LocalError)
-    assert str(fetch.error) == "the input ended 7 bytes short of its announced size"
+    # (dugong.Client reports it, naming the request.)
+    assert isinstance(fetch.error, OSError)
+    assert str(fetch.error) == f"the body of PUT http://127.0.0.1:{server.port}/ ended 7 bytes short of its length"
 
 
 def test_upload_file_that_cannot_be_opened(http_server: StdlibServer) -> None:
@@ -686,7 +693,9 @@ def test_closed_without_an_answer(raw_server: RawServerFactory, capsysbinary: py
     server = raw_server(handler)
     result = run(capsysbinary, "get", f"http://127.0.0.1:{server.port}/a", f"http://127.0.0.1:{server.port}/b")
     assert result.code == 2
-    assert result.lines[0].startswith(f"dugong: http://127.0.0.1:{server.port}/a (and 1 more URL): connection closed: ")
+    # dugong.Client sends each request again (3 times in all), and each gets the error naming it.
+    assert result.lines[0].startswith(f"dugong: http://127.0.0.1:{server.port}/a: connection closed: ")
+    assert result.lines[1].startswith(f"dugong: http://127.0.0.1:{server.port}/b: connection closed: ")
 
 
 def test_tls_garbage(raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -1054,11 +1063,11 @@ class FakeBar:
         self.closed = True
 
 
-def make_job(label_port: int, total: int, finished: int, connections: int = 1, size: int = 1000) -> HostJob:
+def make_job(label_port: int, total: int, finished: int, connections: int = 1, size: int = 1000) -> Host:
     fetches = [Fetch(url="u", scheme="http", host="127.0.0.1", port=label_port, target="/") for _ in range(total)]
     for fetch in fetches[:finished]:
         fetch.status, fetch.length, fetch.received = 200, size, size
-    job = HostJob(fetches, Plan(), lambda f, r: DiscardSink(), lambda key, n: None)
+    job = Host(f"127.0.0.1:{label_port}", fetches)
     job.finished = finished
     job.connections = connections
     return job
@@ -1208,7 +1217,7 @@ def test_file_sink_write_error(tmp_path: Path) -> None:
 
 def test_merge_poll_needed() -> None:
     from dugong import POLLIN, POLLOUT, PollNeeded
-    from dugong.cli._fetch import _merge
+    from dugong._client._engine import _merge  # (the pipelining moved from the command line to dugong.Client)
 
     assert _merge(PollNeeded(3, POLLOUT), None) == (3, POLLOUT)
     assert _merge(None, PollNeeded(3, POLLIN)) == (3, POLLIN)

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import BinaryIO, Final, TextIO
 from urllib.parse import unquote
 
-from .. import __version__
+from .. import AddrInfo, Request, Resolver, __version__, default_resolver
 from ._model import Proxy, Upload
 from ._url import DEFAULT_PORTS, Credentials, UsageError, redact, split_url
-from .._http11 import validate_field
-from .._net import AddrInfo, Resolver, default_resolver
 
 __all__ = [
     "build_parser",
@@ -242,6 +240,15 @@ def user_credentials(text: str, ask: Callable[[str], str] | None = None) -> Cred
     return Credentials(text, (ask or getpass.getpass)(f"password for {text}: "))
 
 
+def check_request(method: str = "GET", headers: Mapping[str, str] | None = None) -> None:
+    """Check *method* and *headers* with :class:`dugong.Request`'s own rules.
+
+    Raises:
+        ValueError: one would corrupt a request.
+    """
+    Request(method, "http://localhost/", headers)
+
+
 def parse_headers(values: Sequence[str]) -> dict[str, str]:
     """``'Name: value'`` strings as a dict.
 
@@ -256,7 +263,7 @@ def parse_headers(values: Sequence[str]) -> dict[str, str]:
         try:
             if not colon:
                 raise ValueError("expected 'Name: value'")
-            validate_field(name, value)
+            check_request(headers={name: value})
         except ValueError as exc:
             shown = f"{name}: ..." if "authorization" in name.lower() else text
             raise UsageError(f"invalid header {shown!r}: {exc if shown == text else 'invalid value'}") from None

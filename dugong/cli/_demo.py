@@ -17,9 +17,9 @@ import sys
 import threading
 from typing import Final
 
+from .. import HTTPResponse
 from ._fetch import Fetch, Plan, Sink, Totals, fetch_all
 from ._output import DiscardSink, format_bytes, make_display, summary_line
-from .._http11 import HTTPResponse
 
 __all__ = ["DemoServer", "document", "run_demo"]
 

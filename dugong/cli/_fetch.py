@@ -1,50 +1,45 @@
-"""The engine of ``dugong get`` and ``dugong demo``: many URLs, pipelined, on one reactor.
+"""``dugong get`` and ``dugong demo`` on :class:`dugong.Client`: URLs in, outcomes recorded.
 
-The fetches are grouped by origin ``(scheme, host, port)``.  Each group is a
-:class:`HostJob`: one task on a :class:`~dugong.loop.Reactor`, one connection
-at a time.  At most ``max_connections`` jobs run at once.
+The command line has no engine of its own.  Each :class:`Fetch` becomes a
+:class:`dugong.Request`; the client pipelines them per origin, sends again
+what a closed connection left unanswered, and gives each its
+:class:`~dugong.Result`.  This module adds the command line's policies
+through the client's hooks:
 
-How a job pipelines
--------------------
-A job's coroutine drives two sub-coroutines of its own connection, a *sender*
-(``co_send_request`` of the next fetch) and a *reader* (``co_read_response``
-and the body of the oldest unanswered fetch), and yields one
-:class:`PollNeeded` that merges what both wait for.  When it is resumed it
-resumes both: one of them may have been resumed early, which the coroutine
-contract allows.  Doing this in one task rather than two keeps the rules
-simple, since nothing has to wake a task that waits for the other one:
+* ``on_response`` looks at each response head: it decides whether a redirect
+  is followed (``-L``) or a status retried (``--retry``), and otherwise opens
+  the body's sink (a file, standard output, ...).  The request's own sink
+  hands the body to it, counting bytes for the progress display.
+* ``on_result`` records the outcome in the fetch, closes the sink, and
+  returns the request that takes over (a redirect's target, or a retry with
+  its back-off as :attr:`Request.delay`), which the client fetches too.
+* ``on_request_head``, an observer and the ``dugong.client`` logger are what
+  ``-v`` prints: the heads as sent, the peer's address and TLS details, and
+  connections closed early.
 
-* the sender runs while fewer than ``pipeline_depth`` requests are unanswered
-  (one, if the method is not idempotent);
-* the reader starts on a response only once its request was completely sent,
-  so it never waits for a response the server cannot send yet.
-
-A job's list of fetches may grow while it runs: a redirect (``-L``) to the
-same origin, or a retry, joins the pipeline of the job that is already
-connected there.  A hop to another origin joins that origin's job if one is
-queued or running, and starts a new job otherwise.
-
-When the server closes the connection after answering some of the requests
-(``Connection: close``, or a limit of requests per connection), the job opens a
-new connection and sends the unanswered requests again.  Only idempotent
-methods are pipelined and sent again; others go one at a time, and one whose
-answer was lost fails.  Requests with a body (uploads) go one at a time too,
-with ``Expect: 100-continue`` if asked for.
-
-Time-outs: a job that has not been resumed for ``timeout`` seconds is
-cancelled by a watchdog timer (the reactor has per-task deadlines, but a job
-may legitimately run much longer than the time-out: what is limited is the
-time without progress, as :attr:`HTTPConnection.timeout` does for blocking
-calls).
+One connection per origin (``connections_per_host=1``) and no moving of
+requests behind a slow response (``late_after=None``): the summary's "over N
+connections" counts what the servers made necessary, as curl's would.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import BinaryIO, Final, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO, cast
 
+from .. import (
+    Client,
+    ConnectionObserver,
+    HTTPResponse,
+    Proxy as ClientProxy,
+    Request,
+    Result,
+    is_temp_network_error,
+)
+from ..loop import ProgressState, Reactor
 from ._model import (
     IDEMPOTENT_METHODS,
     RETRY_STATUSES,
@@ -59,18 +54,15 @@ from ._model import (
     Upload,
 )
 from ._url import UsageError, redact, redirect_method, resolve_location
-from .._connection import HTTPConnection, _host_header
-from .._errors import ConnectionClosed, ConnectionTimedOut
-from .._http11 import BodyFollowing, HTTPResponse, request_fields
-from .. import is_temp_network_error
-from .._poll import PollCoroutine, PollNeeded
-from ..loop import Plugin, Progress, ProgressState, Reactor, Task, TimerHandle
+
+if TYPE_CHECKING:
+    from .. import HTTPConnection, Origin, SockAddr
 
 __all__ = [
     "IDEMPOTENT_METHODS",
     "Display",
     "Fetch",
-    "HostJob",
+    "Host",
     "LocalError",
     "Plan",
     "Proxy",
@@ -82,21 +74,43 @@ __all__ = [
     "fetch_all",
 ]
 
-_BUFFER_SIZE: Final = 64 * 1024
-_UPLOAD_CHUNK: Final = 64 * 1024
 #: How often the progress display is redrawn when nothing happens (a stalled server).
 REDRAW_INTERVAL: Final = 0.25
+#: The least time between two redraws caused by arriving bytes.
+_MIN_REDRAW: Final = 0.1
 #: The longest ``Retry-After`` honoured, in seconds.
 MAX_RETRY_AFTER: Final = 600
 #: Request fields whose values -v does not print.
-_SECRET_FIELDS: Final = frozenset({"authorization", "proxy-authorization"})
+_SECRET_FIELDS: Final = frozenset({b"authorization", b"proxy-authorization"})
+
+
+class Host:
+    """The fetches of one origin, as the progress display and the summary see them.
+
+    Attributes:
+        label: ``host:port``.
+        fetches: its fetches, in the order they were made (redirects and
+            retries to the same origin add some).
+        finished: how many of them are done.
+        connections: connections opened (or attempted) so far.
+        established: connections that were made.
+        error: a local error that ends the host's remaining fetches.
+    """
+
+    def __init__(self, label: str, fetches: Sequence[Fetch] = ()) -> None:
+        self.label = label
+        self.fetches = list(fetches)
+        self.finished = 0
+        self.connections = 0
+        self.established = 0
+        self.error: BaseException | None = None
 
 
 class Display(Protocol):
-    """A progress display, redrawn by the reactor's :class:`~dugong.loop.Progress` plugin."""
+    """A progress display."""
 
-    def update(self, state: ProgressState, jobs: Sequence[HostJob]) -> None:
-        """Redraw with the plugin's *state* (tasks are hosts) and the jobs' counters."""
+    def update(self, state: ProgressState, jobs: Sequence[Host]) -> None:
+        """Redraw with *state* (its tasks are hosts) and the hosts' counters."""
 
     def close(self) -> None:
         """Remove or finish the display."""
@@ -112,22 +126,51 @@ class _Discard:
         """Nothing to close."""
 
 
-def _merge(send: PollNeeded | None, read: PollNeeded | None) -> PollNeeded:
-    """One PollNeeded that becomes ready when either of two would."""
-    if read is None:
-        assert send is not None
-        return send
-    if send is None:
-        return read
-    if send.fd == read.fd:
-        return PollNeeded(read.fd, read.mask | send.mask)
-    # Not expected (both use the connection's socket once a response is being
-    # read), but waiting for the reader is safe: its response was fully sent.
-    return read
+class _Body:
+    """A request body being sent: counts the bytes read, and names the file in read errors.
+
+    It is what :class:`dugong.Request` reads; seeking (to send it again) and
+    the size come from the stream underneath.
+    """
+
+    def __init__(self, upload: Upload, stream: BinaryIO) -> None:
+        self.upload = upload
+        self.stream = stream
+        self.sent = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to *size* bytes (``read1`` of the stream: a pipe gives what it has)."""
+        read = getattr(self.stream, "read1", self.stream.read)
+        try:
+            data: bytes = read(size)
+        except OSError as exc:
+            raise LocalError(f"cannot read {self.upload.name}: {exc.strerror or exc}") from exc
+        self.sent += len(data)
+        return data
+
+    def seekable(self) -> bool:
+        """Whether the stream can go back (to be sent again) and has a known length.
+
+        Standard input from a pipe has neither: it is sent chunked, once.
+        """
+        return self.upload.length is not None and self.stream.seekable()
+
+    def tell(self) -> int:
+        """The stream's position."""
+        return self.stream.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move the stream (sending again starts over: so does the count)."""
+        self.sent = 0
+        return self.stream.seek(offset, whence)
+
+    def fileno(self) -> int:
+        """The stream's file descriptor (its size is the body's length)."""
+        return self.stream.fileno()
 
 
 def authority(host: str, port: int) -> str:
-    """``host:port``, with brackets around an IPv6 address."""
+    """``host:port``, with brackets around an IPv6 address (as :attr:`dugong.Origin.authority`)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -152,258 +195,231 @@ def _retry_after(resp: HTTPResponse) -> float | None:
     return float(min(int(value), MAX_RETRY_AFTER))
 
 
-#: Called with a fetch that takes over from another (redirect, retry) and the seconds to wait.
-HopHandler = Callable[[Fetch, float], None]
+def show_head(head: bytes) -> str:
+    """A request head as ``-v`` prints it: ``> `` lines, credentials hidden."""
+    lines = head.decode("latin-1").split("\r\n")
+    shown = []
+    for line in lines[:-2]:  # (the head ends with an empty line)
+        name, colon, _ = line.partition(":")
+        hidden = colon and name.strip().lower().encode() in _SECRET_FIELDS
+        shown.append(f"> {name}: [hidden]" if hidden else f"> {line}")
+    return "\n".join([*shown, ">"])
 
 
-class HostJob:
-    """The fetches of one origin ``(scheme, host, port)``, done by one task.
+class _Watcher(ConnectionObserver):
+    """Counts each host's connections (attempted and made); with -v, shows the peer, the tunnel, TLS."""
 
-    Attributes:
-        label: ``host:port``, the key of its bytes in the progress plugin.
-        fetches: the fetches, in the order given (more may be appended while it runs).
-        finished: how many of them are done (they finish in order).
-        connections: connections opened (or attempted) so far.
-        established: connections over which a request went out.
-        closed: the task is over: appending a fetch would be too late.
-        error: the error that ended the job early, if any.
-    """
+    def __init__(self, hosts: Callable[[str], Host], log: Callable[[str], None] | None) -> None:
+        self._hosts = hosts
+        self._log = log
 
-    def __init__(
-        self,
-        fetches: Sequence[Fetch],
-        plan: Plan,
-        open_sink: SinkFactory,
-        on_bytes: Callable[[str, int], None],
-        on_hop: HopHandler | None = None,
+    def resolution_started(self, conn: HTTPConnection, at: float, host: str, port: int) -> None:
+        """A connection is being opened."""
+        self._hosts(authority(conn.hostname, conn.port)).connections += 1
+
+    def connect_finished(self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr) -> None:
+        """It was made: count it, and name the peer's address."""
+        label = authority(conn.hostname, conn.port)
+        self._hosts(label).established += 1
+        if self._log is not None:
+            via = " (the proxy)" if conn.proxy is not None else ""
+            self._log(f"* {label}: connected to {authority(address[0], address[1])}{via}")
+
+    def tunnel_opened(self, conn: HTTPConnection, at: float, proxy: tuple[str, int], authority_: str) -> None:
+        """-v: the proxy opened the tunnel."""
+        if self._log is not None:
+            self._log(f"* {authority_}: tunnel opened by proxy {authority(*proxy)}")
+
+    def tls_finished(
+        self, conn: HTTPConnection, at: float, version: str, cipher: str, peer_subject: str | None
     ) -> None:
-        first = fetches[0]
-        self.label = authority(first.host, first.port)
-        self.origin = first.origin
-        self.fetches = list(fetches)
-        self.finished = 0
-        self.connections = 0
-        self.established = 0
-        self.closed = False
-        self.error: BaseException | None = None
-        self._plan = plan
-        self._open_sink = open_sink
-        self._on_bytes = on_bytes
-        self._on_hop = on_hop
-        self._buffer = bytearray()
-        self._stale = False  # the server closed the connection: open a new one
-        self._new_connection = False
-        proxy = plan.proxy_for(first.scheme, first.host)
-        # Through a CONNECT tunnel (https) a Proxy-Authorization field would reach the server.
-        self._proxy_auth = proxy.auth if proxy is not None and first.scheme == "http" else None
-        self.conn = HTTPConnection(
-            first.host,
-            first.port,
-            ssl_context=plan.tls if first.scheme == "https" else None,
-            proxy=(proxy.host, proxy.port) if proxy is not None else None,
-            resolver=plan.resolver,
-        )
+        """-v: the TLS version, cipher and the certificate's subject."""
+        if self._log is not None:
+            subject = peer_subject if peer_subject is not None else "not verified (--insecure)"
+            self._log(f"* {authority(conn.hostname, conn.port)}: {version}, {cipher}, certificate subject: {subject}")
 
-    def fail_unfinished(self, error: BaseException) -> None:
-        """Give *error* to every fetch not finished yet (one may have its status already)."""
-        for fetch in self.fetches[self.finished :]:
-            fetch.error = error
+    def response_head_read(self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str) -> None:
+        """-v: the HTTP version of the status line."""
+        if self._log is not None:
+            self._log(f"* {authority(conn.hostname, conn.port)}: {http_version} {response.status} {response.reason}")
 
-    def _log(self, line: str) -> None:
-        if self._plan.log is not None:
-            print(line, file=self._plan.log, flush=True)
 
-    # ------------------------------------------------------------- the task
+class _LogLines(logging.Handler):
+    """Prints the records of the ``dugong.client`` logger as ``* message`` lines (for ``-v``)."""
 
-    def co_run(self) -> PollCoroutine[None]:
-        """Fetch everything; record errors instead of raising them."""
-        self._buffer = bytearray(_BUFFER_SIZE)
-        proxy = self.conn.proxy
-        via = f" via proxy {authority(*proxy)}" if proxy is not None else ""
-        self._log(f"* {self.label}: {len(self.fetches)} request(s){via}")
-        try:
-            while self.finished < len(self.fetches):
-                fetch = self.fetches[self.finished]
-                if self._plan.upload_of(fetch) is not None:
-                    yield from self._co_exchange(fetch)
-                    self.finished += 1
-                else:
-                    yield from self._co_round()
-        except Exception as exc:
-            self.error = exc
-            self.fail_unfinished(exc)
-        finally:
-            self.closed = True
-            self.conn.disconnect()
-            self._buffer = bytearray()
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("* %(message)s"))
+        self._stream = stream
 
-    def _log_renewal(self) -> None:
-        self._log(
-            f"* {self.label}: connection closed after {self.finished} response(s); sending the others on a new one"
-        )
+    def emit(self, record: logging.LogRecord) -> None:
+        """Print *record*."""
+        print(self.format(record), file=self._stream, flush=True)
 
-    def _renew_if_closed(self) -> None:
-        """Start a new connection if the server closed the current one in the middle of a round."""
-        if self._stale:
-            self._log_renewal()
-            self.conn.reset()
-            self._stale = False
 
-    def _may_send(self, sent: int, done: int) -> bool:
-        """Whether the fetch at index *sent* may go out while those from *done* are unanswered."""
-        if sent >= len(self.fetches):
-            return False
-        fetch = self.fetches[sent]
-        if self._plan.upload_of(fetch) is not None:
-            return False
-        if sent == done:
-            return True
-        if sent - done >= self._plan.pipeline_depth:
-            return False
-        method_of = self._plan.method_of
-        return method_of(fetch) in IDEMPOTENT_METHODS and method_of(self.fetches[sent - 1]) in IDEMPOTENT_METHODS
+class _Run:
+    """One ``fetch_all``: the fetches in flight, their requests, sinks and hosts."""
 
-    def _co_round(self) -> PollCoroutine[None]:
-        """Pipeline the fetches from the first unfinished one over the current connection.
+    def __init__(self, plan: Plan, open_sink: SinkFactory, display: Display | None) -> None:
+        self.plan = plan
+        self.open_sink = open_sink
+        self.display = display
+        self.hosts: dict[str, Host] = {}
+        self.fetch_of: dict[Request, Fetch] = {}
+        self.sinks: dict[Fetch, Sink] = {}
+        self.bodies: dict[Fetch, _Body] = {}
+        self.hops: dict[Fetch, tuple[Fetch, float]] = {}
+        self.bytes_by_host: dict[str, int] = {}
+        self.bytes_done = 0
+        self.last_redraw = 0.0
 
-        Stops at the end of the list (fetches appended meanwhile join), at a
-        fetch with a body, or when the server closes the connection.  Returns
-        after at least one fetch finished; raises when none could.
-        """
-        self._renew_if_closed()
-        fetches = self.fetches
-        start = sent = done = self.finished
-        sending: PollCoroutine[None] | None = None
-        reading: PollCoroutine[None] | None = None
-        send_wait: PollNeeded | None = None
-        read_wait: PollNeeded | None = None
-        send_closed: ConnectionClosed | None = None
-        try:
-            while True:
-                if sending is None and send_closed is None and self._may_send(sent, done):
-                    sending = self._co_send(fetches[sent])
-                if reading is None and done < sent:
-                    reading = self._co_receive(fetches[done])
-                if sending is None and reading is None:
-                    if send_closed is not None:
-                        # The server closed, and every response it owed has been read.
-                        if done == start:
-                            raise send_closed
-                        self._stale = True
-                    return
-                if sending is not None:
-                    try:
-                        send_wait = next(sending)
-                    except StopIteration:
-                        sending = None
-                        sent += 1
-                        continue
-                    except ConnectionClosed as exc:
-                        sending = None
-                        # Stop sending; the responses to what was sent may still come.
-                        send_closed = exc
-                        continue
-                if reading is not None:
-                    try:
-                        read_wait = next(reading)
-                    except StopIteration:
-                        reading = None
-                        done += 1
-                        self.finished += 1
-                        continue
-                    except ConnectionClosed as exc:
-                        reading = None
-                        self._stale = True
-                        if self._plan.method_of(fetches[done]) not in IDEMPOTENT_METHODS:
-                            # It may have been carried out: don't send it again.
-                            fetches[done].error = exc
-                            self.finished += 1
-                            return
-                        if done == start:
-                            raise
-                        return
-                yield _merge(send_wait if sending is not None else None, read_wait if reading is not None else None)
-        finally:
-            if sending is not None:
-                sending.close()
-            if reading is not None:
-                reading.close()
+    def log(self, line: str) -> None:
+        """Print a ``-v`` line."""
+        if self.plan.log is not None:
+            print(line, file=self.plan.log, flush=True)
 
-    def _headers_for(self, fetch: Fetch) -> dict[str, str]:
-        headers = dict(self._plan.headers)
+    # ------------------------------------------------------------ requests
+
+    def host_of(self, fetch: Fetch) -> Host:
+        """The host record of *fetch*."""
+        return self.host_named(authority(fetch.host, fetch.port))
+
+    def host_named(self, label: str) -> Host:
+        """The host record of ``host:port`` *label* (made on first use)."""
+        host = self.hosts.get(label)
+        if host is None:
+            host = self.hosts[label] = Host(label)
+        return host
+
+    def proxy_of(self, fetch: Fetch) -> Proxy | None:
+        """The proxy of *fetch*'s URL."""
+        return self.plan.proxy_for(fetch.scheme, fetch.host)
+
+    def request_for(self, fetch: Fetch, delay: float = 0.0) -> Request | None:
+        """The request of *fetch*; None if it failed already (its body cannot be read)."""
+        plan = self.plan
+        host = self.host_of(fetch)
+        host.fetches.append(fetch)
+        headers = dict(plan.headers)
         present = {name.lower() for name in headers}
         if fetch.auth is not None and "authorization" not in present:
             headers["Authorization"] = fetch.auth
-        if self._proxy_auth is not None and "proxy-authorization" not in present:
-            headers["Proxy-Authorization"] = self._proxy_auth
+        method = plan.method_of(fetch)
+        offset_for = plan.offset_for
+        fetch.offset = offset_for(fetch) if offset_for is not None and method == "GET" else 0
         if fetch.offset:
             headers["Range"] = f"bytes={fetch.offset}-"
-        return headers
+        upload = plan.upload_of(fetch)
+        body: _Body | None = None
+        if upload is not None:
+            if plan.expect100:
+                headers["Expect"] = "100-continue"
+            try:
+                body = _Body(upload, upload.open())
+            except LocalError as exc:
+                self.finish(fetch, exc)
+                return None
+            self.bodies[fetch] = body
+        url = f"{fetch.scheme}://{authority(fetch.host, fetch.port)}{fetch.target}"
+        try:
+            request = Request(
+                method, url, headers, cast("BinaryIO | None", body), sink=lambda data: self.write(fetch, data), delay=delay
+            )
+        except ValueError as exc:  # a redirect to a URL that cannot be sent
+            self.finish(fetch, RedirectError(f"cannot follow the redirect: {redact(str(exc))}"))
+            return None
+        self.fetch_of[request] = fetch
+        return request
 
-    def _co_send(self, fetch: Fetch, body: BodyFollowing | None = None) -> PollCoroutine[None]:
-        """Send the request of *fetch* (the head only, if it has a *body*)."""
-        plan = self._plan
-        if not self.conn.connected:
-            if not self.conn.response_pending():
-                # Closed after its last response ("Connection: close"): start afresh.
-                if self.connections:
-                    self._log_renewal()
-                self.conn.reset()
-            self.connections += 1
-            self._new_connection = True
-        offset_for = plan.offset_for
-        fetch.offset = offset_for(fetch) if offset_for is not None and plan.method_of(fetch) == "GET" else 0
-        headers = self._headers_for(fetch)
-        expect100 = plan.expect100 and body is not None
-        self._log_request(fetch, headers, body, expect100)
-        fetch.started = True
-        yield from self.conn.co_send_request(plan.method_of(fetch), fetch.target, headers, body, expect100)
-        if self._new_connection:
-            self.established += 1
-            self._new_connection = False
+    def client_proxy(self, origin: Origin) -> ClientProxy | None:
+        """The proxy of *origin*, with its credentials, as the client takes it."""
+        proxy = self.plan.proxy_for(origin.scheme, origin.host)
+        if proxy is None:
+            return None
+        fields = {"Proxy-Authorization": proxy.auth} if proxy.auth is not None else None
+        return ClientProxy(proxy.host, proxy.port, fields)
 
-    def _co_receive(self, fetch: Fetch) -> PollCoroutine[None]:
-        resp = yield from self.conn.co_read_response()
-        yield from self._co_body(fetch, resp)
+    # ------------------------------------------------------------ responses
 
-    def _co_body(self, fetch: Fetch, resp: HTTPResponse) -> PollCoroutine[None]:
-        """Read the body of *resp* (the final response to *fetch*) into its sink."""
-        self._log_response(resp)
+    def on_head(self, request: Request, head: bytes) -> None:
+        """The head of *request* goes out now."""
+        self.fetch_of[request].started = True
+        if self.plan.log is not None:
+            self.log(show_head(head))
+
+    def on_response(self, request: Request, resp: HTTPResponse) -> None:
+        """A response head arrived: decide where its body goes."""
+        fetch = self.fetch_of[request]
+        if self.plan.log is not None:
+            fields = (f"< {n}: {redact(v)}" for n, v in resp.headers.items())
+            self.log("\n".join([f"< {resp.status} {resp.reason}", *fields, "<"]))
+        if resp.status < 200:
+            return  # 100 Continue: the body goes out now
         fetch.status, fetch.reason = resp.status, resp.reason
         fetch.location = resp.headers.get("Location")
         fetch.length = resp.length
-        fetch.received = 0  # a response cut short may be fetched again
+        fetch.received = 0
         hop = self._hop_after(fetch, resp)
-        sink: Sink = _Discard() if hop is not None or fetch.error is not None else self._open_sink(fetch, resp)
-        complete = False
+        host = self.host_of(fetch)
+        if hop is not None:
+            self.hops[fetch] = hop
+        if hop is not None or fetch.error is not None or host.error is not None:
+            self.sinks[fetch] = _Discard()
+            return
         try:
-            view = memoryview(self._buffer)
-            while n := (yield from self.conn.co_readinto(view)):
-                sink.write(view[:n])
-                fetch.received += n
-                self._on_bytes(self.label, n)
-            complete = True
-        finally:
-            sink.close(complete)
-        self._on_bytes(self.label, 0)  # the request count changed: redraw
-        if hop is not None and self._on_hop is not None:
-            self._on_hop(*hop)
+            self.sinks[fetch] = self.open_sink(fetch, resp)
+        except LocalError as exc:
+            self._local_error(fetch, exc)
+
+    def _local_error(self, fetch: Fetch, exc: LocalError) -> None:
+        """A file could not be written: the host's remaining fetches fail with *exc* too."""
+        fetch.error = exc
+        self.host_of(fetch).error = exc
+        self.sinks[fetch] = _Discard()
+
+    def write(self, fetch: Fetch, data: memoryview) -> None:
+        """A piece of *fetch*'s body arrived."""
+        try:
+            self.sinks[fetch].write(data)
+        except LocalError as exc:
+            self._local_error(fetch, exc)
+        fetch.received += len(data)
+        self.count(self.host_of(fetch).label, len(data))
+
+    def count(self, label: str, n: int) -> None:
+        """*n* body bytes moved for host *label*: redraw the display now and then."""
+        self.bytes_done += n
+        self.bytes_by_host[label] = self.bytes_by_host.get(label, 0) + n
+        now = time.monotonic()
+        if now - self.last_redraw >= _MIN_REDRAW:
+            self.redraw(now)
+
+    def redraw(self, now: float | None = None) -> None:
+        """Redraw the progress display (if any)."""
+        if self.display is None:
+            return
+        self.last_redraw = time.monotonic() if now is None else now
+        hosts = list(self.hosts.values())
+        done = sum(1 for h in hosts if h.finished == len(h.fetches))
+        failed = sum(1 for h in hosts if h.error is not None)
+        state = ProgressState(done, failed, len(hosts), self.bytes_done, None, dict(self.bytes_by_host))
+        self.display.update(state, hosts)
 
     def _hop_after(self, fetch: Fetch, resp: HTTPResponse) -> tuple[Fetch, float] | None:
         """The fetch that takes over from *fetch* after *resp*, if any, and when."""
-        plan = self._plan
+        plan = self.plan
         if plan.follow and fetch.is_redirect:
             return self._redirect(fetch)
         if fetch.status in RETRY_STATUSES and may_retry(plan, fetch):
             delay = _retry_after(resp) if plan.retry_delay is None else None
             if delay is None:
                 delay = plan.retry_wait(fetch.attempts + 1)
-            self._log(f"* {fetch.url}: {fetch.status} {fetch.reason}; trying again in {delay:g} s")
+            self.log(f"* {fetch.url}: {fetch.status} {fetch.reason}; trying again in {delay:g} s")
             return fetch.again(), delay
         return None
 
     def _redirect(self, fetch: Fetch) -> tuple[Fetch, float] | None:
-        plan = self._plan
+        plan = self.plan
         assert fetch.status is not None and fetch.location is not None
         if fetch.redirects >= plan.max_redirects:
             fetch.error = RedirectError(f"more than {plan.max_redirects} redirects (--max-redirs)")
@@ -423,222 +439,116 @@ class HostJob:
             auth: str | None = target.credentials.basic()
         else:
             auth = fetch.auth if target.origin == fetch.origin else None
-        self._log(f"* {fetch.url}: {fetch.status} {fetch.reason}: following to {target.display}")
+        self.log(f"* {fetch.url}: {fetch.status} {fetch.reason}: following to {target.display}")
         new_method = None if with_body and fetch.method is None else method
         return fetch.follow(target, auth, new_method), 0.0
 
-    def _co_exchange(self, fetch: Fetch) -> PollCoroutine[None]:
-        """Send one request with a body, then read its response."""
-        plan, conn = self._plan, self.conn
-        upload = plan.upload_of(fetch)
-        assert upload is not None
-        self._renew_if_closed()
-        stream = upload.open()
-        try:
+    # ------------------------------------------------------------ results
+
+    def on_result(self, result: Result) -> list[Request]:
+        """Record *result*; return the request that takes over, if any."""
+        fetch = self.fetch_of.pop(result.request)
+        error = result.error
+        if error is not None and fetch.error is None:
+            fetch.error = error
+        host = self.host_of(fetch)
+        if fetch.error is None and host.error is not None:
+            fetch.error = host.error
+        sink = self.sinks.pop(fetch, None)
+        if sink is not None:
             try:
-                yield from self._co_send(fetch, BodyFollowing(upload.length))
-            except ConnectionClosed:
-                # Closed since the last response (idle, or "Connection: close"),
-                # before any byte of the body went out: sending again is safe.
-                conn.reset()
-                yield from self._co_send(fetch, BodyFollowing(upload.length))
-            if plan.expect100:
-                resp = yield from conn.co_read_response()
-                if resp.status != 100:
-                    self._log(f"* {fetch.url}: answered before the body was sent")
-                    yield from self._co_body(fetch, resp)
-                    return
-                self._log_response(resp)
-            try:
-                yield from self._co_send_body(fetch, stream, upload)
-            except ConnectionClosed as exc:
-                # The server may have answered (say 413) before it closed.
-                self._log(f"* {fetch.url}: {exc}")
-            resp = yield from conn.co_read_response()
-            yield from self._co_body(fetch, resp)
-        finally:
-            upload.release(stream)
+                sink.close(fetch.error is None)
+            except LocalError as exc:
+                self._local_error(fetch, exc)
+        body = self.bodies.pop(fetch, None)
+        if body is not None:
+            fetch.sent = body.sent
+            body.upload.release(body.stream)
+            self.count(host.label, 0)
+        hop = self.hops.pop(fetch, None)
+        if hop is None and error is not None and is_temp_network_error(error) and may_retry(self.plan, fetch):
+            delay = self.plan.retry_wait(fetch.attempts + 1)
+            self.log(f"* {fetch.url}: {describe(error)}; trying again in {delay:g} s")
+            hop = fetch.again(), delay
+        host.finished += 1
+        self.redraw()
+        if hop is None:
+            return []
+        request = self.request_for(*hop)
+        return [request] if request is not None else []
 
-    def _co_send_body(self, fetch: Fetch, stream: BinaryIO, upload: Upload) -> PollCoroutine[None]:
-        left = upload.length
-        # read1() returns what a pipe has now instead of waiting for a full chunk.
-        read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
-        while left is None or left > 0:
-            size = _UPLOAD_CHUNK if left is None else min(_UPLOAD_CHUNK, left)
-            try:
-                chunk = read(size)
-            except OSError as exc:
-                raise LocalError(f"cannot read {upload.name}: {exc.strerror or exc}") from exc
-            if not chunk:
-                if left is not None:
-                    raise LocalError(f"{upload.name} ended {left} bytes short of its announced size")
-                break
-            yield from self.conn.co_write(chunk)
-            fetch.sent += len(chunk)
-            self._on_bytes(self.label, len(chunk))
-            if left is not None:
-                left -= len(chunk)
-        if upload.length is None:
-            yield from self.conn.co_end_body()
-
-    # ------------------------------------------------------------- -v output
-
-    def _log_request(
-        self, fetch: Fetch, headers: dict[str, str], body: BodyFollowing | None, expect100: bool
-    ) -> None:
-        if self._plan.log is None:
-            return
-        method = self._plan.method_of(fetch)
-        length = body.length if body is not None else None
-        chunked = body is not None and length is None
-        if body is None and method in ("POST", "PUT", "PATCH"):
-            length = 0
-        default_port = 443 if fetch.scheme == "https" else 80
-        fields = request_fields(
-            _host_header(fetch.host, fetch.port, default_port),
-            headers=headers, body_length=length, chunked=chunked, expect100=expect100,
-        )
-        shown = [(n, "[hidden]" if n.lower() in _SECRET_FIELDS else v) for n, v in fields]
-        lines = [f"> {method} {fetch.target} HTTP/1.1", *(f"> {n}: {v}" for n, v in shown), ">"]
-        self._log("\n".join(lines))
-
-    def _log_response(self, resp: HTTPResponse) -> None:
-        if self._plan.log is None:
-            return
-        fields = (f"< {n}: {redact(v)}" for n, v in resp.headers.items())
-        self._log("\n".join([f"< {resp.status} {resp.reason}", *fields, "<"]))
+    def finish(self, fetch: Fetch, error: BaseException) -> None:
+        """*fetch* fails before it is sent."""
+        fetch.error = error
+        self.host_of(fetch).finished += 1
 
 
-class _Runner(Plugin):
-    """Starts the jobs, at most ``max_connections`` at a time, and watches their progress.
-
-    It also takes the fetches that redirects and retries add, now or after a
-    delay.  As a plugin it sees every resumption of a task: that is the
-    activity the time-out watchdog looks at.
-    """
-
-    def __init__(
-        self,
-        reactor: Reactor,
-        jobs: list[HostJob],
-        plan: Plan,
-        make_job: Callable[[list[Fetch]], HostJob],
-        progress: Progress,
-    ) -> None:
-        self._reactor = reactor
-        self._progress = progress
-        self._jobs = jobs
-        self._queue = deque(jobs)
-        self._plan = plan
-        self._make_job = make_job
-        self._open: dict[tuple[str, str, int], HostJob] = {job.origin: job for job in jobs}
-        self._running: dict[Task[object], HostJob] = {}
-        self._active: dict[Task[object], float] = {}  # task -> time of its last resumption
-        self._waiting = 0  # fetches to be added after a delay
-        self._watch_handle: TimerHandle | None = None
-
-    def run(self) -> None:
-        """Run the jobs to the end."""
-        self._start_more()
-        if not self._running:
-            return
-        if self._plan.timeout is not None:
-            self._watch_handle = self._reactor.call_later(self._watch_interval(), self._watch)
-        try:
-            self._reactor.run_forever()
-        finally:
-            if self._watch_handle is not None:
-                self._watch_handle.cancel()
-
-    def add(self, fetch: Fetch, delay: float) -> None:
-        """Fetch *fetch* too, after *delay* seconds."""
-        if delay > 0:
-            self._waiting += 1
-            self._reactor.call_later(delay, lambda: self._add_later(fetch))
-        else:
-            self._add_now(fetch)
-
-    def _add_later(self, fetch: Fetch) -> None:
-        self._waiting -= 1
-        self._add_now(fetch)
-
-    def _add_now(self, fetch: Fetch) -> None:
-        job = self._open.get(fetch.origin)
-        if job is not None and not job.closed:
-            job.fetches.append(fetch)
-            return
-        job = self._make_job([fetch])
-        self._open[job.origin] = job
-        self._jobs.append(job)
-        self._progress.set_total(tasks=len(self._jobs))
-        self._queue.append(job)
-        self._start_more()
-
-    def task_resumed(self, task: Task[object]) -> None:
-        """Note the task's activity (all tasks on this reactor are jobs)."""
-        self._active[task] = self._reactor.time()
-
-    def _start_more(self) -> None:
-        while self._queue and len(self._running) < self._plan.max_connections:
-            job = self._queue.popleft()
-            task = self._reactor.spawn(job.co_run(), name=job.label)
-            self._running[task] = job
-            self._active[task] = self._reactor.time()
-            task.add_done_callback(self._finished)
-
-    def _finished(self, task: Task[None]) -> None:
-        job = self._running.pop(task)
-        del self._active[task]
-        job.closed = True
-        if task.cancelled():
-            job.error = ConnectionTimedOut(self._plan.timeout)
-            job.fail_unfinished(job.error)
-        self._retry_failures(job)
-        self._start_more()
-        if not self._running and not self._waiting:
-            self._reactor.stop()
-
-    def _retry_failures(self, job: HostJob) -> None:
-        """Schedule another attempt of each fetch of *job* that failed for a passing reason."""
-        for fetch in job.fetches:
-            error = fetch.error
-            if error is None or fetch.next is not None or not is_temp_network_error(error):
-                continue
-            if may_retry(self._plan, fetch):
-                delay = self._plan.retry_wait(fetch.attempts + 1)
-                if self._plan.log is not None:
-                    print(f"* {fetch.url}: {error}; trying again in {delay:g} s", file=self._plan.log, flush=True)
-                self.add(fetch.again(), delay)
-
-    def _watch_interval(self) -> float:
-        assert self._plan.timeout is not None
-        return max(0.01, min(self._plan.timeout / 4, 1.0))
-
-    def _watch(self) -> None:
-        assert self._plan.timeout is not None
-        now = self._reactor.time()
-        for task, since in list(self._active.items()):
-            if now - since > self._plan.timeout:
-                task.cancel()
-        self._watch_handle = self._reactor.call_later(self._watch_interval(), self._watch)
+def describe(error: BaseException) -> str:
+    """*error* for a ``-v`` line (no credential: URLs lose their user-info)."""
+    return redact(str(error))
 
 
-def group_by_host(fetches: Sequence[Fetch]) -> list[list[Fetch]]:
-    """Group *fetches* by origin, in the order of first appearance."""
-    groups: dict[tuple[str, str, int], list[Fetch]] = {}
+def _client(run: _Run, plan: Plan) -> Client:
+    observer = _Watcher(run.host_named, run.log if plan.log is not None else None)
+    return Client(
+        ssl_context=plan.tls,
+        connections_per_host=1,
+        max_connections=plan.max_connections,
+        pipeline_depth=plan.pipeline_depth,
+        proxy=run.client_proxy,
+        resolver=plan.resolver,
+        late_after=None,
+        stall_timeout=plan.timeout,
+        on_request_head=run.on_head,
+        on_response=run.on_response,
+        observer=observer,
+    )
+
+
+def _announce(run: _Run, fetches: Sequence[Fetch]) -> None:
+    """-v: one line per host, with its number of requests and its proxy."""
+    counts: dict[str, list[Fetch]] = {}
     for fetch in fetches:
-        groups.setdefault(fetch.origin, []).append(fetch)
-    return list(groups.values())
+        counts.setdefault(authority(fetch.host, fetch.port), []).append(fetch)
+    for label, group in counts.items():
+        proxy = run.proxy_of(group[0])
+        via = f" via proxy {authority(proxy.host, proxy.port)}" if proxy is not None else ""
+        run.log(f"* {label}: {len(group)} request(s){via}")
 
 
-def _redraw_every(reactor: Reactor, progress: Progress, interval: float) -> None:
-    """Render *progress* every *interval* seconds, so that clock and rate move while nothing arrives."""
+def _drive(client: Client, requests: list[Request], run: _Run) -> None:
+    """Fetch *requests*; with a display, on a reactor that also redraws it on a timer."""
+    if run.display is None:
+        client.fetch_all(requests, return_exceptions=True, on_result=run.on_result)
+        return
+    with Reactor() as reactor:
 
-    def tick() -> None:
-        progress.render()
-        reactor.call_later(interval, tick)
+        def tick() -> None:
+            run.redraw()
+            reactor.call_later(REDRAW_INTERVAL, tick)
 
-    reactor.call_later(interval, tick)
+        reactor.call_later(REDRAW_INTERVAL, tick)
+        task = reactor.spawn(client.co_fetch_all(requests, return_exceptions=True, on_result=run.on_result))
+        task.add_done_callback(lambda _: reactor.stop())
+        reactor.run_forever()
+        task.result()
+
+
+@contextmanager
+def _verbose_logging(plan: Plan) -> Iterator[None]:
+    """While running: the client's log lines on -v's stream."""
+    logger = logging.getLogger("dugong.client")
+    handler = _LogLines(plan.log) if plan.log is not None else None
+    level = logger.level
+    if handler is not None:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
 
 
 def fetch_all(
@@ -660,35 +570,21 @@ def fetch_all(
         :exc:`KeyboardInterrupt`).
     """
     start = time.perf_counter()
-    groups = group_by_host(fetches)
-    jobs: list[HostJob] = []
-    with Reactor() as reactor:
+    run = _Run(plan, open_sink, display)
+    _announce(run, fetches)
+    requests = [r for r in (run.request_for(fetch) for fetch in fetches) if r is not None]
+    try:
+        with _verbose_logging(plan), _client(run, plan) as client:
+            _drive(client, requests, run)
+    finally:
         if display is not None:
-            shown = display
-
-            def render(state: ProgressState) -> None:
-                shown.update(state, jobs)
-
-            progress = Progress(render, tasks_total=len(groups))
-            _redraw_every(reactor, progress, REDRAW_INTERVAL)
-        else:
-            progress = Progress(tasks_total=len(groups))
-        reactor.add_plugin(progress)
-
-        def make_job(group: list[Fetch]) -> HostJob:
-            return HostJob(group, plan, open_sink, progress.add_bytes, lambda fetch, delay: runner.add(fetch, delay))
-
-        jobs.extend(make_job(group) for group in groups)
-        runner = _Runner(reactor, jobs, plan, make_job, progress)
-        reactor.add_plugin(runner)
-        try:
-            runner.run()
-        finally:
-            if display is not None:
-                display.close()
+            run.redraw()
+            display.close()
+    hosts = run.hosts.values()
     return Totals(
         fetches,
         time.perf_counter() - start,
-        sum(j.connections for j in jobs),
-        sum(j.established for j in jobs),
+        sum(h.connections for h in hosts),
+        sum(h.established for h in hosts),
     )
+

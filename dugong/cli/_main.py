@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-from .. import __version__
+from .. import HTTPResponse, __version__
 from ._args import (
     build_parser,
+    check_request,
     make_proxy_chooser,
     make_resolver,
     make_tls_context,
@@ -41,7 +42,6 @@ from ._output import (
     write_stdout,
 )
 from ._url import UsageError, parse_url
-from .._http11 import HTTPResponse, validate_method
 
 __all__ = ["UsageError", "exit_status", "main", "make_upload", "parse_url"]
 
@@ -191,7 +191,7 @@ def _body_and_headers(args: argparse.Namespace, headers: dict[str, str], several
         raise UsageError("--expect100 needs a body (--data or --json)")
     method = "HEAD" if args.head else args.request or ("POST" if data is not None else "GET")
     try:
-        validate_method(method)
+        check_request(method)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     upload = make_upload(data, sys.stdin.buffer, option) if data is not None else None
@@ -207,10 +207,6 @@ def _plan(args: argparse.Namespace, fetches: Sequence[Fetch], places: Destinatio
     if args.continue_at is not None and any(path is None for path in places.values()):
         raise UsageError("-C - resumes files: give -o FILE, -O or --output-dir")
     proxy_for = make_proxy_chooser(args.proxy, os.environ)
-    for fetch in fetches:
-        proxy = proxy_for(fetch.scheme, fetch.host)
-        if fetch.scheme == "https" and proxy is not None and proxy.auth is not None:
-            raise UsageError("proxy credentials for https URLs (sent with CONNECT) are not supported yet")
     # Loading the system's CA certificates takes a while: only when needed (or to check --cacert).
     needs_tls = args.cacert is not None or any(f.scheme == "https" for f in fetches) or args.location
     plan.timeout = args.timeout
