@@ -737,6 +737,20 @@ def test_tls_with_cacert(tls_server: TLSServer, ca_file: str, capsysbinary: pyte
     assert result.out == body_for(1000)
 
 
+def test_verbose_shows_the_peer_and_tls(tls_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """-v, as curl -v: the address connected to, the TLS version, cipher and certificate subject, the head as sent."""
+    port = tls_server.port
+    result = run(capsysbinary, "get", "-v", "--cacert", ca_file, f"https://localhost:{port}/10")
+    assert result.code == 0, result.err
+    peer = [line for line in result.lines if line.startswith(f"* localhost:{port}: connected to ")]
+    assert peer in ([f"* localhost:{port}: connected to 127.0.0.1:{port}"], [f"* localhost:{port}: connected to [::1]:{port}"])
+    tls = [line for line in result.lines if line.startswith(f"* localhost:{port}: TLSv")]
+    assert len(tls) == 1
+    assert "certificate subject: " in tls[0] and "not verified" not in tls[0]
+    assert f"> Host: localhost:{port}" in result.lines
+    assert result.lines.index(peer[0]) < result.lines.index(tls[0]) < result.lines.index("> GET /10 HTTP/1.1")
+
+
 def test_tls_insecure(tls_server: TLSServer, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     result = run(capsysbinary, "get", "-k", f"https://127.0.0.1:{tls_server.port}/7")
     assert result.code == 0, result.err

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO, cast
 
 from .. import (
     Client,
+    Origin,
     ConnectionObserver,
     HTTPResponse,
     Proxy as ClientProxy,
@@ -56,7 +57,7 @@ from ._model import (
 from ._url import UsageError, redact, redirect_method, resolve_location
 
 if TYPE_CHECKING:
-    from .. import HTTPConnection, Origin, SockAddr
+    from .. import HTTPConnection, SockAddr
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -170,8 +171,8 @@ class _Body:
 
 
 def authority(host: str, port: int) -> str:
-    """``host:port``, with brackets around an IPv6 address (as :attr:`dugong.Origin.authority`)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """``host:port``, with brackets around an IPv6 address (:attr:`dugong.Origin.authority`)."""
+    return Origin("http", host, port).authority
 
 
 def may_retry(plan: Plan, fetch: Fetch) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final, NamedTuple, Protocol, TextIO
 
-from .. import HTTPResponse, Resolver
+from .. import HTTPResponse, Origin, Resolver
 from ._url import REDIRECT_STATUSES, ParsedURL
 
 __all__ = [
@@ -94,9 +94,9 @@ class Fetch:
         return self.error is None and self.status is not None and self.status < 400
 
     @property
-    def origin(self) -> tuple[str, str, int]:
+    def origin(self) -> Origin:
         """``(scheme, host, port)``: the fetches of one origin share a connection."""
-        return self.scheme, self.host.lower(), self.port
+        return Origin(self.scheme, self.host.lower(), self.port)
 
     @property
     def final(self) -> Fetch:
