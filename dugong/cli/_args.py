@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import io
 import ipaddress
 import os
@@ -237,7 +236,11 @@ def user_credentials(text: str, ask: Callable[[str], str] | None = None) -> Cred
     """``-u USER[:PASSWORD]``; without a password, *ask* for it (default: on the terminal, as curl does)."""
     if ":" in text:
         return Credentials.from_text(text)
-    return Credentials(text, (ask or getpass.getpass)(f"password for {text}: "))
+    if ask is None:
+        import getpass  # (here: only a password prompt needs it, and termios)
+
+        ask = getpass.getpass
+    return Credentials(text, ask(f"password for {text}: "))
 
 
 def check_request(method: str = "GET", headers: Mapping[str, str] | None = None) -> None:
