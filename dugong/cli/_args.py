@@ -10,9 +10,11 @@ import ssl
 import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import BinaryIO, Final, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, TextIO
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from .. import AddrInfo, Request, Resolver, __version__, default_resolver
 from ._model import Proxy, Upload
@@ -104,13 +106,19 @@ def _resume(text: str) -> str:
     return text
 
 
+def _directory(text: str) -> Path:
+    from pathlib import Path  # (here: only files need it)
+
+    return Path(text)
+
+
 def _add_output_options(get: argparse.ArgumentParser) -> None:
     get.add_argument(
         "-o", "--output", action="append", default=[], metavar="FILE",
         help="write the body of the next URL to FILE ('-': standard output); repeatable, in URL order",
     )
     get.add_argument("-O", "--remote-name", action="store_true", help="a single URL too goes to a file named after it")
-    get.add_argument("--output-dir", metavar="DIR", type=Path, help="where files are written (default: here)")
+    get.add_argument("--output-dir", metavar="DIR", type=_directory, help="where files are written (default: here)")
     get.add_argument("-i", "--input-file", metavar="FILE", help="read URLs from FILE ('-': standard input), one a line")
     get.add_argument(
         "-C", "--continue-at", metavar="-", type=_resume,
@@ -224,7 +232,8 @@ def read_urls(name: str, stdin: TextIO) -> list[str]:
         if name == "-":
             text = stdin.read()
         else:
-            text = Path(name).read_text(encoding="utf-8")
+            with open(name, encoding="utf-8") as file:
+                text = file.read()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise UsageError(f"cannot read -i {name}: {reason or exc}") from None

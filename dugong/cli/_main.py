@@ -13,8 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .. import HTTPResponse, __version__
 from ._args import (
@@ -55,8 +54,11 @@ _JSON: Final = "application/json"
 _CONTENT_RANGE_START: Final = re.compile(r"\s*bytes\s+(\d+)-")
 _CONTENT_RANGE_SIZE: Final = re.compile(r"\s*bytes\s+\*/(\d+)")
 
-#: Where each URL's body goes: a file, or None for standard output.
-Destinations = dict[Fetch, Path | None]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    #: Where each URL's body goes: a file, or None for standard output.
+    Destinations = dict[Fetch, Path | None]
 
 
 # ------------------------------------------------------------------ where bodies go
@@ -77,6 +79,10 @@ def destinations(args: argparse.Namespace, fetches: Sequence[Fetch]) -> Destinat
     outputs: list[str] = args.output
     if len(outputs) > len(fetches):
         raise UsageError(f"{len(outputs)} -o options for {len(fetches)} URL(s): one -o per URL")
+    if len(fetches) == 1 and not outputs and not args.remote_name and args.output_dir is None:
+        return {fetches[0]: None}
+    from pathlib import Path  # (here: only files need it, and it takes milliseconds to import)
+
     folder: Path = args.output_dir if args.output_dir is not None else Path(".")
     if args.output_dir is not None and args.output_dir.exists() and not args.output_dir.is_dir():
         raise UsageError(f"--output-dir {args.output_dir}: not a directory")

@@ -11,8 +11,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO
 from urllib.parse import unquote
 
 from .. import (
@@ -27,6 +26,9 @@ from .. import (
 from ..loop import ProgressState
 from ._fetch import Fetch, Host, LocalError, RedirectError, Totals
 from ._url import redact
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "CompleteSink",
