@@ -331,7 +331,9 @@ class _Worker:
         if inflight:
             if len(inflight) >= self.state.depth or job.exchange or not job.request.idempotent:
                 return None
-            if any(not j.request.idempotent for j in inflight):
+            # A request that is not idempotent went out alone and nothing
+            # follows it (rule 2): if there is one, it is the head.
+            if not inflight[0].request.idempotent:
                 return None
         queue.popleft()
         job.worker = self

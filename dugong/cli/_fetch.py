@@ -266,6 +266,7 @@ class _Run:
         self.open_sink = open_sink
         self.display = display
         self.hosts: dict[str, Host] = {}
+        self.host_by_fetch: dict[Fetch, Host] = {}
         self.fetch_of: dict[Request, Fetch] = {}
         self.sinks: dict[Fetch, Sink] = {}
         self.bodies: dict[Fetch, _Body] = {}
@@ -283,7 +284,10 @@ class _Run:
 
     def host_of(self, fetch: Fetch) -> Host:
         """The host record of *fetch*."""
-        return self.host_named(authority(fetch.host, fetch.port))
+        host = self.host_by_fetch.get(fetch)
+        if host is None:
+            host = self.host_by_fetch[fetch] = self.host_named(authority(fetch.host, fetch.port))
+        return host
 
     def host_named(self, label: str) -> Host:
         """The host record of ``host:port`` *label* (made on first use)."""
