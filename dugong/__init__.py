@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._client import (
         Client as Client,
         Origin as Origin,
+        Proxy as Proxy,
         ProxyChooser as ProxyChooser,
         Request as Request,
         RequestTimedOut as RequestTimedOut,
@@ -66,7 +67,13 @@ if TYPE_CHECKING:
         BodyFollowing as BodyFollowing,
         HTTPResponse as HTTPResponse,
     )
-    from ._net import is_temp_network_error as is_temp_network_error
+    from ._net import (
+        AddrInfo as AddrInfo,
+        Resolver as Resolver,
+        SockAddr as SockAddr,
+        default_resolver as default_resolver,
+        is_temp_network_error as is_temp_network_error,
+    )
     from ._observer import ConnectionObserver as ConnectionObserver
     from ._poll import POLLIN as POLLIN, POLLOUT as POLLOUT, PollCoroutine as PollCoroutine, PollNeeded as PollNeeded, eval_coroutine as eval_coroutine
 
@@ -129,6 +136,7 @@ _WHERE: dict[str, str] = {
     "BUFFER_SIZE": "_buffer",
     "Client": "_client",
     "Origin": "_client",
+    "Proxy": "_client",
     "ProxyChooser": "_client",
     "Request": "_client",
     "RequestTimedOut": "_client",
@@ -161,6 +169,10 @@ _WHERE: dict[str, str] = {
     "MAX_LINE_SIZE": "_http11",
     "BodyFollowing": "_http11",
     "HTTPResponse": "_http11",
+    "AddrInfo": "_net",
+    "Resolver": "_net",
+    "SockAddr": "_net",
+    "default_resolver": "_net",
     "is_temp_network_error": "_net",
     "ConnectionObserver": "_observer",
     "POLLIN": "_poll",

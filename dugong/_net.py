@@ -32,7 +32,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
@@ -46,7 +45,7 @@ from ._errors import (
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded
 
 if TYPE_CHECKING:
-    pass
+    from concurrent.futures import Future
 
 __all__ = [
     "PEER_GONE_ERRORS",
@@ -147,8 +146,10 @@ def default_resolver(host: str, port: int) -> list[AddrInfo]:
     """
     return [
         (family, kind, proto, canonname, sockaddr)
+        # An ASCII name goes as bytes: a str would be encoded with the "idna"
+        # codec, which gives ASCII names unchanged but costs an import.
         for family, kind, proto, canonname, sockaddr in socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
+            host.encode("ascii") if host.isascii() else host, port, type=socket.SOCK_STREAM
         )
         # Drops the (int, bytes) addresses of a Python built without IPv6.
         if isinstance(sockaddr[0], str)
@@ -270,6 +271,8 @@ def _co_run_in_pool(
     those still running are cancelled, and their results ignored, when the
     coroutine ends.
     """
+    from concurrent.futures import Future  # (here: an IP literal needs no resolver; ~5 ms at start-up)
+
     waker = Waker()
     futures: list[Future[_T]] = []
     try:
@@ -375,8 +378,9 @@ def _numeric_addrinfo(hostname: str, port: int) -> list[AddrInfo] | None:
     # AI_NUMERICHOST never does a lookup, so it cannot block.
     return [
         (family, kind, proto, canonname, sockaddr)
+        # (As bytes: a str would be encoded with the "idna" codec, an import.)
         for family, kind, proto, canonname, sockaddr in socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+            host.encode("ascii"), port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
         )
         if isinstance(sockaddr[0], str)
     ]

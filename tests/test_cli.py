@@ -1,4 +1,4 @@
-"""The command line (dugong/__main__.py and its dugong/_cli_*.py helpers), on loopback servers.
+"""The command line (the package dugong/cli/), on loopback servers.
 
 Most tests call ``main(argv)`` in-process; a few run the real entry points
 (``python -m dugong``, the ``dugong`` script) in a subprocess.
@@ -32,10 +32,10 @@ from dugong import (
     ProxyError,
     UnsupportedResponse,
 )
-from dugong import __main__ as cli
-from dugong import _cli_demo, _cli_output
-from dugong._cli_fetch import Fetch, HostJob, LocalError, Plan, Totals, Upload, fetch_all
-from dugong._cli_output import (
+from dugong.cli import _main as cli
+from dugong.cli import _demo as _cli_demo, _output as _cli_output
+from dugong.cli._fetch import Fetch, Host, LocalError, Plan, Totals, Upload, fetch_all
+from dugong.cli._output import (
     DiscardSink,
     LineDisplay,
     Meter,
@@ -317,7 +317,7 @@ def test_upload_refused_with_expect100(
     url = http_server.url("/reject")
     result = run(capsysbinary, "get", "-v", "--expect100", "-X", "PUT", "--data", f"@{tmp_path / 'up'}", url)
     assert result.code == 1
-    assert f"* {url}: answered before the body was sent" in result.lines
+    assert f"* PUT {url}: answered before the body was sent" in result.lines  # (the client's log line names the method)
     assert f"dugong: {url}: 403 Forbidden" in result.lines
     assert "0 bytes" not in summary_of(result)  # the 403 page counts, the body was not sent
 
@@ -411,12 +411,19 @@ def test_upload_shorter_than_announced(raw_server: RawServerFactory) -> None:
     def handler(conn: socket.socket) -> None:
         read_head(conn)
 
+    class Shrunk(io.BytesIO):
+        """Says it has 10 bytes (as a file that shrank after its size was taken), has 3."""
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return 10 if whence == io.SEEK_END else super().seek(offset, whence)
+
     server = raw_server(handler, check_errors=False)
     fetch = Fetch(url="u", scheme="http", host="127.0.0.1", port=server.port, target="/")
-    plan = Plan(method="PUT", upload=Upload("the input", lambda: io.BytesIO(b"abc"), 10), timeout=10)
+    plan = Plan(method="PUT", upload=Upload("the input", lambda: Shrunk(b"abc"), 10), timeout=10)
     fetch_all([fetch], plan, lambda f, r: DiscardSink())
-    assert isinstance(fetch.error, LocalError)
-    assert str(fetch.error) == "the input ended 7 bytes short of its announced size"
+    # (dugong.Client reports it, naming the request.)
+    assert isinstance(fetch.error, OSError)
+    assert str(fetch.error) == f"the body of PUT http://127.0.0.1:{server.port}/ ended 7 bytes short of its length"
 
 
 def test_upload_file_that_cannot_be_opened(http_server: StdlibServer) -> None:
@@ -686,7 +693,9 @@ def test_closed_without_an_answer(raw_server: RawServerFactory, capsysbinary: py
     server = raw_server(handler)
     result = run(capsysbinary, "get", f"http://127.0.0.1:{server.port}/a", f"http://127.0.0.1:{server.port}/b")
     assert result.code == 2
-    assert result.lines[0].startswith(f"dugong: http://127.0.0.1:{server.port}/a (and 1 more URL): connection closed: ")
+    # dugong.Client sends each request again (3 times in all), and each gets the error naming it.
+    assert result.lines[0].startswith(f"dugong: http://127.0.0.1:{server.port}/a: connection closed: ")
+    assert result.lines[1].startswith(f"dugong: http://127.0.0.1:{server.port}/b: connection closed: ")
 
 
 def test_tls_garbage(raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -726,6 +735,20 @@ def test_tls_with_cacert(tls_server: TLSServer, ca_file: str, capsysbinary: pyte
     result = run(capsysbinary, "get", "--cacert", ca_file, f"https://localhost:{tls_server.port}/1000")
     assert result.code == 0, result.err
     assert result.out == body_for(1000)
+
+
+def test_verbose_shows_the_peer_and_tls(tls_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """-v, as curl -v: the address connected to, the TLS version, cipher and certificate subject, the head as sent."""
+    port = tls_server.port
+    result = run(capsysbinary, "get", "-v", "--cacert", ca_file, f"https://localhost:{port}/10")
+    assert result.code == 0, result.err
+    peer = [line for line in result.lines if line.startswith(f"* localhost:{port}: connected to ")]
+    assert peer in ([f"* localhost:{port}: connected to 127.0.0.1:{port}"], [f"* localhost:{port}: connected to [::1]:{port}"])
+    tls = [line for line in result.lines if line.startswith(f"* localhost:{port}: TLSv")]
+    assert len(tls) == 1
+    assert "certificate subject: " in tls[0] and "not verified" not in tls[0]
+    assert f"> Host: localhost:{port}" in result.lines
+    assert result.lines.index(peer[0]) < result.lines.index(tls[0]) < result.lines.index("> GET /10 HTTP/1.1")
 
 
 def test_tls_insecure(tls_server: TLSServer, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -1054,11 +1077,11 @@ class FakeBar:
         self.closed = True
 
 
-def make_job(label_port: int, total: int, finished: int, connections: int = 1, size: int = 1000) -> HostJob:
+def make_job(label_port: int, total: int, finished: int, connections: int = 1, size: int = 1000) -> Host:
     fetches = [Fetch(url="u", scheme="http", host="127.0.0.1", port=label_port, target="/") for _ in range(total)]
     for fetch in fetches[:finished]:
         fetch.status, fetch.length, fetch.received = 200, size, size
-    job = HostJob(fetches, Plan(), lambda f, r: DiscardSink(), lambda key, n: None)
+    job = Host(f"127.0.0.1:{label_port}", fetches)
     job.finished = finished
     job.connections = connections
     return job
@@ -1208,7 +1231,7 @@ def test_file_sink_write_error(tmp_path: Path) -> None:
 
 def test_merge_poll_needed() -> None:
     from dugong import POLLIN, POLLOUT, PollNeeded
-    from dugong._cli_fetch import _merge
+    from dugong._client._engine import _merge  # (the pipelining moved from the command line to dugong.Client)
 
     assert _merge(PollNeeded(3, POLLOUT), None) == (3, POLLOUT)
     assert _merge(None, PollNeeded(3, POLLIN)) == (3, POLLIN)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminal
 
 
 #: ``python -m dugong`` as if tqdm were not installed.
-WITHOUT_TQDM = "import sys; sys.modules['tqdm'] = None; from dugong.__main__ import main; sys.exit(main())"
+WITHOUT_TQDM = "import sys; sys.modules['tqdm'] = None; from dugong.cli import main; sys.exit(main())"
 
 
 def in_terminal(

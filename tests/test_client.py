@@ -57,6 +57,21 @@ def test_results_come_in_order(http_server: StdlibServer) -> None:
     assert all(r.ok and r.attempts == 1 and r.response is not None and r.response.status == 200 for r in results)
 
 
+def test_a_bytes_body_waits_for_100_continue(http_server: StdlibServer) -> None:
+    """``Expect: 100-continue`` with a body given as bytes: the head, the go-ahead, then the body."""
+    import hashlib
+    import json
+
+    data = b"x" * 70_000
+    shown: list[int] = []
+    with Client(on_response=lambda request, response: shown.append(response.status)) as client:
+        result = client.fetch_all([Request("PUT", http_server.url("/echo"), {"Expect": "100-continue"}, data)])[0]
+    assert result.ok, result
+    echo = json.loads(result.body)
+    assert (echo["length"], echo["md5"]) == (len(data), hashlib.md5(data).hexdigest())
+    assert shown == [100, 200]
+
+
 @pytest.mark.parametrize("per_connection", [1, 3, 7])
 def test_requests_are_replayed_after_the_server_closes(raw_server: RawServerFactory, per_connection: int) -> None:
     port, seen = echo_server(raw_server, per_connection)

@@ -12,13 +12,22 @@ import ssl
 
 from typing_extensions import assert_type
 
+from collections.abc import Sequence
+
 from dugong import (
+    AddrInfo,
     AioFuture,
     Client,
+    ConnectionObserver,
+    HTTPConnection,
     HTTPResponse,
     Origin,
     PollCoroutine,
+    Proxy,
     ProxyChooser,
+    Resolver,
+    SockAddr,
+    default_resolver,
     Request,
     RequestTimedOut,
     ResponseLost,
@@ -88,7 +97,30 @@ def clients() -> None:
             assert_type(reactor.run_until_complete(client.co_fetch(Request("GET", "http://h/"))), Result)
         Client(proxy=("proxy", 3128))
         Client(pipeline_depth="8")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+        Client(proxy=Proxy("proxy", 3128, {"Proxy-Authorization": "Basic dTpw"}))
+        Client(proxy=lambda origin: Proxy("proxy", 3128) if origin.scheme == "https" else None)
+        Client(proxy=Proxy("proxy", "3128"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
         client.fetch_all(Request("GET", "http://h/"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+class _Peers(ConnectionObserver):
+    def connect_finished(self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr) -> None:
+        print(address[0], address[1])
+
+
+def proxies_resolvers_observers() -> None:
+    proxy = Proxy("proxy", 3128, {"Proxy-Authorization": "Basic dTpw"})
+    assert_type(proxy.host, str)
+    assert_type(proxy.port, int)
+
+    def resolve(host: str, port: int) -> Sequence[AddrInfo]:
+        return default_resolver("127.0.0.1" if host == "test.example" else host, port)
+
+    resolver: Resolver = resolve
+    assert_type(default_resolver("localhost", 80), list[AddrInfo])
+    with Client(resolver=resolver, observer=_Peers()) as client:
+        assert_type(client, Client)
+    Client(observer=print)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 async def under_asyncio(client: Client) -> None:

@@ -2,12 +2,13 @@
 
 from ._client import Client, ProxyChooser, ResultHandler
 from ._engine import RequestTimedOut, ResponseLost
-from ._request import IDEMPOTENT_METHODS, Origin, Request, Result, Sink
+from ._request import IDEMPOTENT_METHODS, Origin, Proxy, Request, Result, Sink
 
 __all__ = [
     "IDEMPOTENT_METHODS",
     "Client",
     "Origin",
+    "Proxy",
     "ProxyChooser",
     "Request",
     "RequestTimedOut",

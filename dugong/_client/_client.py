@@ -5,22 +5,24 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Final, TypeAlias
 
 from .._connection import HTTPConnection
 from .._http11 import HTTPResponse
 from .._net import Resolver, Waker
+from .._observer import ConnectionObserver
 from .._poll import POLLIN, PollCoroutine, PollNeeded
 from ..loop import Reactor
 from ._engine import Engine
-from ._request import Origin, Request, Result
+from ._request import Origin, Proxy, Request, Result
 
 __all__ = ["Client", "ProxyChooser"]
 
-#: A proxy ``(host, port)`` for each origin, or None to connect directly.
-ProxyChooser: TypeAlias = Callable[[Origin], tuple[str, int] | None]
+#: A proxy ``(host, port)`` (or a :class:`Proxy`, with its header fields) for
+#: each origin, or None to connect directly.
+ProxyChooser: TypeAlias = Callable[[Origin], tuple[str, int] | Proxy | None]
 #: Called with each result as it arrives; returns requests to fetch too (or None).
 ResultHandler: TypeAlias = Callable[[Result], Iterable[Request] | None]
 
@@ -54,8 +56,9 @@ class Client:
             and covering the connection, the request and the whole response;
             None for none.  A request whose deadline passes fails alone with
             :exc:`RequestTimedOut`.
-        proxy: an HTTP proxy ``(host, port)`` for every origin, or a function
-            choosing one (or None) per :class:`Origin`.
+        proxy: an HTTP proxy ``(host, port)`` or :class:`Proxy` (with the
+            header fields it wants, e.g. credentials) for every origin, or a
+            function choosing one (or None) per :class:`Origin`.
         resolver: the host name resolver (default: the system's).
         max_attempts: how often a request may be sent in all (at least 1).
         late_after: seconds after which the response at the head of a
@@ -67,8 +70,10 @@ class Client:
             origin, fail with :exc:`ConnectionTimedOut`.  None for no limit.
         on_request_head: called with the request and the bytes of its head as
             the connection sends them (e.g. to show them).
-        on_response: called with the request and the final response head,
-            before its body is read.
+        on_response: called with the request and each response head (a
+            ``100 Continue`` too, then the final one), before its body is read.
+        observer: given to every connection the client opens, to be told of
+            their lifecycle events (see :class:`ConnectionObserver`).
     """
 
     def __init__(
@@ -79,7 +84,7 @@ class Client:
         max_connections: int = _DEFAULT_MAX_CONNECTIONS,
         pipeline_depth: int = _DEFAULT_PIPELINE_DEPTH,
         timeout: float | None = None,
-        proxy: tuple[str, int] | ProxyChooser | None = None,
+        proxy: tuple[str, int] | Proxy | ProxyChooser | None = None,
         resolver: Resolver | None = None,
         max_attempts: int = 3,
         late_after: float | None = 1.0,
@@ -87,6 +92,7 @@ class Client:
         stall_timeout: float | None = None,
         on_request_head: Callable[[Request, bytes], object] | None = None,
         on_response: Callable[[Request, HTTPResponse], object] | None = None,
+        observer: ConnectionObserver | None = None,
     ) -> None:
         for name, value in (
             ("connections_per_host", connections_per_host),
@@ -119,6 +125,7 @@ class Client:
         self._resolver = resolver
         self._on_request_head = on_request_head
         self._on_response = on_response
+        self._observer = observer
         self._sending: Request | None = None  # whose head the next on_request_head call shows
         self._idle: dict[Origin, list[tuple[HTTPConnection, float]]] = {}
         self._sessions: dict[Origin, ssl.SSLSession] = {}
@@ -224,7 +231,11 @@ class Client:
     # ------------------------------------------------------------ connections
 
     def _take_connection(self, origin: Origin) -> tuple[HTTPConnection, bool]:
-        """An idle connection to *origin* (idle for at most :attr:`idle_timeout`), or a new one; and whether it is reused."""
+        """An idle connection to *origin* (idle for at most :attr:`idle_timeout`), or a new one; and whether it is reused.
+
+        (The fields that the proxy of a plain http origin wants go into each
+        request: see ``_proxy_fields``.)
+        """
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
@@ -237,11 +248,29 @@ class Client:
             if self._ssl_context is None:
                 self._ssl_context = ssl.create_default_context()
             tls = self._ssl_context
-        proxy = self._proxy(origin) if callable(self._proxy) else self._proxy
+        proxy = self._proxy_of(origin)
         conn = HTTPConnection(
-            origin.host, origin.port, tls, proxy, resolver=self._resolver, on_request_head=self._head_sent
+            origin.host,
+            origin.port,
+            tls,
+            proxy[:2] if proxy is not None else None,
+            resolver=self._resolver,
+            on_request_head=self._head_sent,
+            observer=self._observer,
+            proxy_headers=proxy.headers if proxy is not None and tls is not None else None,
         )
         return conn, False
+
+    def _proxy_of(self, origin: Origin) -> Proxy | None:
+        chosen = self._proxy(origin) if callable(self._proxy) else self._proxy
+        return None if chosen is None else Proxy(*chosen)
+
+    def _proxy_fields(self, origin: Origin) -> Mapping[str, str] | None:
+        """The fields to add to each request of a plain http *origin* for its proxy, if any."""
+        if origin.scheme != "http":
+            return None
+        proxy = self._proxy_of(origin)
+        return proxy.headers if proxy is not None else None
 
     def _give_back(self, origin: Origin, conn: HTTPConnection) -> None:
         """Keep *conn*, idle, for the next request to *origin* (if there is room)."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final, cast
 
 from .._buffer import BUFFER_SIZE
@@ -293,6 +293,16 @@ class _Worker:
         self._late_timer: TimerHandle | None = None
         self._buffer: bytearray | None = None
         self.progress_at = engine.reactor.time()  # when the task was last resumed
+        # What the proxy of a plain http origin wants in each request (e.g. credentials).
+        self.proxy_fields = engine.client._proxy_fields(state.origin)
+
+    def headers_of(self, request: Request) -> Mapping[str, str]:
+        """The header fields to send with *request* on this connection."""
+        extra = self.proxy_fields
+        if not extra:
+            return request.headers
+        given = {name.lower() for name in request.headers}
+        return {**request.headers, **{n: v for n, v in extra.items() if n.lower() not in given}}
 
     def room(self) -> int:
         """How many more requests this worker would take now."""
@@ -321,7 +331,9 @@ class _Worker:
         if inflight:
             if len(inflight) >= self.state.depth or job.exchange or not job.request.idempotent:
                 return None
-            if any(not j.request.idempotent for j in inflight):
+            # A request that is not idempotent went out alone and nothing
+            # follows it (rule 2): if there is one, it is the head.
+            if not inflight[0].request.idempotent:
                 return None
         queue.popleft()
         job.worker = self
@@ -429,7 +441,7 @@ class _Worker:
         self.engine.client._note_head(request)
         data = None if body is None else memoryview(body)  # type: ignore[arg-type]
         try:
-            yield from self.conn.co_send_request(request.method, request.target, request.headers, data)
+            yield from self.conn.co_send_request(request.method, request.target, self.headers_of(request), data)
         except ConnectionClosed:
             if len(self.inflight) == 1 and not self.conn.response_pending():
                 # The idle connection was closed by the server: not a byte was sent.
@@ -442,7 +454,7 @@ class _Worker:
         """Send *job*'s head, its streamed body, and read the response."""
         request = job.request
         expect100 = _expects_100(request)
-        headers = {n: v for n, v in request.headers.items() if n.lower() != "expect"}
+        headers = {n: v for n, v in self.headers_of(request).items() if n.lower() != "expect"}
         self.inflight.append(job)
         try:
             request.rewind()
@@ -478,6 +490,9 @@ class _Worker:
 
     def _co_send_body(self, job: _Job) -> PollCoroutine[None]:
         body = job.request.body
+        if not hasattr(body, "read"):  # bytes, sent after 100 Continue
+            yield from self.conn.co_write(memoryview(body))  # type: ignore[arg-type]
+            return
         left = job.request.body_length
         # read1() returns what a pipe has now instead of waiting for a full buffer.
         read: Callable[[int], bytes] = getattr(body, "read1", None) or getattr(body, "read")

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from .._http11 import BytesLike, HTTPResponse, request_line, validate_field, validate_method
 
-__all__ = ["IDEMPOTENT_METHODS", "Origin", "Request", "Result", "Sink"]
+__all__ = ["IDEMPOTENT_METHODS", "Origin", "Proxy", "Request", "Result", "Sink"]
 
 #: Methods that may be pipelined and sent again after a lost connection (RFC 9110 section 9.2.2).
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
@@ -43,6 +43,20 @@ class Origin(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.authority}"
+
+
+class Proxy(NamedTuple):
+    """An HTTP proxy, and the header fields it wants (e.g. ``Proxy-Authorization``).
+
+    For https the fields go with the ``CONNECT`` request that opens the
+    tunnel (the server never sees them); for plain http, whose requests go to
+    the proxy itself, into each request's head.  Their values never appear
+    in messages or logs.
+    """
+
+    host: str
+    port: int
+    headers: Mapping[str, str] | None = None
 
 
 class Request:

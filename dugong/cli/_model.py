@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final, NamedTuple, Protocol, TextIO
 
-from ._cli_url import REDIRECT_STATUSES, ParsedURL
-from ._http11 import HTTPResponse
-from ._net import Resolver
+from .. import HTTPResponse, Origin, Resolver
+from ._url import REDIRECT_STATUSES, ParsedURL
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -37,8 +36,12 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT",
 RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 
-class LocalError(Exception):
-    """A local file could not be read or written (not a network error)."""
+class LocalError(OSError):
+    """A local file could not be read or written (not a network error).
+
+    An :exc:`OSError`, so that :class:`dugong.Client` gives it to the request
+    whose body could not be read.
+    """
 
 
 class RedirectError(Exception):
@@ -91,9 +94,9 @@ class Fetch:
         return self.error is None and self.status is not None and self.status < 400
 
     @property
-    def origin(self) -> tuple[str, str, int]:
+    def origin(self) -> Origin:
         """``(scheme, host, port)``: the fetches of one origin share a connection."""
-        return self.scheme, self.host.lower(), self.port
+        return Origin(self.scheme, self.host.lower(), self.port)
 
     @property
     def final(self) -> Fetch:
@@ -269,7 +272,7 @@ class Plan:
 
 @dataclass
 class Totals:
-    """What :func:`~dugong._cli_fetch.fetch_all` did."""
+    """What :func:`~dugong.cli._fetch.fetch_all` did."""
 
     fetches: Sequence[Fetch]
     seconds: float

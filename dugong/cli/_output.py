@@ -11,12 +11,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO
 from urllib.parse import unquote
 
-from ._cli_fetch import Fetch, HostJob, LocalError, RedirectError, Totals
-from ._errors import (
+from .. import (
     ConnectionClosed,
     ConnectionTimedOut,
     DNSUnavailable,
@@ -25,8 +23,12 @@ from ._errors import (
     ProxyError,
     UnsupportedResponse,
 )
-from ._cli_url import redact
-from .loop import ProgressState
+from ..loop import ProgressState
+from ._fetch import Fetch, Host, LocalError, RedirectError, Totals
+from ._url import redact
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "CompleteSink",
@@ -344,7 +346,7 @@ class Reading:
         return max(0, self.expected - self.received) / self.rate
 
 
-def expected_bytes(jobs: Sequence[HostJob]) -> int | None:
+def expected_bytes(jobs: Sequence[Host]) -> int | None:
     """The body bytes all the jobs' responses will have, from their ``Content-Length``.
 
     A finished fetch counts what it received; one whose head arrived counts
@@ -379,7 +381,7 @@ class Meter:
         self._start = clock()
         self._samples: deque[tuple[float, int]] = deque([(self._start, 0)])
 
-    def read(self, jobs: Sequence[HostJob]) -> Reading:
+    def read(self, jobs: Sequence[Host]) -> Reading:
         """The reading now."""
         now = self._clock()
         received = sent = done = total = 0
@@ -399,7 +401,7 @@ class Meter:
         return Reading(received, sent, expected_bytes(jobs), done, total, rate, now - self._start)
 
 
-def _running(job: HostJob) -> bool:
+def _running(job: Host) -> bool:
     return 0 < job.connections and job.finished < len(job.fetches) and job.error is None
 
 
@@ -434,7 +436,7 @@ class TqdmDisplay:
         )
         self._hosts: dict[str, _Bar] = {}
 
-    def update(self, state: ProgressState, jobs: Sequence[HostJob]) -> None:
+    def update(self, state: ProgressState, jobs: Sequence[Host]) -> None:
         """Advance the bars."""
         reading = self._meter.read(jobs)
         postfix = f"{reading.requests_done}/{reading.requests_total} requests"
@@ -449,7 +451,7 @@ class TqdmDisplay:
             self._update_hosts(state, jobs)
         self._total.refresh()
 
-    def _update_hosts(self, state: ProgressState, jobs: Sequence[HostJob]) -> None:
+    def _update_hosts(self, state: ProgressState, jobs: Sequence[Host]) -> None:
         for job in jobs:
             bar = self._hosts.get(job.label)
             running = _running(job)
@@ -490,7 +492,7 @@ class LineDisplay:
         # A line as wide as the terminal would wrap, and "\r" would not reach its start.
         self._columns = max(20, columns - 1)
 
-    def line(self, state: ProgressState, jobs: Sequence[HostJob]) -> str:
+    def line(self, state: ProgressState, jobs: Sequence[Host]) -> str:
         """The status line for *state*."""
         r = self._meter.read(jobs)
         percent = r.percent
@@ -513,7 +515,7 @@ class LineDisplay:
             )
         return text
 
-    def update(self, state: ProgressState, jobs: Sequence[HostJob]) -> None:
+    def update(self, state: ProgressState, jobs: Sequence[Host]) -> None:
         """Redraw the line."""
         text = self.line(state, jobs)[: self._columns]
         self._stream.write("\r" + text.ljust(self._width))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import io
 import ipaddress
 import os
@@ -11,15 +10,15 @@ import ssl
 import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import BinaryIO, Final, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, TextIO
 from urllib.parse import unquote
 
-from . import __version__
-from ._cli_model import Proxy, Upload
-from ._cli_url import DEFAULT_PORTS, Credentials, UsageError, redact, split_url
-from ._http11 import validate_field
-from ._net import AddrInfo, Resolver, default_resolver
+if TYPE_CHECKING:
+    from pathlib import Path
+
+from .. import AddrInfo, Request, Resolver, __version__, default_resolver
+from ._model import Proxy, Upload
+from ._url import DEFAULT_PORTS, Credentials, UsageError, redact, split_url
 
 __all__ = [
     "build_parser",
@@ -107,13 +106,19 @@ def _resume(text: str) -> str:
     return text
 
 
+def _directory(text: str) -> Path:
+    from pathlib import Path  # (here: only files need it)
+
+    return Path(text)
+
+
 def _add_output_options(get: argparse.ArgumentParser) -> None:
     get.add_argument(
         "-o", "--output", action="append", default=[], metavar="FILE",
         help="write the body of the next URL to FILE ('-': standard output); repeatable, in URL order",
     )
     get.add_argument("-O", "--remote-name", action="store_true", help="a single URL too goes to a file named after it")
-    get.add_argument("--output-dir", metavar="DIR", type=Path, help="where files are written (default: here)")
+    get.add_argument("--output-dir", metavar="DIR", type=_directory, help="where files are written (default: here)")
     get.add_argument("-i", "--input-file", metavar="FILE", help="read URLs from FILE ('-': standard input), one a line")
     get.add_argument(
         "-C", "--continue-at", metavar="-", type=_resume,
@@ -227,7 +232,8 @@ def read_urls(name: str, stdin: TextIO) -> list[str]:
         if name == "-":
             text = stdin.read()
         else:
-            text = Path(name).read_text(encoding="utf-8")
+            with open(name, encoding="utf-8") as file:
+                text = file.read()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise UsageError(f"cannot read -i {name}: {reason or exc}") from None
@@ -239,7 +245,20 @@ def user_credentials(text: str, ask: Callable[[str], str] | None = None) -> Cred
     """``-u USER[:PASSWORD]``; without a password, *ask* for it (default: on the terminal, as curl does)."""
     if ":" in text:
         return Credentials.from_text(text)
-    return Credentials(text, (ask or getpass.getpass)(f"password for {text}: "))
+    if ask is None:
+        import getpass  # (here: only a password prompt needs it, and termios)
+
+        ask = getpass.getpass
+    return Credentials(text, ask(f"password for {text}: "))
+
+
+def check_request(method: str = "GET", headers: Mapping[str, str] | None = None) -> None:
+    """Check *method* and *headers* with :class:`dugong.Request`'s own rules.
+
+    Raises:
+        ValueError: one would corrupt a request.
+    """
+    Request(method, "http://localhost/", headers)
 
 
 def parse_headers(values: Sequence[str]) -> dict[str, str]:
@@ -256,7 +275,7 @@ def parse_headers(values: Sequence[str]) -> dict[str, str]:
         try:
             if not colon:
                 raise ValueError("expected 'Name: value'")
-            validate_field(name, value)
+            check_request(headers={name: value})
         except ValueError as exc:
             shown = f"{name}: ..." if "authorization" in name.lower() else text
             raise UsageError(f"invalid header {shown!r}: {exc if shown == text else 'invalid value'}") from None

@@ -17,9 +17,9 @@ import sys
 import threading
 from typing import Final
 
-from ._cli_fetch import Fetch, Plan, Sink, Totals, fetch_all
-from ._cli_output import DiscardSink, format_bytes, make_display, summary_line
-from ._http11 import HTTPResponse
+from .. import HTTPResponse
+from ._fetch import Fetch, Plan, Sink, Totals, fetch_all
+from ._output import DiscardSink, format_bytes, make_display, summary_line
 
 __all__ = ["DemoServer", "document", "run_demo"]
 
