@@ -520,7 +520,15 @@ class HTTPConnection:
                 if self._open_waker is None:
                     self._open_waker = Waker()
                 wait = PollNeeded(self._open_waker.fd, POLLIN)
-            yield wait
+            try:
+                yield wait
+            except BaseException:
+                # Interrupted (a timeout, a closed coroutine): leave no socket pair open.
+                with _OPENING_LOCK:
+                    waker, self._open_waker = self._open_waker, None
+                if waker is not None:
+                    waker.close()
+                raise
         if waker is not None:
             waker.close()
         if not self._pending and self._sock is None:
@@ -936,7 +944,7 @@ class HTTPConnection:
             else:
                 yield from self._co_send_all(head, f"sending {method} {path}")
         except BaseException:
-            if self._life not in _SENDING_ENDED:
+            if self._life not in _SENDING_ENDED and self._pending and self._pending[-1] is request:
                 self._pending.pop()  # not a byte was sent: withdraw the request
             raise
         if self._notify is not None or log.isEnabledFor(_DEBUG):
@@ -1008,7 +1016,9 @@ class HTTPConnection:
         try:
             yield from self.co_connect()
         except BaseException:
-            self._pending.pop()  # not a byte was sent: withdraw the request
+            # Not a byte was sent: withdraw the request (unless disconnect() forgot it already).
+            if self._pending and self._pending[-1] is request:
+                self._pending.pop()
             raise
 
     def _coalesce(self, head: bytes) -> bool:

@@ -176,6 +176,21 @@ def test_a_reader_started_first_waits_for_the_opening_not_on_the_socket(http_ser
         assert run_all((reader,)) == ([body_for(1)],)
 
 
+def test_a_waiting_reader_that_times_out_leaves_no_socket_pair_open(http_server: StdlibServer) -> None:
+    from tests.test_net import _open_fds
+
+    with HTTPConnection("localhost", http_server.port, resolver=_slow_resolver(0.3)) as conn:
+        sender, reader = _sender(conn, 1), _reader(conn, 1)
+        next(sender)  # resolving
+        before = _open_fds()
+        with pytest.raises(ConnectionTimedOut):
+            dugong.eval_coroutine(reader, 0.05)  # waits for the opening, then gives up
+        assert _open_fds() == before  # the reader's socket pair is closed again
+        dugong.eval_coroutine(sender, 10)  # the sender goes on, and nobody is left to wake
+        assert conn.read_response().status == 200
+        assert conn.readall() == body_for(1)
+
+
 def test_two_reactor_tasks_reader_before_the_connect(http_server: StdlibServer) -> None:
     with HTTPConnection("localhost", http_server.port, resolver=_slow_resolver(0.05)) as conn:
         with Reactor() as reactor:
