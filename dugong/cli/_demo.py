@@ -3,8 +3,8 @@
 The server is a threaded :mod:`socketserver` server with a deliberately small
 HTTP/1.1 handler: it answers every complete request in what it received with
 a response built in advance, and sends the answers to pipelined requests in
-one ``sendall``.  The client is the engine of ``dugong get``
-(:func:`dugong._cli_fetch.fetch_all`): first with pipelining, then with one
+one ``sendall``.  The client is what ``dugong get`` runs
+(:class:`dugong.Client`, through ``dugong.cli._fetch``): first with pipelining, then with one
 request at a time, both over one keep-alive connection, every body compared
 with the document it should be.
 """
