@@ -47,8 +47,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dugong import HTTPConnection, PollCoroutine, _http11, run_async  # noqa: E402
-from dugong.loop import Reactor, run_all  # noqa: E402
+from dugong import HTTPConnection, PollCoroutine, _http11, run_async
+from dugong.loop import Reactor, run_all
 
 CONNECT_CONCURRENCY = 256
 
@@ -306,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=5,
-        help="measure every level this many times, the levels taking turns, and report"
-        " medians (default 5)",
+        help="measure every level this many times, the levels taking turns, and report medians (default 5)",
     )
     parser.add_argument(
         "--parse-every-head",
@@ -319,14 +318,15 @@ def main(argv: list[str] | None = None) -> int:
         "--runners",
         type=lambda text: [name for name in text.split(",") if name],
         default=["dugong.loop"],
-        help="comma-separated runners of the coroutines, of " + ", ".join(RUNNERS)
-        + " (default dugong.loop)",
+        help="comma-separated runners of the coroutines, of " + ", ".join(RUNNERS) + " (default dugong.loop)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     unknown = [name for name in args.runners if name not in RUNNERS]
     if unknown or not args.runners:
-        parser.error(f"--runners: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(RUNNERS)}")
+        parser.error(
+            f"--runners: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(RUNNERS)}"
+        )
     if args.parse_every_head:
         _http11.KNOWN_HEADS.max_key = -1  # a private knob, for this measurement only
 
@@ -352,8 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     for repetition in range(max(1, args.repeat)):
         for runner, level in keys:
             r = bench_level(
-                args.host, args.port, args.path, length, level, args.requests, args.gc,
-                args.at_least, runner,
+                args.host,
+                args.port,
+                args.path,
+                length,
+                level,
+                args.requests,
+                args.gc,
+                args.at_least,
+                runner,
             )
             runs[runner, level].append(r)
             if not args.json:

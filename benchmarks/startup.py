@@ -68,8 +68,7 @@ runpy.run_module("dugong", run_name="__main__", alter_sys=True)
 def clean_env() -> dict[str, str]:
     """No proxies, no tracing, no bytecode writes; this checkout first on the path."""
     drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "DUGONG_TRACEFILE", "CURL_HOME"}
-    env = {k: v for k, v in os.environ.items()
-           if k not in drop and not k.lower().endswith("_proxy")}
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.lower().endswith("_proxy")}
     env["PYTHONPATH"] = str(ROOT)
     return env
 
@@ -77,12 +76,13 @@ def clean_env() -> dict[str, str]:
 def wall_time(cmd: list[str], env: dict[str, str]) -> float:
     """Seconds from start to exit of *cmd*; fails on a non-zero exit."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                          cwd="/")
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd="/")
     elapsed = time.perf_counter() - t0
     if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} exited with {proc.returncode}: "
-                         f"{proc.stderr.decode(errors='replace').strip()[-500:]}")
+        raise SystemExit(
+            f"{' '.join(cmd)} exited with {proc.returncode}: "
+            f"{proc.stderr.decode(errors='replace').strip()[-500:]}"
+        )
     return elapsed
 
 
@@ -103,7 +103,7 @@ def parse_importtime(stderr: str) -> tuple[dict[str, float], dict[str, float], f
         if not line.startswith("import time:") or "self [us]" in line:
             continue
         # "import time:       167 |        530 |   encodings.aliases": two spaces a level
-        self_us, cumulative_us, name_raw = line[len("import time:"):].split("|", 2)
+        self_us, cumulative_us, name_raw = line[len("import time:") :].split("|", 2)
         name = name_raw.strip()
         depth = (len(name_raw) - len(name_raw.lstrip(" ")) - 1) // 2
         if phase == "before":
@@ -113,19 +113,22 @@ def parse_importtime(stderr: str) -> tuple[dict[str, float], dict[str, float], f
         elif phase == "after":
             after += float(self_us)
     if phase != "after":
-        raise SystemExit(f"the markers are missing from the importtime output (last phase: "
-                         f"{phase}); the command did not connect?")
+        raise SystemExit(
+            f"the markers are missing from the importtime output (last phase: "
+            f"{phase}); the command did not connect?"
+        )
     return before, top, after
 
 
-def importtime(python: str, url: str, env: dict[str, str]
-               ) -> tuple[dict[str, float], dict[str, float], float]:
+def importtime(
+    python: str, url: str, env: dict[str, str]
+) -> tuple[dict[str, float], dict[str, float], float]:
     cmd = [python, "-X", "importtime", "-c", DRIVER, "get", "-s", url]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                          cwd="/", text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd="/", text=True)
     if proc.returncode:
-        raise SystemExit(f"dugong get under -X importtime exited with {proc.returncode}: "
-                         f"{proc.stderr.strip()[-500:]}")
+        raise SystemExit(
+            f"dugong get under -X importtime exited with {proc.returncode}: {proc.stderr.strip()[-500:]}"
+        )
     return parse_importtime(proc.stderr)
 
 
@@ -162,8 +165,7 @@ def measure(python: str, url: str, runs: int) -> dict[str, Any]:
             per_module.setdefault(name, []).append(before.get(name, 0.0) / 1e6)
         for name, cumulative in top.items():
             per_top.setdefault(name, []).append(cumulative / 1e6)
-    module_medians = {name: statistics.median(v + [0.0] * (runs - len(v)))
-                      for name, v in per_module.items()}
+    module_medians = {name: statistics.median(v + [0.0] * (runs - len(v))) for name, v in per_module.items()}
     packages: dict[str, float] = {}
     for name, value in module_medians.items():
         root = name.split(".")[0]
@@ -171,41 +173,55 @@ def measure(python: str, url: str, runs: int) -> dict[str, Any]:
     wall = {name: summary(v) for name, v in walls.items()}
     imports = summary(totals)
     return {
-        "url": url, "runs": runs, "python": python,
+        "url": url,
+        "runs": runs,
+        "python": python,
         "python_version": subprocess.run(
             [python, "-c", "import platform; print(platform.python_version())"],
-            capture_output=True, text=True).stdout.strip(),
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
         "wall": wall,
         "imports_before_connect": imports,
         "imports_after_connect": summary(afters),
         "x_curl": wall["dugong get"]["median"] / wall["curl"]["median"],
         "x_import_target": imports["median"] * 1e3 / IMPORT_TARGET_MS,
         "packages_ms": {k: v * 1e3 for k, v in sorted(packages.items(), key=lambda kv: -kv[1])},
-        "modules_ms": {k: v * 1e3 for k, v in
-                       sorted(module_medians.items(), key=lambda kv: -kv[1])[:25]},
-        "top_level_ms": {k: statistics.median(v) * 1e3 for k, v in
-                         sorted(per_top.items(), key=lambda kv: -statistics.median(kv[1]))},
+        "modules_ms": {k: v * 1e3 for k, v in sorted(module_medians.items(), key=lambda kv: -kv[1])[:25]},
+        "top_level_ms": {
+            k: statistics.median(v) * 1e3
+            for k, v in sorted(per_top.items(), key=lambda kv: -statistics.median(kv[1]))
+        },
     }
 
 
 def report(r: dict[str, Any]) -> str:
     wall = r["wall"]
-    lines = [f"## dugong get start-up, {r['runs']} runs each, medians (min-max)", "",
-             f"URL: {r['url']}; python: {r['python']} ({r['python_version']})", "",
-             "| command | wall time |", "|---|---:|"]
+    lines = [
+        f"## dugong get start-up, {r['runs']} runs each, medians (min-max)",
+        "",
+        f"URL: {r['url']}; python: {r['python']} ({r['python_version']})",
+        "",
+        "| command | wall time |",
+        "|---|---:|",
+    ]
     lines += [f"| {name} | {ms(s)} |" for name, s in wall.items()]
-    lines += ["", "| measure | value | target | ratio to target |", "|---|---:|---:|---:|",
-              f"| wall time of dugong get / curl's | {r['x_curl']:.2f}x | "
-              f"{WALL_TARGET_X_CURL:.0f}x | {r['x_curl'] / WALL_TARGET_X_CURL:.2f} |",
-              f"| imports before the first connect | {ms(r['imports_before_connect'])} | "
-              f"{IMPORT_TARGET_MS:.0f} ms | {r['x_import_target']:.2f} |",
-              f"| imports after the first connect | {ms(r['imports_after_connect'])} | | |",
-              "", "Imports before the first connect, by package (sum of self times, ms):", ""]
-    lines += [f"- {name}: {value:.1f}" for name, value in r["packages_ms"].items()
-              if value >= 0.5]
+    lines += [
+        "",
+        "| measure | value | target | ratio to target |",
+        "|---|---:|---:|---:|",
+        f"| wall time of dugong get / curl's | {r['x_curl']:.2f}x | "
+        f"{WALL_TARGET_X_CURL:.0f}x | {r['x_curl'] / WALL_TARGET_X_CURL:.2f} |",
+        f"| imports before the first connect | {ms(r['imports_before_connect'])} | "
+        f"{IMPORT_TARGET_MS:.0f} ms | {r['x_import_target']:.2f} |",
+        f"| imports after the first connect | {ms(r['imports_after_connect'])} | | |",
+        "",
+        "Imports before the first connect, by package (sum of self times, ms):",
+        "",
+    ]
+    lines += [f"- {name}: {value:.1f}" for name, value in r["packages_ms"].items() if value >= 0.5]
     lines += ["", "Top-level imports before the first connect (cumulative, ms):", ""]
-    lines += [f"- {name}: {value:.1f}" for name, value in r["top_level_ms"].items()
-              if value >= 0.5]
+    lines += [f"- {name}: {value:.1f}" for name, value in r["top_level_ms"].items() if value >= 0.5]
     lines += ["", "Heaviest modules (self time, ms):", ""]
     lines += [f"- {name}: {value:.1f}" for name, value in list(r["modules_ms"].items())[:15]]
     return "\n".join(lines)
@@ -214,7 +230,7 @@ def report(r: dict[str, Any]) -> str:
 def local_nginx() -> Any:
     """A private nginx serving the benchmark's 1 KiB file (run.py's, unpinned)."""
     sys.path.insert(0, str(HERE))
-    import run  # noqa: PLC0415  (run.py: the benchmark's nginx)
+    import run
 
     nginx = run.Nginx(big_size=1 << 16, small_size=1024, cpu=None)
     nginx.start()
@@ -226,9 +242,12 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=None, help="runs of each command (default 20)")
     p.add_argument("--quick", action="store_true", help="3 runs: a smoke test")
     p.add_argument("--url", default=None, help="measure this URL instead of a private nginx")
-    p.add_argument("--python", default=None,
-                   help="the interpreter that runs dugong (default: benchmarks/.venv-peers' "
-                        "if setup.sh made it, else this one)")
+    p.add_argument(
+        "--python",
+        default=None,
+        help="the interpreter that runs dugong (default: benchmarks/.venv-peers' "
+        "if setup.sh made it, else this one)",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = p.parse_args()
     if not shutil.which("curl"):

@@ -11,13 +11,11 @@ import warnings
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "_ext")))
 
-import dugong  # noqa: E402
+import dugong
 
 # Deprecation notices from inside the extensions are not ours to fix.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"sphinx_autodoc_typehints")
-warnings.filterwarnings(
-    "ignore", category=PendingDeprecationWarning, module=r"sphinx_autodoc_typehints"
-)
+warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"sphinx_autodoc_typehints")
 
 project = "dugong"
 author = "The dugong developers"

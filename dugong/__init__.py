@@ -29,53 +29,124 @@ if TYPE_CHECKING:
     from ._buffer import BUFFER_SIZE as BUFFER_SIZE
     from ._client import (
         Client as Client,
+    )
+    from ._client import (
         Origin as Origin,
+    )
+    from ._client import (
         Proxy as Proxy,
+    )
+    from ._client import (
         ProxyChooser as ProxyChooser,
+    )
+    from ._client import (
         Request as Request,
+    )
+    from ._client import (
         RequestTimedOut as RequestTimedOut,
+    )
+    from ._client import (
         ResponseLost as ResponseLost,
+    )
+    from ._client import (
         Result as Result,
+    )
+    from ._client import (
         ResultHandler as ResultHandler,
+    )
+    from ._client import (
         Sink as Sink,
     )
     from ._connection import HTTPConnection as HTTPConnection
     from ._errors import (
         ConnectionClosed as ConnectionClosed,
+    )
+    from ._errors import (
         ConnectionRefused as ConnectionRefused,
+    )
+    from ._errors import (
         ConnectionReset as ConnectionReset,
+    )
+    from ._errors import (
         ConnectionTimedOut as ConnectionTimedOut,
+    )
+    from ._errors import (
         DNSUnavailable as DNSUnavailable,
+    )
+    from ._errors import (
         DugongError as DugongError,
+    )
+    from ._errors import (
         ExcessBodyData as ExcessBodyData,
+    )
+    from ._errors import (
         HostnameNotResolvable as HostnameNotResolvable,
+    )
+    from ._errors import (
         HostUnreachable as HostUnreachable,
+    )
+    from ._errors import (
         InvalidResponse as InvalidResponse,
+    )
+    from ._errors import (
         NetworkError as NetworkError,
+    )
+    from ._errors import (
         ProxyError as ProxyError,
+    )
+    from ._errors import (
         StateError as StateError,
+    )
+    from ._errors import (
         TLSCertificateError as TLSCertificateError,
+    )
+    from ._errors import (
         TLSError as TLSError,
+    )
+    from ._errors import (
         UnsupportedResponse as UnsupportedResponse,
     )
-    from ._headers import CaseInsensitiveDict as CaseInsensitiveDict, ResponseHeaders as ResponseHeaders
+    from ._headers import CaseInsensitiveDict as CaseInsensitiveDict
+    from ._headers import ResponseHeaders as ResponseHeaders
     from ._http11 import (
         MAX_HEADER_FIELDS as MAX_HEADER_FIELDS,
+    )
+    from ._http11 import (
         MAX_HEADER_SIZE as MAX_HEADER_SIZE,
+    )
+    from ._http11 import (
         MAX_INFORMATIONAL_RESPONSES as MAX_INFORMATIONAL_RESPONSES,
+    )
+    from ._http11 import (
         MAX_LINE_SIZE as MAX_LINE_SIZE,
+    )
+    from ._http11 import (
         BodyFollowing as BodyFollowing,
+    )
+    from ._http11 import (
         HTTPResponse as HTTPResponse,
     )
     from ._net import (
         AddrInfo as AddrInfo,
+    )
+    from ._net import (
         Resolver as Resolver,
+    )
+    from ._net import (
         SockAddr as SockAddr,
+    )
+    from ._net import (
         default_resolver as default_resolver,
+    )
+    from ._net import (
         is_temp_network_error as is_temp_network_error,
     )
     from ._observer import ConnectionObserver as ConnectionObserver
-    from ._poll import POLLIN as POLLIN, POLLOUT as POLLOUT, PollCoroutine as PollCoroutine, PollNeeded as PollNeeded, eval_coroutine as eval_coroutine
+    from ._poll import POLLIN as POLLIN
+    from ._poll import POLLOUT as POLLOUT
+    from ._poll import PollCoroutine as PollCoroutine
+    from ._poll import PollNeeded as PollNeeded
+    from ._poll import eval_coroutine as eval_coroutine
 
     # The public names, for type checkers, which cannot build the list from
     # the table below as the interpreter does (a star import would give them

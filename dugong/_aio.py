@@ -35,9 +35,7 @@ _DIRECTION_NAMES: Final[tuple[str, str]] = ("reading", "writing")
 # An entry exists exactly while its future has that callback registered
 # (which keeps the loop, and so its id, alive); the conflict check keeps a
 # second future from replacing it.
-_waiters: weakref.WeakValueDictionary[tuple[int, int, int], AioFuture[Any]] = (
-    weakref.WeakValueDictionary()
-)
+_waiters: weakref.WeakValueDictionary[tuple[int, int, int], AioFuture[Any]] = weakref.WeakValueDictionary()
 
 
 def _current_loop() -> asyncio.AbstractEventLoop:
@@ -78,9 +76,7 @@ class AioFuture(asyncio.Future[_T]):
     from outside does the same, one loop iteration later.
     """
 
-    def __init__(
-        self, crt: PollCoroutine[_T], loop: asyncio.AbstractEventLoop | None = None
-    ) -> None:
+    def __init__(self, crt: PollCoroutine[_T], loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Wrap *crt* and schedule its first step.
 
         Args:
@@ -169,17 +165,12 @@ class AioFuture(asyncio.Future[_T]):
             fd, wanted = wait_directions(request)
         except (TypeError, ValueError) as exc:
             return exc
-        directions = [
-            direction
-            for direction, bit in ((_READ, READABLE), (_WRITE, WRITABLE))
-            if wanted & bit
-        ]
+        directions = [direction for direction, bit in ((_READ, READABLE), (_WRITE, WRITABLE)) if wanted & bit]
         for direction in directions:
             owner = _waiters.get((id(self._dugong_loop), fd, direction))
             if owner is not None:
                 return RuntimeError(
-                    f"fd {fd} is already waited on for {_DIRECTION_NAMES[direction]}"
-                    f" by {owner!r}"
+                    f"fd {fd} is already waited on for {_DIRECTION_NAMES[direction]} by {owner!r}"
                 )
         self._dugong_fd = fd
         try:

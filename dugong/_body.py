@@ -228,9 +228,13 @@ class BodyReader:
         fault = line_fault(raw)
         if fault is not None:
             raise InvalidResponse(f"invalid trailer section: {fault}")
-        fields, dropped = without_forbidden_trailers(parse_fields(raw.decode("latin-1").split("\r\n"), "trailer"))
+        fields, dropped = without_forbidden_trailers(
+            parse_fields(raw.decode("latin-1").split("\r\n"), "trailer")
+        )
         if dropped:
-            log.debug("dropped fields that must not be trailers (RFC 9110 section 6.5.1): %s", ", ".join(dropped))
+            log.debug(
+                "dropped fields that must not be trailers (RFC 9110 section 6.5.1): %s", ", ".join(dropped)
+            )
         self.trailers = fields
         return True
 

@@ -91,11 +91,11 @@ from ._net import (
     co_tls_handshake,
     wrap_tls,
 )
-from ._trailers import NO_FIELDS, trailer_section
 from ._observer import ConnectionObserver, Notifier, describe_subject, make_notifier
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
 from ._tcp import DEFAULT_CONNECT_DELAY, co_open_tcp, order_addresses
 from ._trace import Tracer, open_trace
+from ._trailers import NO_FIELDS, trailer_section
 
 __all__ = ["HTTPConnection"]
 
@@ -190,7 +190,9 @@ def _proxy_fields(
     fields = []
     for name, value in headers.items():
         if isinstance(name, str) and name.lower() in _NOT_PROXY_FIELDS:
-            raise ValueError(f"proxy_headers must not set {name!r}: dugong writes the CONNECT request's framing")
+            raise ValueError(
+                f"proxy_headers must not set {name!r}: dugong writes the CONNECT request's framing"
+            )
         _http11.validate_field(name, "")  # the name (its message shows no value)
         try:
             _http11.validate_field(name, value)
@@ -290,9 +292,7 @@ class HTTPConnection:
         self._host = _host_header(hostname, self.port, default_port)
         _http11.validate_field("Host", self._host)
         # Plain http through a proxy: absolute-form targets (RFC 9112 section 3.2.2).
-        self._target_prefix = (
-            f"http://{self._host}" if proxy is not None and ssl_context is None else ""
-        )
+        self._target_prefix = f"http://{self._host}" if proxy is not None and ssl_context is None else ""
         self._sock: socket.socket | None = None
         self._fd = -1
         # What a connection waiting for a response yields, made once per socket.
@@ -477,7 +477,9 @@ class HTTPConnection:
                 yield from co_tls_handshake(tls)
                 if notify is not None:
                     notify.tls_finished(
-                        tls.version() or "", (tls.cipher() or ("", "", 0))[0], describe_subject(tls.getpeercert())
+                        tls.version() or "",
+                        (tls.cipher() or ("", "", 0))[0],
+                        describe_subject(tls.getpeercert()),
                     )
         except BaseException as exc:
             self._close_socket(f"opening the connection failed: {exc or type(exc).__name__}")
@@ -590,7 +592,9 @@ class HTTPConnection:
 
     def _fail_after(self, exc: ConnectionClosed | InvalidResponse | UnsupportedResponse, what: str) -> None:
         """Reading *what* failed with *exc*: the connection is not reused."""
-        self._fail(str(exc) if isinstance(exc, ConnectionClosed) else f"connection closed after {what}: {exc}")
+        self._fail(
+            str(exc) if isinstance(exc, ConnectionClosed) else f"connection closed after {what}: {exc}"
+        )
 
     def _peer(self) -> str:
         """``host:port``, and the proxy's when there is one (for messages)."""
@@ -598,7 +602,9 @@ class HTTPConnection:
             return self.name
         return f"{self.name} through proxy {self.proxy[0]}:{self.proxy[1]}"
 
-    def _timed_out(self, exc: ConnectionTimedOut, awaited: str, preposition: str = "for") -> ConnectionTimedOut:
+    def _timed_out(
+        self, exc: ConnectionTimedOut, awaited: str, preposition: str = "for"
+    ) -> ConnectionTimedOut:
         """*exc*, thrown into a wait by :func:`eval_coroutine`, worded to say what was *awaited* from whom.
 
         Only a timeout of so many seconds without progress is reworded, once
@@ -1102,7 +1108,9 @@ class HTTPConnection:
                 raise ConnectionClosed(self._reason)
             raise StateError("no request body is pending: send_request(..., body=BodyFollowing(n)) first")
         if upload.awaiting_100:
-            raise StateError("the server has not answered the 100-continue expectation yet: call read_response() first")
+            raise StateError(
+                "the server has not answered the 100-continue expectation yet: call read_response() first"
+            )
         method, path = upload.request
         doing = f"sending the body of {method} {path}"
         if upload.remaining is None:
@@ -1650,4 +1658,3 @@ class HTTPConnection:
     def __repr__(self) -> str:
         state = "closed" if self._sock is None else f"fd {self._fd}"
         return f"<HTTPConnection {self.hostname}:{self.port} {state}, {len(self._pending)} pending>"
-

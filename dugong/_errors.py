@@ -296,8 +296,7 @@ _TWINS: Final[dict[type[OSError], type[NetworkError]]] = {
 _UNREACHABLE_ERRNOS: Final[frozenset[int]] = frozenset(
     code
     for code in (
-        getattr(errno, name, None)
-        for name in ("EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN")
+        getattr(errno, name, None) for name in ("EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN")
     )
     if code is not None
 )

@@ -104,9 +104,7 @@ class ResponseHeaders:
     # response kept while thousands of connections wait costs it one object.
     __slots__ = ("_names", "_values", "_lower")
 
-    def __init__(
-        self, fields: Iterable[tuple[str, str]], lower_names: Iterable[str] | None = None
-    ) -> None:
+    def __init__(self, fields: Iterable[tuple[str, str]], lower_names: Iterable[str] | None = None) -> None:
         pairs = list(fields)
         self._names = tuple(name for name, _ in pairs)
         self._values = tuple(value for _, value in pairs)

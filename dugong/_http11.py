@@ -30,7 +30,14 @@ from enum import IntEnum
 from typing import Final, NamedTuple, TypeAlias, TypeVar
 
 from ._errors import InvalidResponse, UnsupportedResponse
-from ._headers import FIELD_VALUE_BAD, TCHAR, ResponseHeaders, field_values, headers_from_lists, validate_field
+from ._headers import (
+    FIELD_VALUE_BAD,
+    TCHAR,
+    ResponseHeaders,
+    field_values,
+    headers_from_lists,
+    validate_field,
+)
 from ._trailers import check_trailer_name
 
 __all__ = [
@@ -81,7 +88,6 @@ BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 _HEXDIGITS: Final = "0123456789abcdefABCDEF"
 # A chunk size of more than 15 hex digits (> 2**60 bytes) is an attack, not a file.
 _MAX_CHUNK_SIZE_DIGITS: Final = 15
-
 
 
 def excerpt(data: bytes | bytearray | memoryview | str, limit: int = 80) -> str:
@@ -181,8 +187,7 @@ class HTTPResponse:
 
     def __repr__(self) -> str:
         return (
-            f"<HTTPResponse {self.status} {self.reason!r} to {self.method} {self.path},"
-            f" length={self.length}>"
+            f"<HTTPResponse {self.status} {self.reason!r} to {self.method} {self.path}, length={self.length}>"
         )
 
 
@@ -516,15 +521,11 @@ def parse_status_line(line: str) -> tuple[int, int, str]:
             raise UnsupportedResponse(
                 f"expected an HTTP/1.x status line, got another version: {excerpt(line)}"
             )
-        raise InvalidResponse(
-            f"expected a status line like 'HTTP/1.1 200 OK', got {excerpt(line)}"
-        )
+        raise InvalidResponse(f"expected a status line like 'HTTP/1.1 200 OK', got {excerpt(line)}")
     minor = line[7]
     code = line[9:12]
     if not ("0" <= minor <= "9" and code.isdigit() and code.isascii()):
-        raise InvalidResponse(
-            f"expected 'HTTP/1.<digit> <3-digit status>', got {excerpt(line)}"
-        )
+        raise InvalidResponse(f"expected 'HTTP/1.<digit> <3-digit status>', got {excerpt(line)}")
     status = int(code)
     if not 100 <= status <= 599:
         raise InvalidResponse(f"status code {status} out of range 100-599 in {excerpt(line)}")
@@ -618,6 +619,7 @@ def parse_response_head(head: bytes | bytearray | memoryview) -> ResponseHead:
 
 # ----------------------------------------------------------------- framing
 
+
 class BodyKind(IntEnum):
     """How the body of a response is delimited (RFC 9112 section 6.3)."""
 
@@ -697,8 +699,7 @@ def response_framing(method: str, head: ResponseHead) -> Framing:
             raise InvalidResponse("response has an empty Transfer-Encoding field")
         if codings[-1] != "chunked":
             raise UnsupportedResponse(
-                f"Transfer-Encoding {', '.join(codings)!r} is not supported"
-                " (only a final 'chunked' is)"
+                f"Transfer-Encoding {', '.join(codings)!r} is not supported (only a final 'chunked' is)"
             )
         if len(codings) > 1:
             raise (InvalidResponse if "chunked" in codings[:-1] else UnsupportedResponse)(

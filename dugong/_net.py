@@ -182,9 +182,7 @@ class _Pool:
             return
         with self._lock:
             if self._n_threads < self._max_workers:
-                thread = threading.Thread(
-                    target=self._work, name="dugong-resolver", daemon=True
-                )
+                thread = threading.Thread(target=self._work, name="dugong-resolver", daemon=True)
                 thread.start()
                 self._n_threads += 1
 
@@ -288,9 +286,7 @@ def _co_run_in_pool(
             waker.drain()
             if all(f.done() for f in futures):
                 return futures
-            if until_success and any(
-                f.done() and f.exception() is None for f in futures
-            ):
+            if until_success and any(f.done() and f.exception() is None for f in futures):
                 return futures
             yield PollNeeded(waker.fd, POLLIN)
     finally:
@@ -334,14 +330,18 @@ def check_host_name(hostname: str) -> str:
     if not hostname:
         raise ValueError("the host name is empty")
     if any(c.isspace() or not c.isprintable() for c in hostname):
-        raise ValueError(f"{shown} contains white space or a control character (it would corrupt the Host header)")
+        raise ValueError(
+            f"{shown} contains white space or a control character (it would corrupt the Host header)"
+        )
     if "://" in hostname:
         raise ValueError(
             f"{shown} is a URL: give only the host (and port=), or use HTTPConnection.from_url()"
         )
     if "@" in hostname:
-        raise ValueError("the host name contains '@' (user information?): give only the host;"
-                         " send credentials in an Authorization header")
+        raise ValueError(
+            "the host name contains '@' (user information?): give only the host;"
+            " send credentials in an Authorization header"
+        )
     if "/" in hostname:
         raise ValueError(f"{shown} contains '/': give only the host, and the path to send_request()")
     if ":" in hostname and not _is_ipv6_literal(hostname):
@@ -352,7 +352,6 @@ def check_host_name(hostname: str) -> str:
     if any(c in "?#" for c in hostname):
         raise ValueError(f"{shown} contains '?' or '#': give only the host")
     return hostname
-
 
 
 def _dns_test_hostnames() -> tuple[tuple[str, int], ...]:
@@ -386,9 +385,7 @@ def _numeric_addrinfo(hostname: str, port: int) -> list[AddrInfo] | None:
     ]
 
 
-def co_resolve(
-    hostname: str, port: int, resolver: Resolver | None = None
-) -> PollCoroutine[list[AddrInfo]]:
+def co_resolve(hostname: str, port: int, resolver: Resolver | None = None) -> PollCoroutine[list[AddrInfo]]:
     """Resolve *hostname* without blocking the calling thread.
 
     IP literals (``192.0.2.1``, ``2001:db8::1``, ``[2001:db8::1]``) are
@@ -434,10 +431,7 @@ def co_resolve(
     failure = lookup.exception()
     if failure is None:
         return list(lookup.result())
-    if not (
-        isinstance(failure, socket.gaierror)
-        and failure.errno in _NAME_NOT_FOUND_ERRNOS
-    ):
+    if not (isinstance(failure, socket.gaierror) and failure.errno in _NAME_NOT_FOUND_ERRNOS):
         if isinstance(failure, OSError):
             raise network_error(failure, f"resolving {hostname}") from failure
         raise failure
@@ -489,11 +483,7 @@ def wrap_tls(
         NetworkError: the socket could not be wrapped.  In both cases
             *sock* is closed.
     """
-    if (
-        server_hostname is not None
-        and server_hostname.startswith("[")
-        and server_hostname.endswith("]")
-    ):
+    if server_hostname is not None and server_hostname.startswith("[") and server_hostname.endswith("]"):
         server_hostname = server_hostname[1:-1]
     try:
         return ssl_context.wrap_socket(
@@ -534,8 +524,7 @@ def co_tls_handshake(sock: ssl.SSLSocket) -> PollCoroutine[None]:
             yield PollNeeded(sock.fileno(), POLLOUT)
         except PEER_GONE_ERRORS as exc:
             raise ConnectionClosed(
-                "connection closed by the server during the TLS handshake"
-                f" ({type(exc).__name__}: {exc})"
+                f"connection closed by the server during the TLS handshake ({type(exc).__name__}: {exc})"
             ) from exc
         except OSError as exc:
             raise network_error(exc) from exc

@@ -140,7 +140,7 @@ class _WaitSet:
         self._selector = selectors.DefaultSelector()
         self._waker: Waker | None = None
         self._alarm = math.inf  # when the alarm rings, if it is set
-        fileno: Callable[[], int] = getattr(self._selector, "fileno")
+        fileno: Callable[[], int] = self._selector.fileno
         #: What to yield to wait for any of them.
         self.request = PollNeeded(fileno(), POLLIN)
 

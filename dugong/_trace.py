@@ -141,9 +141,7 @@ def _trace_path(pattern: str, number: int) -> str:
         path = pattern % number
         varies = path != pattern % (number + 1)
     except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{TRACEFILE_ENV}={pattern!r} must contain one %d (and no other %): {exc}"
-        ) from None
+        raise ValueError(f"{TRACEFILE_ENV}={pattern!r} must contain one %d (and no other %): {exc}") from None
     if not varies:
         raise ValueError(f"{TRACEFILE_ENV}={pattern!r} must contain %d")
     return path

@@ -1,6 +1,6 @@
 """Stream a download into a file with ``readinto``: no copy of the body in memory.
 
-    python examples/download.py http://127.0.0.1:8080/big.iso big.iso
+python examples/download.py http://127.0.0.1:8080/big.iso big.iso
 """
 
 from __future__ import annotations

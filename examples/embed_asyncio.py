@@ -112,8 +112,7 @@ async def main() -> None:
         bridge = ReactorInAsyncio(reactor, asyncio.get_running_loop())
         try:
             tasks = [
-                reactor.spawn(co_echo_client(port, f"client {i}\n".encode()),
-                              deadline=reactor.time() + 10)
+                reactor.spawn(co_echo_client(port, f"client {i}\n".encode()), deadline=reactor.time() + 10)
                 for i in range(10)
             ]
             replies = await asyncio.gather(*(bridge.wait(t) for t in tasks))

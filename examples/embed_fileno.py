@@ -61,9 +61,7 @@ def main() -> None:
     with foreign, server, Reactor(selectors.DefaultSelector()) as reactor:
         foreign.register(server, selectors.EVENT_READ, "accept")
         foreign.register(reactor.fileno(), selectors.EVENT_READ, "reactor")
-        task = reactor.spawn(
-            co_echo_client(port, b"ping\n"), deadline=reactor.time() + 10
-        )
+        task = reactor.spawn(co_echo_client(port, b"ping\n"), deadline=reactor.time() + 10)
         while not task.done():
             for key, _ in foreign.select(reactor.next_timeout()):
                 if key.data == "accept":

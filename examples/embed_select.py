@@ -21,7 +21,6 @@ from dugong._poll import POLLIN, POLLOUT, PollNeeded
 from dugong.loop import Reactor
 
 
-
 def co_send(sock: socket.socket, data: bytes) -> Generator[PollNeeded, None, int]:
     view = memoryview(data)
     while view:
@@ -64,9 +63,7 @@ def main() -> None:
         while not (receiver.done() and fired):
             turns += 1
             readers, writers, timeout = reactor.interest()
-            readable, writable, _ = select.select(
-                [*readers, own_a.fileno()], writers, [], timeout
-            )
+            readable, writable, _ = select.select([*readers, own_a.fileno()], writers, [], timeout)
             if own_a.fileno() in readable:
                 own_messages.append(own_a.recv(100))
             reactor.process_ready(readable, writable)

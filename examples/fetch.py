@@ -1,6 +1,6 @@
 """Fetch one URL: print the status on standard error and the body on standard output.
 
-    python examples/fetch.py http://127.0.0.1:8080/index.html
+python examples/fetch.py http://127.0.0.1:8080/index.html
 """
 
 from __future__ import annotations

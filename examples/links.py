@@ -1,6 +1,6 @@
 """Print the links of a web page (``href`` and ``src``), made absolute, once each.
 
-    python examples/links.py http://127.0.0.1:8080/index.html
+python examples/links.py http://127.0.0.1:8080/index.html
 """
 
 from __future__ import annotations

@@ -140,9 +140,7 @@ def run_select_loop(coroutines: Sequence[PollCoroutine[None]]) -> None:
         if not readable and not writable:
             raise TimeoutError(f"no progress for {STALL_TIMEOUT} s, waiting for {waiting}")
         for crt, want in list(waiting.items()):
-            if (want.mask & POLLIN and want.fd in readable) or (
-                want.mask & POLLOUT and want.fd in writable
-            ):
+            if (want.mask & POLLIN and want.fd in readable) or (want.mask & POLLOUT and want.fd in writable):
                 step(crt)
 
 
@@ -206,9 +204,7 @@ def fetch_one_at_a_time(host: str, port: int, count: int) -> Result:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo and print one summary line per mode; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "-n", "--requests", type=int, default=2000, help="number of GETs (default 2000)"
-    )
+    parser.add_argument("-n", "--requests", type=int, default=2000, help="number of GETs (default 2000)")
     args = parser.parse_args(argv)
     if args.requests < 1:
         parser.error("--requests must be at least 1")

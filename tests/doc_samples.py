@@ -162,8 +162,9 @@ def _body(lines: list[str], start: int, parent_indent: int) -> tuple[int, int]:
     return first, max(first, last_text)
 
 
-def _block(path: Path, lines: list[str], first: int, end: int, marker: int, language: str,
-           classes: tuple[str, ...]) -> Block:
+def _block(
+    path: Path, lines: list[str], first: int, end: int, marker: int, language: str, classes: tuple[str, ...]
+) -> Block:
     code = textwrap.dedent("\n".join(lines[first:end])).strip("\n") + "\n"
     return Block(path, first + 1, marker + 1, language, classes, code)
 
@@ -222,8 +223,10 @@ def parse_text(text: str, path: Path) -> Page:
             continue
         if previous_blank and stripped.startswith(">>>"):
             problem(i, "a doctest block ('>>>'): the runner does not run those; write a sample")
-        if stripped.endswith("::") and not _ADORNMENT.match(line) and (
-            i + 1 == len(lines) or not lines[i + 1].strip()
+        if (
+            stripped.endswith("::")
+            and not _ADORNMENT.match(line)
+            and (i + 1 == len(lines) or not lines[i + 1].strip())
         ):
             first, end = _body(lines, i + 1, _indent(line))
             if first == end:

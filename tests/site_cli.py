@@ -106,7 +106,11 @@ class SiteCLI:
             self._closing.wait(float(args[0]))
             return body[half:]
         if name == "echo":
-            answer = {"method": request.method, "headers": dict(request.headers), "body": request.body.decode()}
+            answer = {
+                "method": request.method,
+                "headers": dict(request.headers),
+                "body": request.body.decode(),
+            }
             return make_response(200, json.dumps(answer).encode(), [("Content-Type", "application/json")])
         return make_response(404, b"no such route\n", reason="Not Found")
 
@@ -118,6 +122,8 @@ class SiteCLI:
             return make_response(200, body)
         start = int(wanted.removeprefix("bytes=").rstrip("-"))
         if start >= size:
-            return make_response(416, b"", [("Content-Range", f"bytes */{size}")], reason="Range Not Satisfiable")
+            return make_response(
+                416, b"", [("Content-Range", f"bytes */{size}")], reason="Range Not Satisfiable"
+            )
         headers = [("Content-Range", f"bytes {start}-{size - 1}/{size}")]
         return make_response(206, body[start:], headers, reason="Partial Content")

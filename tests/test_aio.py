@@ -327,7 +327,7 @@ def test_completion_leaves_the_other_direction_alone(pair: tuple[socket.socket, 
     _fill_send_buffer(a)
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
         writer = AioFuture(co_send_all(a, b"more"))
         reader = AioFuture(co_recv_exactly(a, 3))
         await asyncio.sleep(0.05)

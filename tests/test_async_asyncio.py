@@ -143,7 +143,7 @@ def cancel_after(library: str, seconds: float, crt: PollCoroutine[object]) -> bo
 def test_cancelled_before_the_first_byte_the_request_is_withdrawn(
     linked: tuple[HTTPConnection, socket.socket], library: str
 ) -> None:
-    conn, peer = linked
+    conn, _peer = linked
     with _fill_send_buffer(conn):
         assert cancel_after(library, 0.05, conn.co_send_request("GET", "/"))
     assert not conn.response_pending() and conn.connected
@@ -153,7 +153,7 @@ def test_cancelled_before_the_first_byte_the_request_is_withdrawn(
 def test_cancelled_after_bytes_were_sent_the_connection_is_closed(
     linked: tuple[HTTPConnection, socket.socket], library: str
 ) -> None:
-    conn, peer = linked
+    conn, _peer = linked
     assert cancel_after(library, 0.1, conn.co_send_request("PUT", "/", body=bytes(50_000_000)))
     assert not conn.connected
     with pytest.raises(ConnectionClosed):

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 pytest.importorskip("trio")
-import trio  # noqa: E402
+import trio
 
-from dugong import (  # noqa: E402
+from dugong import (
     POLLIN,
     POLLOUT,
     BodyFollowing,
@@ -24,10 +24,10 @@ from dugong import (  # noqa: E402
     PollNeeded,
     run_async,
 )
-from tests.servers.stdlib import StdlibServer, body_for  # noqa: E402
-from tests.test_aio import co_recv_exactly, co_send_all  # noqa: E402
-from tests.test_async_asyncio import cancel_after, either, fill, waits_forever  # noqa: E402
-from tests.test_connection import linked  # noqa: E402
+from tests.servers.stdlib import StdlibServer, body_for
+from tests.test_aio import co_recv_exactly, co_send_all
+from tests.test_async_asyncio import cancel_after, either, fill, waits_forever
+from tests.test_connection import linked
 
 __all__ = ["linked"]  # a fixture of tests.test_connection
 
@@ -125,7 +125,9 @@ def test_pollin_and_pollout_wait_for_whichever_comes_first(pair: Pair, wakes_by:
         # other one waits.
         fd = a.fileno()
         wait_readable, wait_writable = trio.lowlevel.wait_readable, trio.lowlevel.wait_writable
-        ready, other = (wait_readable, wait_writable) if wakes_by == "reading" else (wait_writable, wait_readable)
+        ready, other = (
+            (wait_readable, wait_writable) if wakes_by == "reading" else (wait_writable, wait_readable)
+        )
         with trio.fail_after(5):
             await ready(fd)
         with trio.move_on_after(0.02) as scope:
@@ -314,8 +316,13 @@ def test_run_async_leaves_trio_unimported_until_used() -> None:
         "a.close(); b.close()\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=ROOT,
+        check=True,
     )
     assert result.stdout == "ok False\n"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -111,7 +113,7 @@ def test_trailing_bytes_are_left_in_the_buffer(framing: Framing, body: bytes, re
 
 
 def test_body_until_close_and_empty_bodies() -> None:
-    data, body, _ = read_body(Framing(UNTIL_CLOSE, None, False), [b"all ", b"of it"])
+    data, _body, _ = read_body(Framing(UNTIL_CLOSE, None, False), [b"all ", b"of it"])
     assert data == b"all of it"
     empty = BodyReader()
     empty.start(Framing(LENGTH, 0, True))
@@ -156,7 +158,10 @@ def test_a_close_in_the_middle_names_what_was_missing(framing: Framing, wire: by
         (b"0\r\nT: a\rb\r\n\r\n", r"invalid trailer section: bare CR at byte 4"),
         (b"0\r\nT: a\nU: b", r"the trailer section has a bare LF at byte 4"),
         (b"0\r\nno colon\r\n\r\n", r"expected 'name: value' trailer line, got b'no colon'"),
-        (b"0\r\n" + b"T: v\r\n" * (MAX_HEADER_SIZE // 6 + 1), "the trailer section larger than MAX_HEADER_SIZE"),
+        (
+            b"0\r\n" + b"T: v\r\n" * (MAX_HEADER_SIZE // 6 + 1),
+            "the trailer section larger than MAX_HEADER_SIZE",
+        ),
     ],
 )
 def test_malformed_chunked_framing_is_refused_as_soon_as_seen(wire: bytes, message: str) -> None:
@@ -220,7 +225,10 @@ def test_closed_message() -> None:
     rbuf = ReceiveBuffer()
     assert closed_message(rbuf, "the head") == "server closed the connection before the head"
     feed(rbuf, b"HTT")
-    assert closed_message(rbuf, "the head") == "server closed the connection in the middle of the head after b'HTT'"
+    assert (
+        closed_message(rbuf, "the head")
+        == "server closed the connection in the middle of the head after b'HTT'"
+    )
 
 
 # ----------------------------------------------------------------- properties
@@ -231,7 +239,9 @@ def chunked_bodies(draw: st.DrawFn) -> tuple[bytes, bytes, list[tuple[str, str]]
     chunks = draw(st.lists(st.binary(min_size=1, max_size=40), max_size=6))
     trailers = draw(
         st.lists(
-            st.tuples(st.sampled_from(["X-A", "Checksum", "t"]), st.text("abc 12", max_size=8).map(str.strip)),
+            st.tuples(
+                st.sampled_from(["X-A", "Checksum", "t"]), st.text("abc 12", max_size=8).map(str.strip)
+            ),
             max_size=3,
         )
     )
@@ -242,7 +252,7 @@ def chunked_bodies(draw: st.DrawFn) -> tuple[bytes, bytes, list[tuple[str, str]]
 
 def _rechunk(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:]) if b > a]
+    return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
 @given(chunked_bodies(), st.lists(st.integers(min_value=0), max_size=20), st.binary(max_size=10))

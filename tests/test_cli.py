@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -32,18 +33,19 @@ from dugong import (
     ProxyError,
     UnsupportedResponse,
 )
+from dugong.cli import _demo as _cli_demo
 from dugong.cli import _main as cli
-from dugong.cli import _demo as _cli_demo, _output as _cli_output
+from dugong.cli import _output as _cli_output
 from dugong.cli._fetch import Fetch, Host, LocalError, Plan, Totals, Upload, fetch_all
 from dugong.cli._output import (
     DiscardSink,
     LineDisplay,
     Meter,
     Reading,
-    expected_bytes,
     TqdmDisplay,
     describe_error,
     error_lines,
+    expected_bytes,
     file_names,
     format_bytes,
     summary_line,
@@ -108,7 +110,9 @@ def subprocess_env() -> dict[str, str]:
 # ------------------------------------------------------------------ get: output
 
 
-def test_one_url_goes_to_stdout(http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_one_url_goes_to_stdout(
+    http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     result = run(capsysbinary, "get", http_server.url("/bytes/5000"))
     assert result.code == 0, result.err
     assert result.out == body_for(5000)
@@ -118,7 +122,9 @@ def test_one_url_goes_to_stdout(http_server: StdlibServer, capsysbinary: pytest.
     assert "over 1 connection:" in summary_of(result)
 
 
-def test_chunked_body_to_stdout(http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_chunked_body_to_stdout(
+    http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     result = run(capsysbinary, "get", "-s", http_server.url("/chunked/300000?chunk=7000"))
     assert result.code == 0
     assert result.out == body_for(300000)
@@ -130,7 +136,13 @@ def test_several_urls_go_to_files(
 ) -> None:
     sizes = [0, 1, 999, 70000, 1 << 20]
     connections = http_server.connections_seen
-    result = run(capsysbinary, "get", "--output-dir", str(tmp_path / "out"), *(http_server.url(f"/bytes/{n}") for n in sizes))
+    result = run(
+        capsysbinary,
+        "get",
+        "--output-dir",
+        str(tmp_path / "out"),
+        *(http_server.url(f"/bytes/{n}") for n in sizes),
+    )
     assert result.code == 0, result.err
     assert result.out == b""
     for n in sizes:
@@ -166,11 +178,24 @@ def test_file_names() -> None:
     def fetch(host: str, target: str) -> Fetch:
         return Fetch(url=f"http://{host}{target}", scheme="http", host=host, port=80, target=target)
 
-    one_host = [fetch("a", "/x/f.bin"), fetch("a", "/y/f.bin"), fetch("a", "/"), fetch("a", "/d/"),
-                fetch("a", "/%2e%2e"), fetch("a", "/sp%20ace?q=1"), fetch("a", "/a%2Fb")]
+    one_host = [
+        fetch("a", "/x/f.bin"),
+        fetch("a", "/y/f.bin"),
+        fetch("a", "/"),
+        fetch("a", "/d/"),
+        fetch("a", "/%2e%2e"),
+        fetch("a", "/sp%20ace?q=1"),
+        fetch("a", "/a%2Fb"),
+    ]
     names = file_names(one_host, Path("D"))
     assert [str(names[f]) for f in one_host] == [
-        "D/f.bin", "D/f.bin.1", "D/index.html", "D/index.html.1", "D/index.html.2", "D/sp ace", "D/a_b",
+        "D/f.bin",
+        "D/f.bin.1",
+        "D/index.html",
+        "D/index.html.1",
+        "D/index.html.2",
+        "D/sp ace",
+        "D/a_b",
     ]
     two_hosts = [fetch("a", "/i"), fetch("::1", "/i")]
     names = file_names(two_hosts, Path("D"))
@@ -182,8 +207,12 @@ def test_several_hosts_get_a_folder_each(
 ) -> None:
     port = http_server.port
     result = run(
-        capsysbinary, "get", "--output-dir", str(tmp_path),
-        f"http://127.0.0.1:{port}/bytes/10", f"http://localhost:{port}/bytes/10",
+        capsysbinary,
+        "get",
+        "--output-dir",
+        str(tmp_path),
+        f"http://127.0.0.1:{port}/bytes/10",
+        f"http://localhost:{port}/bytes/10",
     )
     assert result.code == 0, result.err
     assert (tmp_path / f"127.0.0.1_{port}" / "10").read_bytes() == body_for(10)
@@ -214,7 +243,10 @@ def test_http_errors_exit_1_and_are_not_saved(
     urls = [http_server.url("/status/404"), http_server.url("/bytes/5"), http_server.url("/status/503")]
     result = run(capsysbinary, "get", "--output-dir", str(tmp_path), *urls)
     assert result.code == 1
-    assert result.lines[:2] == [f"dugong: {urls[0]}: 404 Not Found", f"dugong: {urls[2]}: 503 Service Unavailable"]
+    assert result.lines[:2] == [
+        f"dugong: {urls[0]}: 404 Not Found",
+        f"dugong: {urls[2]}: 503 Service Unavailable",
+    ]
     assert "(2 HTTP errors)" in summary_of(result)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["5"]
 
@@ -233,9 +265,19 @@ def test_redirects_are_success(http_server: StdlibServer, capsysbinary: pytest.C
     assert result.out == b""
 
 
-def test_headers_method_and_verbose(http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_headers_method_and_verbose(
+    http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     result = run(
-        capsysbinary, "get", "-v", "-H", "X-Test: yes", "-H", "user-agent: mine/1", "-H", "X-Empty:",
+        capsysbinary,
+        "get",
+        "-v",
+        "-H",
+        "X-Test: yes",
+        "-H",
+        "user-agent: mine/1",
+        "-H",
+        "X-Empty:",
         http_server.url("/headers"),
     )
     assert result.code == 0, result.err
@@ -256,7 +298,9 @@ def test_default_user_agent(http_server: StdlibServer, capsysbinary: pytest.Capt
     assert f"User-Agent: dugong/{dugong.__version__}\r\n" in result.out.decode()
 
 
-def test_target_is_percent_encoded(raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_target_is_percent_encoded(
+    raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     targets: list[str] = []
 
     def handler(conn: socket.socket) -> None:
@@ -280,10 +324,14 @@ def echo_of(result: Run) -> dict[str, object]:
     return answer
 
 
-def test_upload_a_file(http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:
+def test_upload_a_file(
+    http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
     data = body_for(300_000)
     (tmp_path / "up").write_bytes(data)
-    answer = echo_of(run(capsysbinary, "get", "-X", "PUT", "--data", f"@{tmp_path / 'up'}", http_server.url("/echo")))
+    answer = echo_of(
+        run(capsysbinary, "get", "-X", "PUT", "--data", f"@{tmp_path / 'up'}", http_server.url("/echo"))
+    )
     assert answer["method"] == "PUT"
     assert answer["length"] == len(data)
     assert answer["md5"] == hashlib.md5(data).hexdigest()
@@ -299,7 +347,17 @@ def test_upload_with_expect100(
     (tmp_path / "up").write_bytes(b"hello")
     continues = http_server.continues_sent
     urls = [http_server.url("/echo"), http_server.url("/echo")]
-    result = run(capsysbinary, "get", "-v", "--expect100", "--data", f"@{tmp_path / 'up'}", "--output-dir", str(tmp_path), *urls)
+    result = run(
+        capsysbinary,
+        "get",
+        "-v",
+        "--expect100",
+        "--data",
+        f"@{tmp_path / 'up'}",
+        "--output-dir",
+        str(tmp_path),
+        *urls,
+    )
     assert result.code == 0, result.err
     assert http_server.continues_sent == continues + 2
     answer = json.loads((tmp_path / "echo").read_bytes())
@@ -317,7 +375,9 @@ def test_upload_refused_with_expect100(
     url = http_server.url("/reject")
     result = run(capsysbinary, "get", "-v", "--expect100", "-X", "PUT", "--data", f"@{tmp_path / 'up'}", url)
     assert result.code == 1
-    assert f"* PUT {url}: answered before the body was sent" in result.lines  # (the client's log line names the method)
+    assert (
+        f"* PUT {url}: answered before the body was sent" in result.lines
+    )  # (the client's log line names the method)
     assert f"dugong: {url}: 403 Forbidden" in result.lines
     assert "0 bytes" not in summary_of(result)  # the 403 page counts, the body was not sent
 
@@ -346,7 +406,10 @@ def test_upload_stdin_from_a_file_has_a_length(http_server: StdlibServer, tmp_pa
     with open(tmp_path / "up", "rb") as stdin:
         result = subprocess.run(
             [sys.executable, "-m", "dugong", "get", "-s", "--data", "-", http_server.url("/echo")],
-            stdin=stdin, capture_output=True, timeout=60, env=subprocess_env(),
+            stdin=stdin,
+            capture_output=True,
+            timeout=60,
+            env=subprocess_env(),
         )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
@@ -358,7 +421,10 @@ def test_upload_stdin_from_a_pipe(http_server: StdlibServer) -> None:
     data = body_for(150_000)
     result = subprocess.run(
         [sys.executable, "-m", "dugong", "get", "--data", "-", "--expect100", http_server.url("/echo")],
-        input=data, capture_output=True, timeout=60, env=subprocess_env(),
+        input=data,
+        capture_output=True,
+        timeout=60,
+        env=subprocess_env(),
     )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
@@ -380,7 +446,18 @@ def test_upload_reconnects_when_the_server_closed(
     server = raw_server(handler)
     (tmp_path / "up").write_bytes(b"payload")
     url = f"http://127.0.0.1:{server.port}/u"
-    result = run(capsysbinary, "get", "-X", "PUT", "--data", f"@{tmp_path / 'up'}", "--output-dir", str(tmp_path / "o"), url, url)
+    result = run(
+        capsysbinary,
+        "get",
+        "-X",
+        "PUT",
+        "--data",
+        f"@{tmp_path / 'up'}",
+        "--output-dir",
+        str(tmp_path / "o"),
+        url,
+        url,
+    )
     assert result.code == 0, result.err
     assert bodies == [b"payload", b"payload"]
     assert server.connections == 2
@@ -423,7 +500,10 @@ def test_upload_shorter_than_announced(raw_server: RawServerFactory) -> None:
     fetch_all([fetch], plan, lambda f, r: DiscardSink())
     # (dugong.Client reports it, naming the request.)
     assert isinstance(fetch.error, OSError)
-    assert str(fetch.error) == f"the body of PUT http://127.0.0.1:{server.port}/ ended 7 bytes short of its length"
+    assert (
+        str(fetch.error)
+        == f"the body of PUT http://127.0.0.1:{server.port}/ ended 7 bytes short of its length"
+    )
 
 
 def test_upload_file_that_cannot_be_opened(http_server: StdlibServer) -> None:
@@ -504,7 +584,9 @@ def test_non_idempotent_methods_are_not_pipelined(
     assert first_batch == [1]
 
 
-def closing_server(raw_server: RawServerFactory, per_connection: int, *, say_so: bool) -> tuple[int, list[int]]:
+def closing_server(
+    raw_server: RawServerFactory, per_connection: int, *, say_so: bool
+) -> tuple[int, list[int]]:
     """A server that answers *per_connection* requests per connection, then closes."""
     served: list[int] = []
 
@@ -533,18 +615,29 @@ def closing_server(raw_server: RawServerFactory, per_connection: int, *, say_so:
     ids=["connection-close", "silent-close", "connection-close-one-at-a-time"],
 )
 def test_requests_are_sent_again_after_the_server_closes(
-    raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path, say_so: bool, depth: int
+    raw_server: RawServerFactory,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    tmp_path: Path,
+    say_so: bool,
+    depth: int,
 ) -> None:
-    port, served = closing_server(raw_server, 3, say_so=say_so)
+    port, _served = closing_server(raw_server, 3, say_so=say_so)
     urls = [f"http://127.0.0.1:{port}/{i}" for i in range(10)]
-    result = run(capsysbinary, "get", "-v", "--pipeline-depth", str(depth), "--output-dir", str(tmp_path), *urls)
+    result = run(
+        capsysbinary, "get", "-v", "--pipeline-depth", str(depth), "--output-dir", str(tmp_path), *urls
+    )
     assert result.code == 0, result.err
     assert [(tmp_path / str(i)).read_bytes() for i in range(10)] == [f"/{i}".encode() for i in range(10)]
     assert "over 4 connections" in summary_of(result)
-    assert f"* 127.0.0.1:{port}: connection closed after 3 response(s); sending the others on a new one" in result.lines
+    assert (
+        f"* 127.0.0.1:{port}: connection closed after 3 response(s); sending the others on a new one"
+        in result.lines
+    )
 
 
-def test_a_lost_post_is_not_sent_again(raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:
+def test_a_lost_post_is_not_sent_again(
+    raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
     seen: list[str] = []
 
     def handler(conn: socket.socket) -> None:
@@ -609,7 +702,9 @@ def test_unknown_host(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     result = run(capsysbinary, "get", "http://no-such-host.invalid/", "http://no-such-host.invalid/b")
     assert result.code == 2
     expected = (
-        "unknown host no-such-host.invalid" if dns_works else "cannot resolve no-such-host.invalid: DNS unavailable"
+        "unknown host no-such-host.invalid"
+        if dns_works
+        else "cannot resolve no-such-host.invalid: DNS unavailable"
     )
     assert result.lines[0] == f"dugong: http://no-such-host.invalid/ (and 1 more URL): {expected}"
     assert summary_of(result).startswith("no connection could be made: 2 requests failed after ")
@@ -628,7 +723,13 @@ def test_resolve_option_connects_to_the_given_address(
     http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     port = http_server.port
-    result = run(capsysbinary, "get", "--resolve", f"Example.TEST:{port}:[127.0.0.1]", f"http://example.test:{port}/headers")
+    result = run(
+        capsysbinary,
+        "get",
+        "--resolve",
+        f"Example.TEST:{port}:[127.0.0.1]",
+        f"http://example.test:{port}/headers",
+    )
     assert result.code == 0, result.err
     assert f"Host: example.test:{port}\r\n" in result.out.decode()
 
@@ -669,7 +770,9 @@ def test_timeout_counts_time_without_progress(
 ) -> None:
     """Three responses of 0.2 s each take longer than --timeout 0.5, but each arrives in time."""
     urls = [http_server.url(f"/slow/0.2/{n}") for n in (1, 2, 3)]
-    result = run(capsysbinary, "get", "--timeout", "0.5", "--pipeline-depth", "1", "--output-dir", str(tmp_path), *urls)
+    result = run(
+        capsysbinary, "get", "--timeout", "0.5", "--pipeline-depth", "1", "--output-dir", str(tmp_path), *urls
+    )
     assert result.code == 0, result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2", "3"]
 
@@ -686,12 +789,16 @@ def test_invalid_response(raw_server: RawServerFactory, capsysbinary: pytest.Cap
     assert len(result.lines) == 1  # one URL on standard output: no summary
 
 
-def test_closed_without_an_answer(raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_closed_without_an_answer(
+    raw_server: RawServerFactory, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     def handler(conn: socket.socket) -> None:
         read_head(conn)
 
     server = raw_server(handler)
-    result = run(capsysbinary, "get", f"http://127.0.0.1:{server.port}/a", f"http://127.0.0.1:{server.port}/b")
+    result = run(
+        capsysbinary, "get", f"http://127.0.0.1:{server.port}/a", f"http://127.0.0.1:{server.port}/b"
+    )
     assert result.code == 2
     # dugong.Client sends each request again (3 times in all), and each gets the error naming it.
     assert result.lines[0].startswith(f"dugong: http://127.0.0.1:{server.port}/a: connection closed: ")
@@ -722,7 +829,9 @@ def ca_file(tls_server: TLSServer, tmp_path_factory: pytest.TempPathFactory) -> 
     return str(path)
 
 
-def test_tls_certificate_not_trusted(tls_server: TLSServer, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_tls_certificate_not_trusted(
+    tls_server: TLSServer, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     url = f"https://127.0.0.1:{tls_server.port}/10"
     result = run(capsysbinary, "get", url)
     assert result.code == 2
@@ -731,19 +840,26 @@ def test_tls_certificate_not_trusted(tls_server: TLSServer, capsysbinary: pytest
     )
 
 
-def test_tls_with_cacert(tls_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_tls_with_cacert(
+    tls_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     result = run(capsysbinary, "get", "--cacert", ca_file, f"https://localhost:{tls_server.port}/1000")
     assert result.code == 0, result.err
     assert result.out == body_for(1000)
 
 
-def test_verbose_shows_the_peer_and_tls(tls_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_verbose_shows_the_peer_and_tls(
+    tls_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     """-v, as curl -v: the address connected to, the TLS version, cipher and certificate subject, the head as sent."""
     port = tls_server.port
     result = run(capsysbinary, "get", "-v", "--cacert", ca_file, f"https://localhost:{port}/10")
     assert result.code == 0, result.err
     peer = [line for line in result.lines if line.startswith(f"* localhost:{port}: connected to ")]
-    assert peer in ([f"* localhost:{port}: connected to 127.0.0.1:{port}"], [f"* localhost:{port}: connected to [::1]:{port}"])
+    assert peer in (
+        [f"* localhost:{port}: connected to 127.0.0.1:{port}"],
+        [f"* localhost:{port}: connected to [::1]:{port}"],
+    )
     tls = [line for line in result.lines if line.startswith(f"* localhost:{port}: TLSv")]
     assert len(tls) == 1
     assert "certificate subject: " in tls[0] and "not verified" not in tls[0]
@@ -757,11 +873,22 @@ def test_tls_insecure(tls_server: TLSServer, capsysbinary: pytest.CaptureFixture
     assert result.out == body_for(7)
 
 
-def test_local_write_error(http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:
+def test_local_write_error(
+    http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
     (tmp_path / "10.part").mkdir()  # where the body of /bytes/10 would be written
-    result = run(capsysbinary, "get", "--output-dir", str(tmp_path), http_server.url("/bytes/10"), http_server.url("/bytes/20"))
+    result = run(
+        capsysbinary,
+        "get",
+        "--output-dir",
+        str(tmp_path),
+        http_server.url("/bytes/10"),
+        http_server.url("/bytes/20"),
+    )
     assert result.code == 2
-    assert result.lines[0].startswith(f"dugong: {http_server.url('/bytes/10')} (and 1 more URL): cannot write ")
+    assert result.lines[0].startswith(
+        f"dugong: {http_server.url('/bytes/10')} (and 1 more URL): cannot write "
+    )
     assert "Is a directory" in result.lines[0]
 
 
@@ -770,9 +897,18 @@ def test_local_error_keeping_the_file(
 ) -> None:
     (tmp_path / "10").mkdir()  # the complete file cannot take this name
     (tmp_path / "10" / "keep").touch()
-    result = run(capsysbinary, "get", "--output-dir", str(tmp_path), http_server.url("/bytes/10"), http_server.url("/bytes/5"))
+    result = run(
+        capsysbinary,
+        "get",
+        "--output-dir",
+        str(tmp_path),
+        http_server.url("/bytes/10"),
+        http_server.url("/bytes/5"),
+    )
     assert result.code == 2
-    assert result.lines[0].startswith(f"dugong: {http_server.url('/bytes/10')} (and 1 more URL): cannot write ")
+    assert result.lines[0].startswith(
+        f"dugong: {http_server.url('/bytes/10')} (and 1 more URL): cannot write "
+    )
 
 
 def test_output_folder_cannot_be_made(
@@ -780,7 +916,14 @@ def test_output_folder_cannot_be_made(
 ) -> None:
     port = http_server.port
     (tmp_path / f"127.0.0.1_{port}").write_bytes(b"a file where a folder should go")
-    result = run(capsysbinary, "get", "--output-dir", str(tmp_path), f"http://127.0.0.1:{port}/bytes/1", f"http://localhost:{port}/bytes/1")
+    result = run(
+        capsysbinary,
+        "get",
+        "--output-dir",
+        str(tmp_path),
+        f"http://127.0.0.1:{port}/bytes/1",
+        f"http://localhost:{port}/bytes/1",
+    )
     assert result.code == 2
     assert result.lines[0].startswith(f"dugong: http://127.0.0.1:{port}/bytes/1: cannot create ")
 
@@ -790,7 +933,9 @@ def test_stdout_closed() -> None:
     with StdlibServer() as server:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dugong", "get", server.url("/bytes/4000000")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=subprocess_env(),
         )
         assert proc.stdout is not None and proc.stderr is not None
         assert proc.stdout.read(100) == body_for(4000000)[:100]
@@ -836,24 +981,57 @@ def test_proxy_from_the_environment(
     assert result.out == b"via proxy"
     assert lines == ["GET http://www.example.org/a"]
     # no_proxy and loopback addresses go direct (and fail here: nothing listens on port 9)
-    for url in ("http://skip.example:9/", "http://a.other.example:9/", "http://localhost:9/", "http://[::1]:9/"):
-        result = run(capsysbinary, "get", "-s", "--resolve", "skip.example:9:127.0.0.1",
-                     "--resolve", "a.other.example:9:127.0.0.1", url)
+    for url in (
+        "http://skip.example:9/",
+        "http://a.other.example:9/",
+        "http://localhost:9/",
+        "http://[::1]:9/",
+    ):
+        result = run(
+            capsysbinary,
+            "get",
+            "-s",
+            "--resolve",
+            "skip.example:9:127.0.0.1",
+            "--resolve",
+            "a.other.example:9:127.0.0.1",
+            url,
+        )
         assert result.code == 2
     assert len(lines) == 1
     monkeypatch.setenv("no_proxy", "*")
-    assert run(capsysbinary, "get", "-s", "--resolve", "www.example.org:80:127.0.0.1", "http://www.example.org:9/").code == 2
+    assert (
+        run(
+            capsysbinary,
+            "get",
+            "-s",
+            "--resolve",
+            "www.example.org:80:127.0.0.1",
+            "http://www.example.org:9/",
+        ).code
+        == 2
+    )
     assert len(lines) == 1
 
 
 def test_https_proxy_tunnel(
-    tls_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
+    tls_server: TLSServer,
+    ca_file: str,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with ProxyServer() as proxy:
         monkeypatch.setenv("https_proxy", f"{proxy.host}:{proxy.port}")
         # A loopback address would bypass the environment's proxy: use a name.
-        result = run(capsysbinary, "get", "--cacert", ca_file, "--proxy", f"{proxy.host}:{proxy.port}",
-                     f"https://localhost:{tls_server.port}/321")
+        result = run(
+            capsysbinary,
+            "get",
+            "--cacert",
+            ca_file,
+            "--proxy",
+            f"{proxy.host}:{proxy.port}",
+            f"https://localhost:{tls_server.port}/321",
+        )
     assert result.code == 0, result.err
     assert result.out == body_for(321)
     assert proxy.request_lines == [f"CONNECT localhost:{tls_server.port} HTTP/1.1"]
@@ -861,8 +1039,15 @@ def test_https_proxy_tunnel(
 
 def test_proxy_refuses_the_tunnel(ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     with ProxyServer(refuse="403 Forbidden") as proxy:
-        result = run(capsysbinary, "get", "--cacert", ca_file, "--proxy", f"{proxy.host}:{proxy.port}",
-                     "https://localhost:1/")
+        result = run(
+            capsysbinary,
+            "get",
+            "--cacert",
+            ca_file,
+            "--proxy",
+            f"{proxy.host}:{proxy.port}",
+            "https://localhost:1/",
+        )
     assert result.code == 2
     assert result.lines[0] == (
         f"dugong: https://localhost:1/: proxy error: proxy {proxy.host}:{proxy.port} refused the tunnel: 403 Forbidden"
@@ -878,24 +1063,60 @@ def test_proxy_refuses_the_tunnel(ca_file: str, capsysbinary: pytest.CaptureFixt
         (["get", "ftp://example.org/"], "dugong get: not an http:// or https:// URL: 'ftp://example.org/'"),
         (["get", "http:///x"], "dugong get: no host in URL 'http:///x'"),
         (["get", "http://h:99999/"], "dugong get: invalid URL 'http://h:99999/': Port out of range 0-65535"),
-        (["get", "-H", "NoColon", "http://h/"], "dugong get: invalid header 'NoColon': expected 'Name: value'"),
+        (
+            ["get", "-H", "NoColon", "http://h/"],
+            "dugong get: invalid header 'NoColon': expected 'Name: value'",
+        ),
         (["get", "-H", "Bad Name: x", "http://h/"], "dugong get: invalid header 'Bad Name: x': "),
-        (["get", "-H", "Content-Length: 5", "http://h/"], "dugong get: dugong sets Content-Length itself; use --data"),
+        (
+            ["get", "-H", "Content-Length: 5", "http://h/"],
+            "dugong get: dugong sets Content-Length itself; use --data",
+        ),
         (["get", "-X", "GE T", "http://h/"], "dugong get: HTTP method must be a token"),
-        (["get", "--data", "-", "http://h/1", "http://h/2"], "dugong get: --data - reads standard input, which can"),
+        (
+            ["get", "--data", "-", "http://h/1", "http://h/2"],
+            "dugong get: --data - reads standard input, which can",
+        ),
         (["get", "-I", "--data", "x", "http://h/"], "dugong get: -I/--head sends no body: drop --data"),
         (["get", "--expect100", "http://h/"], "dugong get: --expect100 needs a body (--data or --json)"),
-        (["get", "--data", "@/no/such/file", "http://h/"], "dugong get: cannot read /no/such/file: No such file"),
+        (
+            ["get", "--data", "@/no/such/file", "http://h/"],
+            "dugong get: cannot read /no/such/file: No such file",
+        ),
         (["get", "--data", "@/", "http://h/"], "dugong get: / is not a regular file"),
-        (["get", "--cacert", "/no/such/ca.pem", "http://h/"], "dugong get: cannot use --cacert /no/such/ca.pem: "),
-        (["get", "--proxy", "https://p:1", "http://h/"], "dugong get: invalid proxy 'https://p:1': expected HOST:PORT"),
+        (
+            ["get", "--cacert", "/no/such/ca.pem", "http://h/"],
+            "dugong get: cannot use --cacert /no/such/ca.pem: ",
+        ),
+        (
+            ["get", "--proxy", "https://p:1", "http://h/"],
+            "dugong get: invalid proxy 'https://p:1': expected HOST:PORT",
+        ),
         (["get", "--proxy", "p:x", "http://h/"], "dugong get: invalid proxy 'p:x': "),
-        (["get", "--resolve", "h:80:not-an-address", "http://h/"], "dugong get: invalid --resolve 'h:80:not-an-"),
-        (["get", "--resolve", "h:port:127.0.0.1", "http://h/"], "dugong get: invalid --resolve 'h:port:127.0.0.1'"),
-        (["get", "--timeout", "0", "http://h/"], "dugong get: error: argument --timeout: must be more than 0, not 0"),
-        (["get", "--timeout", "soon", "http://h/"], "dugong get: error: argument --timeout: not a number: 'soon'"),
-        (["get", "--pipeline-depth", "0", "http://h/"], "dugong get: error: argument --pipeline-depth: must be at least 1"),
-        (["get", "--max-connections", "x", "http://h/"], "dugong get: error: argument --max-connections: not a whole"),
+        (
+            ["get", "--resolve", "h:80:not-an-address", "http://h/"],
+            "dugong get: invalid --resolve 'h:80:not-an-",
+        ),
+        (
+            ["get", "--resolve", "h:port:127.0.0.1", "http://h/"],
+            "dugong get: invalid --resolve 'h:port:127.0.0.1'",
+        ),
+        (
+            ["get", "--timeout", "0", "http://h/"],
+            "dugong get: error: argument --timeout: must be more than 0, not 0",
+        ),
+        (
+            ["get", "--timeout", "soon", "http://h/"],
+            "dugong get: error: argument --timeout: not a number: 'soon'",
+        ),
+        (
+            ["get", "--pipeline-depth", "0", "http://h/"],
+            "dugong get: error: argument --pipeline-depth: must be at least 1",
+        ),
+        (
+            ["get", "--max-connections", "x", "http://h/"],
+            "dugong get: error: argument --max-connections: not a whole",
+        ),
         (["get"], "dugong get: no URL given (as arguments or with -i FILE)"),
         (["fetch", "http://h/"], "dugong: error: argument COMMAND: invalid choice: 'fetch'"),
     ],
@@ -916,7 +1137,9 @@ def test_output_must_be_a_directory(capsysbinary: pytest.CaptureFixture[bytes], 
     assert result.lines == [f"dugong get: --output-dir {tmp_path / 'file'}: not a directory"]
     result = run(capsysbinary, "get", "-o", str(tmp_path), "http://h/")
     assert result.code == 2
-    assert result.lines == [f"dugong get: -o {tmp_path}: is a directory (--output-dir names a folder for the files)"]
+    assert result.lines == [
+        f"dugong get: -o {tmp_path}: is a directory (--output-dir names a folder for the files)"
+    ]
 
 
 def test_no_command_prints_help(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -972,11 +1195,23 @@ def test_exit_status() -> None:
         (UnsupportedResponse("gzip"), "invalid response: gzip"),
         (ConnectionClosed("gone"), "connection closed: gone"),
         (LocalError("cannot write x"), "cannot write x"),
-        (socket.gaierror(-9, "Address family not supported"), "cannot resolve host: Address family not supported"),
-        (ConnectionRefusedError(111, "Connection refused (connecting to 1.2.3.4:5)"), "connection refused by 1.2.3.4:5"),
+        (
+            socket.gaierror(-9, "Address family not supported"),
+            "cannot resolve host: Address family not supported",
+        ),
+        (
+            ConnectionRefusedError(111, "Connection refused (connecting to 1.2.3.4:5)"),
+            "connection refused by 1.2.3.4:5",
+        ),
         (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
-        (TimeoutError(110, "Connection timed out (connecting to 1.2.3.4:5)"), "timed out connecting to 1.2.3.4:5"),
-        (OSError(113, "No route to host (connecting to 1.2.3.4:5)"), "No route to host (connecting to 1.2.3.4:5)"),
+        (
+            TimeoutError(110, "Connection timed out (connecting to 1.2.3.4:5)"),
+            "timed out connecting to 1.2.3.4:5",
+        ),
+        (
+            OSError(113, "No route to host (connecting to 1.2.3.4:5)"),
+            "No route to host (connecting to 1.2.3.4:5)",
+        ),
         (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), "TLS failure: "),
         (RuntimeError("strange"), "RuntimeError: strange"),
     ],
@@ -988,10 +1223,15 @@ def test_describe_error(exc: BaseException, text: str) -> None:
 def test_error_lines_group_a_shared_error() -> None:
     shared = ConnectionClosed("gone")
     fetches = [
-        Fetch(url=f"http://h/{i}", scheme="http", host="h", port=80, target=f"/{i}", error=shared) for i in range(3)
+        Fetch(url=f"http://h/{i}", scheme="http", host="h", port=80, target=f"/{i}", error=shared)
+        for i in range(3)
     ]
-    fetches.append(Fetch(url="http://h/x", scheme="http", host="h", port=80, target="/x", status=404, reason="Not Found"))
-    fetches.append(Fetch(url="http://h/y", scheme="http", host="h", port=80, target="/y", status=500, reason=""))
+    fetches.append(
+        Fetch(url="http://h/x", scheme="http", host="h", port=80, target="/x", status=404, reason="Not Found")
+    )
+    fetches.append(
+        Fetch(url="http://h/y", scheme="http", host="h", port=80, target="/y", status=500, reason="")
+    )
     assert error_lines(fetches) == [
         "dugong: http://h/0 (and 2 more URLs): connection closed: gone",
         "dugong: http://h/x: 404 Not Found",
@@ -1001,12 +1241,20 @@ def test_error_lines_group_a_shared_error() -> None:
 
 def test_format_bytes() -> None:
     assert [format_bytes(n) for n in (0, 999, 1000, 6_306_500, 2_500_000_000)] == [
-        "0 B", "999 B", "1.0 kB", "6.3 MB", "2.50 GB",
+        "0 B",
+        "999 B",
+        "1.0 kB",
+        "6.3 MB",
+        "2.50 GB",
     ]
 
 
 def test_summary_line() -> None:
-    fetches = [Fetch(url="u", scheme="http", host="h", port=80, target="/", status=200, received=500_000, sent=500_000)]
+    fetches = [
+        Fetch(
+            url="u", scheme="http", host="h", port=80, target="/", status=200, received=500_000, sent=500_000
+        )
+    ]
     fetches.append(Fetch(url="u", scheme="http", host="h", port=80, target="/", status=404))
     fetches.append(Fetch(url="u", scheme="http", host="h", port=80, target="/", error=OSError()))
     assert summary_line(Totals(fetches, 0.5, 2)) == (
@@ -1017,10 +1265,14 @@ def test_summary_line() -> None:
 # ------------------------------------------------------------------ progress
 
 
-def test_progress_with_tqdm(http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:
+def test_progress_with_tqdm(
+    http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
     pytest.importorskip("tqdm")
     port = http_server.port
-    urls = [f"http://{host}:{port}/slow/0.15/{n}" for host in ("127.0.0.1", "localhost") for n in (1000, 2000)]
+    urls = [
+        f"http://{host}:{port}/slow/0.15/{n}" for host in ("127.0.0.1", "localhost") for n in (1000, 2000)
+    ]
     result = run(capsysbinary, "get", "--progress", "--output-dir", str(tmp_path), *urls)
     assert result.code == 0, result.err
     assert "dugong: 100%" in result.err  # bytes, from the Content-Lengths
@@ -1039,7 +1291,9 @@ def test_progress_without_tqdm(
 ) -> None:
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
     urls = [http_server.url(f"/slow/0.15/{n}") for n in (100, 200, 300)]
-    result = run(capsysbinary, "get", "--progress", "--pipeline-depth", "1", "--output-dir", str(tmp_path), *urls)
+    result = run(
+        capsysbinary, "get", "--progress", "--pipeline-depth", "1", "--output-dir", str(tmp_path), *urls
+    )
     assert result.code == 0, result.err
     assert "\r100% 600 B of 600 B, " in result.err
     assert "| 3/3 requests" in result.err
@@ -1047,7 +1301,9 @@ def test_progress_without_tqdm(
     assert "dugong: " not in result.err
 
 
-def test_no_progress_when_not_a_terminal(http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_no_progress_when_not_a_terminal(
+    http_server: StdlibServer, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     result = run(capsysbinary, "get", "-v", http_server.url("/bytes/10"))
     assert "\r" not in result.err
     assert result.lines[-1].startswith("1 request, 10 bytes")
@@ -1056,7 +1312,7 @@ def test_no_progress_when_not_a_terminal(http_server: StdlibServer, capsysbinary
 class FakeBar:
     """Records what a display does with a tqdm bar."""
 
-    made: list[FakeBar] = []
+    made: ClassVar[list[FakeBar]] = []
 
     def __init__(self, **kwargs: object) -> None:
         self.kwargs = kwargs
@@ -1078,7 +1334,9 @@ class FakeBar:
 
 
 def make_job(label_port: int, total: int, finished: int, connections: int = 1, size: int = 1000) -> Host:
-    fetches = [Fetch(url="u", scheme="http", host="127.0.0.1", port=label_port, target="/") for _ in range(total)]
+    fetches = [
+        Fetch(url="u", scheme="http", host="127.0.0.1", port=label_port, target="/") for _ in range(total)
+    ]
     for fetch in fetches[:finished]:
         fetch.status, fetch.length, fetch.received = 200, size, size
     job = Host(f"127.0.0.1:{label_port}", fetches)
@@ -1096,14 +1354,25 @@ def test_tqdm_display_shows_running_hosts() -> None:
     jobs[0].finished = 2
     for fetch in jobs[0].fetches[:2]:
         fetch.status, fetch.length, fetch.received = 200, 1000, 1000
-    state = ProgressState(tasks_done=0, tasks_total=6, tasks_failed=0, bytes_done=2000, bytes_total=None,
-                          bytes_by_key={"127.0.0.1:1": 2000})
+    state = ProgressState(
+        tasks_done=0,
+        tasks_total=6,
+        tasks_failed=0,
+        bytes_done=2000,
+        bytes_total=None,
+        bytes_by_key={"127.0.0.1:1": 2000},
+    )
     display.update(state, jobs)
     total, *hosts = FakeBar.made
     assert total.kwargs["unit"] == "B"
     assert (total.n, total.total) == (2000, 30_000)  # 28 more estimated at 1000 bytes each
     assert total.postfix == "2/30 requests, hosts 0/6"
-    assert [bar.kwargs["desc"] for bar in hosts] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4"]
+    assert [bar.kwargs["desc"] for bar in hosts] == [
+        "127.0.0.1:1",
+        "127.0.0.1:2",
+        "127.0.0.1:3",
+        "127.0.0.1:4",
+    ]
     assert hosts[0].n == 2 and hosts[0].postfix == "2.0 kB"
     jobs[0].finished = 5
     display.update(state, jobs)
@@ -1125,8 +1394,14 @@ def test_line_display_line() -> None:
     display = LineDisplay(io.StringIO(), Meter(clock))
     clock.now += 2.0
     jobs = [make_job(1, 6, 2), make_job(2, 4, 2), make_job(3, 1, 0, connections=0)]
-    state = ProgressState(tasks_done=1, tasks_total=3, tasks_failed=0, bytes_done=4000, bytes_total=None,
-                          bytes_by_key={"127.0.0.1:1": 3000})
+    state = ProgressState(
+        tasks_done=1,
+        tasks_total=3,
+        tasks_failed=0,
+        bytes_done=4000,
+        bytes_total=None,
+        bytes_by_key={"127.0.0.1:1": 3000},
+    )
     assert display.line(state, jobs) == (
         " 36% 4.0 kB of 11.0 kB, 2.0 kB/s, 0:02, ETA 0:04 | 4/11 requests; hosts 1/3"
         " | 127.0.0.1:1 2/6 3.0 kB | 127.0.0.1:2 2/4 0 B"
@@ -1244,7 +1519,9 @@ def test_fetch_all_of_nothing() -> None:
     assert (totals.connections, len(totals.fetches)) == (0, 0)
 
 
-def test_run_as_main_module(capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_as_main_module(
+    capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``python -m dugong`` runs main() and exits with its status."""
     import runpy
     import warnings
@@ -1293,7 +1570,9 @@ def test_demo_with_progress(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     assert "100/100" in result.err
 
 
-def test_demo_notices_a_wrong_document(capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_notices_a_wrong_document(
+    capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_init = _cli_demo.DemoServer.__init__
 
     def corrupting_init(self: _cli_demo.DemoServer, count: int) -> None:
@@ -1327,7 +1606,10 @@ def test_python_m_dugong_demo() -> None:
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "dugong", "demo", "-n", "1000", "--rounds", "2"],
-        capture_output=True, timeout=60, env=subprocess_env(), cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        env=subprocess_env(),
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert b"all 4,000 documents verified; pipelining was " in result.stdout
@@ -1348,10 +1630,15 @@ def test_console_script() -> None:
 def test_python_m_dugong_get_errors() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "dugong", "get", f"http://127.0.0.1:{closed_port()}/", "http://h:x/"],
-        capture_output=True, timeout=60, env=subprocess_env(),
+        capture_output=True,
+        timeout=60,
+        env=subprocess_env(),
     )
     assert result.returncode == 2
-    assert result.stderr.decode() == "dugong get: invalid URL 'http://h:x/': Port could not be cast to integer value as 'x'\n"
+    assert (
+        result.stderr.decode()
+        == "dugong get: invalid URL 'http://h:x/': Port could not be cast to integer value as 'x'\n"
+    )
 
 
 # ------------------------------------------------------------------ acceptance: nginx

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from dugong.cli import _main as cli
 from dugong.cli._args import parse_proxy, read_urls, user_credentials
 from dugong.cli._url import Credentials, UsageError, parse_url, redact, redirect_method
 from tests.servers.raw import RawServerFactory, iter_requests, make_response, send_all
@@ -64,10 +63,17 @@ def test_location_follows_a_chain_and_same_host_hops_share_the_connection(
     result = run(capsysbinary, "get", "-L", "-v", url)
     assert result.code == 0, result.err
     assert result.out == body_for(5000)
-    assert site.targets() == ["/redirect/301/redirect/302/redirect/307/file/5000", "/redirect/302/redirect/307/file/5000",
-                              "/redirect/307/file/5000", "/file/5000"]
+    assert site.targets() == [
+        "/redirect/301/redirect/302/redirect/307/file/5000",
+        "/redirect/302/redirect/307/file/5000",
+        "/redirect/307/file/5000",
+        "/file/5000",
+    ]
     assert site.server.connections == 1  # the hops joined the host's pipeline
-    assert f"* {url}: 301 Status: following to {site.url('/redirect/302/redirect/307/file/5000')}" in result.lines
+    assert (
+        f"* {url}: 301 Status: following to {site.url('/redirect/302/redirect/307/file/5000')}"
+        in result.lines
+    )
     assert summary_of(result).startswith("1 request, ")  # -v: a summary even for one URL
 
 
@@ -87,7 +93,9 @@ def test_max_redirs(site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes]) -
     url = site.url("/redirect/302/redirect/302/file/1")
     result = run(capsysbinary, "get", "-L", "--max-redirs", "1", url)
     assert result.code == 2
-    assert result.lines == [f"dugong: {url} (at {site.url('/redirect/302/file/1')}): more than 1 redirects (--max-redirs)"]
+    assert result.lines == [
+        f"dugong: {url} (at {site.url('/redirect/302/file/1')}): more than 1 redirects (--max-redirs)"
+    ]
     assert run(capsysbinary, "get", "-L", "--max-redirs", "-1", url).code == 0
 
 
@@ -128,7 +136,9 @@ def test_redirect_that_cannot_be_followed(
     url = f"http://127.0.0.1:{raw_server(handler).port}/"
     result = run(capsysbinary, "get", "-L", url)
     assert result.code == 2
-    assert result.lines == [f"dugong: {url}: cannot follow the redirect: not an http:// or https:// URL: 'ftp://x/'"]
+    assert result.lines == [
+        f"dugong: {url}: cannot follow the redirect: not an http:// or https:// URL: 'ftp://x/'"
+    ]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"body")))
     result = run(capsysbinary, "get", "-L", "-X", "PUT", "--data", "-", url)
     assert result.lines == [f"dugong: {url}: redirected, and standard input cannot be sent again"]
@@ -143,7 +153,9 @@ def test_user_option_and_url_user_info_authenticate(
     assert run(capsysbinary, "get", "-u", f"user:{SECRET}", site.url("/auth/10")).out == body_for(10)
     assert run(capsysbinary, "get", f"http://user:{SECRET}@127.0.0.1:{site.port}/auth/11").out == body_for(11)
     escaped = SECRET.replace("-", "%2D")
-    assert run(capsysbinary, "get", f"http://user:{escaped}@127.0.0.1:{site.port}/auth/12").out == body_for(12)
+    assert run(capsysbinary, "get", f"http://user:{escaped}@127.0.0.1:{site.port}/auth/12").out == body_for(
+        12
+    )
     monkeypatch.setattr("getpass.getpass", lambda prompt: SECRET)
     assert run(capsysbinary, "get", "-u", "user", site.url("/auth/13")).out == body_for(13)
     result = run(capsysbinary, "get", "-u", "user:wrong", site.url("/auth/14"))
@@ -151,7 +163,9 @@ def test_user_option_and_url_user_info_authenticate(
     assert result.lines == [f"dugong: {site.url('/auth/14')}: 401 Status"]
 
 
-def test_credentials_stay_with_their_origin(site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+def test_credentials_stay_with_their_origin(
+    site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
     result = run(capsysbinary, "get", "-L", "-u", f"user:{SECRET}", site.url(f"/elsewhere/{site.port}/echo"))
     assert result.code == 0, result.err
     assert [r.header("Authorization") for r in site.requests] == [basic("user", SECRET), None]
@@ -211,7 +225,12 @@ def secrets_in(text: str) -> list[str]:
         ["get", "-v", "-u", "user:{S}", "http://127.0.0.1:{C}/x"],  # connection refused
         ["get", "-v", "http://user:{S}@127.0.0.1:{C}/x", "http://user:{S}@127.0.0.1:{P}/auth/100"],
         ["get", "-v", "-L", "http://user:{S}@127.0.0.1:{P}/redirect/302/auth/100"],
-        ["get", "-v", "http://user:{S}@127.0.0.1:{P}/redirect/302/auth/100", "http://user:{S}@127.0.0.1:{P}/auth/5"],
+        [
+            "get",
+            "-v",
+            "http://user:{S}@127.0.0.1:{P}/redirect/302/auth/100",
+            "http://user:{S}@127.0.0.1:{P}/auth/5",
+        ],
         ["get", "http://user:{S}@127.0.0.1:99999/"],  # invalid port
         ["get", "ftp://user:{S}@127.0.0.1/"],  # not http
         ["get", "-v", "-H", "Authorization: Basic {S}", "http://127.0.0.1:{P}/auth/1"],
@@ -227,7 +246,10 @@ def test_no_credential_in_any_output_or_file_name(site: SiteCLI, tmp_path: Path,
     for extra in ([], ["--output-dir", str(tmp_path / "out")]):
         result = subprocess.run(
             [sys.executable, "-m", "dugong", *args, *extra],
-            capture_output=True, timeout=60, env=subprocess_env(), cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+            env=subprocess_env(),
+            cwd=tmp_path,
         )
         stdout, stderr = result.stdout.decode("latin-1"), result.stderr.decode("latin-1")
         assert "Traceback" not in stderr
@@ -241,13 +263,18 @@ def test_url_helpers() -> None:
     assert redact("see http://u:p@h/x and https://@h2") == "see http://h/x and https://h2"
     parsed = parse_url("user:pw@example.org:8080/a b")
     assert (parsed.display, parsed.scheme, parsed.port, parsed.target) == (
-        "http://example.org:8080/a b", "http", 8080, "/a%20b",
+        "http://example.org:8080/a b",
+        "http",
+        8080,
+        "/a%20b",
     )
     assert parsed.credentials == Credentials("user", "pw")
     assert "pw" not in repr(parsed)
     assert Credentials.from_text("a:b:c") == Credentials("a", "b:c")
     assert user_credentials("a:") == Credentials("a", "")
-    assert user_credentials("a", lambda prompt: f"typed at {prompt!r}") == Credentials("a", "typed at 'password for a: '")
+    assert user_credentials("a", lambda prompt: f"typed at {prompt!r}") == Credentials(
+        "a", "typed at 'password for a: '"
+    )
     assert parse_proxy("u:p%40@proxy").auth == basic("u", "p@")
     with pytest.raises(UsageError, match="^not an http"):
         parse_url("mailto://x")
@@ -277,13 +304,18 @@ def test_output_options(site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes
     ("argv", "message"),
     [
         (["-o", "a", "-o", "b", "http://h/"], "2 -o options for 1 URL(s): one -o per URL"),
-        (["-o", "-", "-o", "-", "http://h/1", "http://h/2"], "only one URL can be written to standard output"),
+        (
+            ["-o", "-", "-o", "-", "http://h/1", "http://h/2"],
+            "only one URL can be written to standard output",
+        ),
         (["-C", "-", "http://h/"], "-C - resumes files: give -o FILE, -O or --output-dir"),
         (["--data", "a", "--json", "{}", "http://h/"], "--data and --json both give a body: use one"),
         (["-i", "/no/such/list", "http://h/"], "cannot read -i /no/such/list: No such file or directory"),
     ],
 )
-def test_output_usage_errors(capsysbinary: pytest.CaptureFixture[bytes], argv: list[str], message: str) -> None:
+def test_output_usage_errors(
+    capsysbinary: pytest.CaptureFixture[bytes], argv: list[str], message: str
+) -> None:
     result = run(capsysbinary, "get", *argv)
     assert (result.code, result.lines) == (2, [f"dugong get: {message}"])
 
@@ -297,7 +329,9 @@ def test_continue_at_takes_only_a_dash(capsysbinary: pytest.CaptureFixture[bytes
 def test_input_file(
     site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "urls").write_text(f"# two files\n{site.url('/file/1')}\n\n  127.0.0.1:{site.port}/file/2  \n")
+    (tmp_path / "urls").write_text(
+        f"# two files\n{site.url('/file/1')}\n\n  127.0.0.1:{site.port}/file/2  \n"
+    )
     result = run(capsysbinary, "get", "-i", str(tmp_path / "urls"), "--output-dir", str(tmp_path / "a"))
     assert result.code == 0, result.err
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["1", "2"]
@@ -322,7 +356,9 @@ def test_json_option(site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes], 
     assert (answer["method"], answer["body"]) == ("POST", '{"a": 1}')
     assert (headers["Content-Type"], headers["Accept"]) == ("application/json", "application/json")
     (tmp_path / "doc.json").write_text("[1, 2]")
-    answer = json_of(run(capsysbinary, "get", "-X", "PUT", "--json", f"@{tmp_path / 'doc.json'}", site.url("/echo")))
+    answer = json_of(
+        run(capsysbinary, "get", "-X", "PUT", "--json", f"@{tmp_path / 'doc.json'}", site.url("/echo"))
+    )
     assert (answer["method"], answer["body"]) == ("PUT", "[1, 2]")
 
 
@@ -331,7 +367,9 @@ def test_data_has_a_default_content_type(site: SiteCLI, capsysbinary: pytest.Cap
     headers = answer["headers"]
     assert isinstance(headers, dict)
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    answer = json_of(run(capsysbinary, "get", "--data", "x", "-H", "content-type: text/plain", site.url("/echo")))
+    answer = json_of(
+        run(capsysbinary, "get", "--data", "x", "-H", "content-type: text/plain", site.url("/echo"))
+    )
     headers = answer["headers"]
     assert isinstance(headers, dict)
     assert headers["content-type"] == "text/plain" and "Content-Type" not in headers
@@ -373,8 +411,12 @@ def test_retry_of_a_refused_connection(capsysbinary: pytest.CaptureFixture[bytes
     assert sum(1 for line in result.lines if "trying again in 0.01 s" in line) == 2
 
 
-def test_a_post_that_went_out_is_not_retried(site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    result = run(capsysbinary, "get", "-X", "POST", "--retry", "3", "--retry-delay", "0", site.url("/drop/1/10"))
+def test_a_post_that_went_out_is_not_retried(
+    site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    result = run(
+        capsysbinary, "get", "-X", "POST", "--retry", "3", "--retry-delay", "0", site.url("/drop/1/10")
+    )
     assert result.code == 2
     assert site.targets() == ["/drop/1/10"]
 
@@ -382,7 +424,9 @@ def test_a_post_that_went_out_is_not_retried(site: SiteCLI, capsysbinary: pytest
 # ------------------------------------------------------------------ resuming
 
 
-def test_continue_at_resumes_a_part_file(site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:
+def test_continue_at_resumes_a_part_file(
+    site: SiteCLI, capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
     body = body_for(100_000)
     (tmp_path / "100000.part").write_bytes(body[:30_000])
     result = run(capsysbinary, "get", "-C", "-", "--output-dir", str(tmp_path), site.url("/file/100000"))
@@ -397,7 +441,9 @@ def test_continue_at_resumes_a_part_file(site: SiteCLI, capsysbinary: pytest.Cap
     assert (tmp_path / "100000").read_bytes() == body
     # A complete-looking file that is short: resumed in place.
     (tmp_path / "short").write_bytes(body[:99_000])
-    assert run(capsysbinary, "get", "-C", "-", "-o", str(tmp_path / "short"), site.url("/file/100000")).code == 0
+    assert (
+        run(capsysbinary, "get", "-C", "-", "-o", str(tmp_path / "short"), site.url("/file/100000")).code == 0
+    )
     assert (tmp_path / "short").read_bytes() == body
 
 
@@ -418,7 +464,10 @@ def test_interrupt_keeps_the_part_file_for_continue_at(site: SiteCLI, tmp_path: 
     url = site.url("/stall/30/200000")
     proc = subprocess.Popen(
         [sys.executable, "-m", "dugong", "get", "-C", "-", "-o", "big", url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=subprocess_env(), cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env(),
+        cwd=tmp_path,
     )
     part = tmp_path / "big.part"
     deadline = time.monotonic() + 20
@@ -431,7 +480,10 @@ def test_interrupt_keeps_the_part_file_for_continue_at(site: SiteCLI, tmp_path: 
     assert part.stat().st_size == 100_000
     result = subprocess.run(
         [sys.executable, "-m", "dugong", "get", "-C", "-", "-o", "big", site.url("/file/200000")],
-        capture_output=True, timeout=60, env=subprocess_env(), cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        env=subprocess_env(),
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert site.requests[-1].header("Range") == "bytes=100000-"
@@ -442,11 +494,23 @@ def test_interrupt_keeps_the_part_file_for_continue_at(site: SiteCLI, tmp_path: 
 # ------------------------------------------------------------------ summary and progress
 
 
-def test_summary_when_nothing_could_connect(capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:
+def test_summary_when_nothing_could_connect(
+    capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
     port = closed_port()
-    result = run(capsysbinary, "get", "--output-dir", str(tmp_path), f"http://127.0.0.1:{port}/a", f"127.0.0.1:{port}/b")
+    result = run(
+        capsysbinary,
+        "get",
+        "--output-dir",
+        str(tmp_path),
+        f"http://127.0.0.1:{port}/a",
+        f"127.0.0.1:{port}/b",
+    )
     assert result.code == 2
-    assert result.lines[0] == f"dugong: http://127.0.0.1:{port}/a (and 1 more URL): connection refused by 127.0.0.1:{port}"
+    assert (
+        result.lines[0]
+        == f"dugong: http://127.0.0.1:{port}/a (and 1 more URL): connection refused by 127.0.0.1:{port}"
+    )
     assert summary_of(result).startswith("no connection could be made: 2 requests failed after ")
     assert "requests/s" not in result.err
 

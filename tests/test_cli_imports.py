@@ -21,7 +21,7 @@ def imports_of(path: Path) -> list[tuple[str, str]]:
             if node.level >= 2:
                 module = "." + (node.module or "")
             elif node.module is not None and node.module.startswith("dugong"):
-                module = node.module[len("dugong"):] or "."
+                module = node.module[len("dugong") :] or "."
             else:
                 continue
             found += [(module, alias.name) for alias in node.names]
@@ -45,5 +45,7 @@ def test_the_command_line_imports_only_public_names() -> None:
 
 def test_the_walk_sees_a_private_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text("from .. import Client\nfrom .._http11 import validate_field\nfrom ._url import parse_url\n")
+    sample.write_text(
+        "from .. import Client\nfrom .._http11 import validate_field\nfrom ._url import parse_url\n"
+    )
     assert imports_of(sample) == [(".", "Client"), ("._http11", "validate_field")]

@@ -83,7 +83,9 @@ def test_body_on_the_terminal_gets_no_meter_and_no_summary(http_server: StdlibSe
 
 
 def test_body_in_a_pipe_and_the_meter_on_the_terminal(http_server: StdlibServer, tmp_path: Path) -> None:
-    code, shown, piped = in_terminal(["get", http_server.url("/slow/0.6/5000")], tmp_path, stdout_to_terminal=False)
+    code, shown, piped = in_terminal(
+        ["get", http_server.url("/slow/0.6/5000")], tmp_path, stdout_to_terminal=False
+    )
     assert code == 0
     assert piped == body_for(5000)
     text = shown.decode()
@@ -94,7 +96,9 @@ def test_body_in_a_pipe_and_the_meter_on_the_terminal(http_server: StdlibServer,
 
 
 @pytest.mark.parametrize("tqdm", [True, False], ids=["tqdm", "status-line"])
-def test_files_with_meter_and_summary_on_the_terminal(http_server: StdlibServer, tmp_path: Path, tqdm: bool) -> None:
+def test_files_with_meter_and_summary_on_the_terminal(
+    http_server: StdlibServer, tmp_path: Path, tqdm: bool
+) -> None:
     if tqdm:
         pytest.importorskip("tqdm")
     urls = [http_server.url(f"/slow/0.3/{n}") for n in (1000, 2000)]

@@ -26,7 +26,9 @@ def reset(conn: socket.socket) -> None:
     conn.close()
 
 
-def echo_server(raw_server: RawServerFactory, per_connection: int | None = None, *, http10: bool = False) -> tuple[int, list[str]]:
+def echo_server(
+    raw_server: RawServerFactory, per_connection: int | None = None, *, http10: bool = False
+) -> tuple[int, list[str]]:
     """Answers each request with its target; closes after *per_connection* responses."""
     seen: list[str] = []
 
@@ -54,7 +56,9 @@ def test_results_come_in_order(http_server: StdlibServer) -> None:
     with Client() as client:
         results = client.fetch_all([Request("GET", http_server.url(f"/bytes/{n}")) for n in sizes])
     assert [r.body for r in results] == [body_for(n) for n in sizes]
-    assert all(r.ok and r.attempts == 1 and r.response is not None and r.response.status == 200 for r in results)
+    assert all(
+        r.ok and r.attempts == 1 and r.response is not None and r.response.status == 200 for r in results
+    )
 
 
 def test_a_bytes_body_waits_for_100_continue(http_server: StdlibServer) -> None:
@@ -65,7 +69,9 @@ def test_a_bytes_body_waits_for_100_continue(http_server: StdlibServer) -> None:
     data = b"x" * 70_000
     shown: list[int] = []
     with Client(on_response=lambda request, response: shown.append(response.status)) as client:
-        result = client.fetch_all([Request("PUT", http_server.url("/echo"), {"Expect": "100-continue"}, data)])[0]
+        result = client.fetch_all(
+            [Request("PUT", http_server.url("/echo"), {"Expect": "100-continue"}, data)]
+        )[0]
     assert result.ok, result
     echo = json.loads(result.body)
     assert (echo["length"], echo["md5"]) == (len(data), hashlib.md5(data).hexdigest())
@@ -73,7 +79,9 @@ def test_a_bytes_body_waits_for_100_continue(http_server: StdlibServer) -> None:
 
 
 @pytest.mark.parametrize("per_connection", [1, 3, 7])
-def test_requests_are_replayed_after_the_server_closes(raw_server: RawServerFactory, per_connection: int) -> None:
+def test_requests_are_replayed_after_the_server_closes(
+    raw_server: RawServerFactory, per_connection: int
+) -> None:
     port, seen = echo_server(raw_server, per_connection)
     with Client(connections_per_host=1, pipeline_depth=8) as client:
         results = client.fetch_all([Request("GET", f"http://127.0.0.1:{port}/{i}") for i in range(30)])
@@ -126,7 +134,11 @@ def test_a_lost_post_is_not_sent_again(raw_server: RawServerFactory) -> None:
 
     server = raw_server(handler)
     url = f"http://127.0.0.1:{server.port}"
-    requests = [Request("POST", url + "/lost", body=b"a"), Request("POST", url + "/ok", body=b"b"), Request("GET", url + "/")]
+    requests = [
+        Request("POST", url + "/lost", body=b"a"),
+        Request("POST", url + "/ok", body=b"b"),
+        Request("GET", url + "/"),
+    ]
     with Client() as client:
         results = client.fetch_all(requests, return_exceptions=True)
         with pytest.raises(ResponseLost, match="may or may not have processed"):
@@ -179,13 +191,19 @@ def test_a_deadline_fails_one_request_alone(raw_server: RawServerFactory, http_s
     start = time.monotonic()
     with Client(timeout=0.5, late_after=None) as client:
         results = client.fetch_all(
-            [Request("GET", url + "/never"), Request("GET", url + "/a", delay=0.2), Request("GET", http_server.url("/bytes/5"))],
+            [
+                Request("GET", url + "/never"),
+                Request("GET", url + "/a", delay=0.2),
+                Request("GET", http_server.url("/bytes/5")),
+            ],
             return_exceptions=True,
         )
     release.set()
     assert time.monotonic() - start < 5
     assert isinstance(results[0].error, RequestTimedOut)
-    assert str(results[0].error) == f"GET {url}/never: no complete response after 0.5 s (the request's deadline)"
+    assert (
+        str(results[0].error) == f"GET {url}/never: no complete response after 0.5 s (the request's deadline)"
+    )
     assert results[1].body == b"fine" and results[2].body == body_for(5)
 
 
@@ -213,7 +231,9 @@ def test_requests_behind_a_late_response_move_to_another_connection(raw_server: 
         finished[result.request.url] = time.monotonic() - start
 
     with Client(connections_per_host=1, pipeline_depth=8, late_after=0.2) as client:
-        results = client.fetch_all([Request("GET", f"{url}/slow"), *(Request("GET", f"{url}/{i}") for i in range(5))], on_result=note)
+        results = client.fetch_all(
+            [Request("GET", f"{url}/slow"), *(Request("GET", f"{url}/{i}") for i in range(5))], on_result=note
+        )
     assert [r.body for r in results] == [b"/slow", *(f"/{i}".encode() for i in range(5))]
     assert finished[f"{url}/4"] < 1.2 < finished[f"{url}/slow"]
     assert len(connections) == 2
@@ -245,7 +265,7 @@ def tls_server(reused: list[bool]) -> tuple[socket.socket, ssl.SSLContext, threa
                 return
             with server_context.wrap_socket(sock, server_side=True) as conn:
                 try:
-                    for request in iter_requests(conn):
+                    for _request in iter_requests(conn):
                         send_all(conn, make_response(200, b"secret", [("Connection", "close")]))
                         reused.append(bool(conn.session_reused))
                         break
@@ -277,10 +297,14 @@ def test_sinks_take_the_body(http_server: StdlibServer) -> None:
     pieces: list[bytes] = []
     stream = io.BytesIO()
     with Client() as client:
-        results = client.fetch_all([
-            Request("GET", http_server.url("/bytes/300000"), sink=lambda piece: pieces.append(bytes(piece))),
-            Request("GET", http_server.url("/bytes/1000"), sink=stream),
-        ])
+        results = client.fetch_all(
+            [
+                Request(
+                    "GET", http_server.url("/bytes/300000"), sink=lambda piece: pieces.append(bytes(piece))
+                ),
+                Request("GET", http_server.url("/bytes/1000"), sink=stream),
+            ]
+        )
     assert b"".join(pieces) == body_for(300000) and stream.getvalue() == body_for(1000)
     assert results[0].body == b"" and results[1].body == b""
 
@@ -296,11 +320,13 @@ def test_bodies_from_files_and_expect_100(http_server: StdlibServer, raw_server:
     server = raw_server(handler)
     url = f"http://127.0.0.1:{server.port}/up"
     with Client() as client:
-        results = client.fetch_all([
-            Request("PUT", url, body=io.BytesIO(b"from a file")),
-            Request("PUT", url, {"Expect": "100-continue"}, body=io.BytesIO(b"x" * 100_000)),
-            Request("POST", url, body=b"bytes"),
-        ])
+        results = client.fetch_all(
+            [
+                Request("PUT", url, body=io.BytesIO(b"from a file")),
+                Request("PUT", url, {"Expect": "100-continue"}, body=io.BytesIO(b"x" * 100_000)),
+                Request("POST", url, body=b"bytes"),
+            ]
+        )
     assert all(r.body == b"ok" for r in results)
     assert sorted(bodies) == sorted([b"from a file", b"x" * 100_000, b"bytes"])
 
@@ -316,7 +342,10 @@ def test_follow_ups_and_hooks(http_server: StdlibServer) -> None:
             return [Request("GET", http_server.url("/bytes/2"))]
         return []
 
-    with Client(on_request_head=lambda r, head: heads.append(head), on_response=lambda r, resp: statuses.append(resp.status)) as client:
+    with Client(
+        on_request_head=lambda r, head: heads.append(head),
+        on_response=lambda r, resp: statuses.append(resp.status),
+    ) as client:
         results = client.fetch_all([Request("GET", http_server.url("/bytes/1"))], on_result=on_result)
     assert [r.body for r in results] == [body_for(1)]
     assert seen == [http_server.url("/bytes/1"), http_server.url("/bytes/2")]
@@ -341,7 +370,9 @@ def test_requests_are_checked() -> None:
         Client(pipeline_depth=0)
 
 
-def test_co_fetch_on_a_reactor_and_under_asyncio(http_server: StdlibServer, raw_server: RawServerFactory) -> None:
+def test_co_fetch_on_a_reactor_and_under_asyncio(
+    http_server: StdlibServer, raw_server: RawServerFactory
+) -> None:
     release = threading.Event()
 
     def handler(conn: socket.socket) -> None:
@@ -351,12 +382,16 @@ def test_co_fetch_on_a_reactor_and_under_asyncio(http_server: StdlibServer, raw_
     server = raw_server(handler)
     with Client(timeout=0.3) as client, Reactor() as reactor:
         task = reactor.spawn(client.co_fetch(Request("GET", http_server.url("/bytes/7"))))
-        late = reactor.spawn(client.co_fetch(Request("GET", f"http://127.0.0.1:{server.port}/"), return_exceptions=True))
+        late = reactor.spawn(
+            client.co_fetch(Request("GET", f"http://127.0.0.1:{server.port}/"), return_exceptions=True)
+        )
         assert reactor.run_until_complete(task).body == body_for(7)
         assert isinstance(reactor.run_until_complete(late).error, RequestTimedOut)  # the alarm woke it
         release.set()
 
         async def main() -> list[Result]:
-            return await dugong.AioFuture(client.co_fetch_all([Request("GET", http_server.url(f"/bytes/{n}")) for n in range(3)]))
+            return await dugong.AioFuture(
+                client.co_fetch_all([Request("GET", http_server.url(f"/bytes/{n}")) for n in range(3)])
+            )
 
         assert [r.body for r in asyncio.run(main())] == [body_for(n) for n in range(3)]

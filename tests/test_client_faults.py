@@ -39,7 +39,9 @@ class Ledger:
         self.lock = threading.Lock()
         self.posts: collections.Counter[str] = collections.Counter()
 
-    def answer(self, conn: socket.socket, method: str, target: str, body: bytes, http10: bool = False) -> None:
+    def answer(
+        self, conn: socket.socket, method: str, target: str, body: bytes, http10: bool = False
+    ) -> None:
         if method == "POST":
             with self.lock:
                 self.posts[target] += 1
@@ -54,7 +56,9 @@ def faulty_handler(ledger: Ledger, rng: random.Random, kind: str) -> Callable[[s
         try:
             for request in iter_requests(conn):
                 if kind == "reset" and rng.random() < 0.05:
-                    reset(conn)  # before answering (a POST may or may not have been processed: here it was not)
+                    reset(
+                        conn
+                    )  # before answering (a POST may or may not have been processed: here it was not)
                     return
                 ledger.answer(conn, request.method, request.target, request.body, http10=kind == "http10")
                 count += 1
@@ -116,11 +120,19 @@ def test_two_thousand_requests_through_faults(raw_server: RawServerFactory, ngin
             else:
                 requests.append(Request("PUT", nginx.url(f"/dav/f{i}"), body=f"body {i}".encode()))
             continue
-        requests.append(Request(method, f"{origins[origin]}/{method.lower()}/{i}", body=None if method == "GET" else f"data {i}".encode()))
+        requests.append(
+            Request(
+                method,
+                f"{origins[origin]}/{method.lower()}/{i}",
+                body=None if method == "GET" else f"data {i}".encode(),
+            )
+        )
     tracemalloc.start()
     start = time.monotonic()
     try:
-        with Client(ssl_context=context, connections_per_host=4, pipeline_depth=8, max_attempts=4, timeout=60) as client:
+        with Client(
+            ssl_context=context, connections_per_host=4, pipeline_depth=8, max_attempts=4, timeout=60
+        ) as client:
             results = client.fetch_all(requests, return_exceptions=True)
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -154,7 +154,19 @@ def test_a_host_name_with_credentials_is_not_quoted() -> None:
         assert "hunter2" not in str(info.value)
 
 
-@pytest.mark.parametrize("hostname", ["example.org", "EXAMPLE.org.", "192.0.2.1", "2001:db8::1", "[2001:db8::1]", "fe80::1%lo", "bücher.example", "_srv.example"])
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "example.org",
+        "EXAMPLE.org.",
+        "192.0.2.1",
+        "2001:db8::1",
+        "[2001:db8::1]",
+        "fe80::1%lo",
+        "bücher.example",
+        "_srv.example",
+    ],
+)
 def test_real_host_names_are_accepted(hostname: str) -> None:
     conn = HTTPConnection(hostname)
     assert conn.hostname == hostname.strip("[]")
@@ -217,14 +229,21 @@ def test_proxy_headers_open_an_authenticated_tunnel(tls_server: TLSServer) -> No
 )
 def test_invalid_proxy_headers_fail_without_showing_values(headers: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
-        HTTPConnection("example.org", ssl_context=ssl.create_default_context(), proxy=("proxy", 3128), proxy_headers=headers)
+        HTTPConnection(
+            "example.org",
+            ssl_context=ssl.create_default_context(),
+            proxy=("proxy", 3128),
+            proxy_headers=headers,
+        )
     assert SECRET not in str(info.value)
 
 
 def test_proxy_headers_need_a_tunnel() -> None:
     for proxy in (None, ("proxy", 3128)):
         with pytest.raises(ValueError, match="CONNECT") as info:
-            HTTPConnection("example.org", proxy=proxy, proxy_headers={"Proxy-Authorization": f"Basic {SECRET}"})
+            HTTPConnection(
+                "example.org", proxy=proxy, proxy_headers={"Proxy-Authorization": f"Basic {SECRET}"}
+            )
         assert SECRET not in str(info.value)
     HTTPConnection("example.org", proxy=("proxy", 3128), proxy_headers={})  # nothing to send: fine
 

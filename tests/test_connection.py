@@ -93,7 +93,7 @@ def test_public_names_of_the_reference() -> None:
         assert name in dugong.__all__
     assert "HTTPConnection" in dir(dugong)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        getattr(dugong, "nope")
+        getattr(dugong, "nope")  # noqa: B009 (a name the type checkers must not see)
 
 
 def test_defaults() -> None:
@@ -442,7 +442,9 @@ def test_timeout(conn: HTTPConnection) -> None:
     conn.timeout = 0.2
     conn.send_request("GET", "/slow/2/10")
     started = time.monotonic()
-    with pytest.raises(ConnectionTimedOut, match=r"^no answer to GET /slow/2/10 from 127\.0\.0\.1:\d+ for 0\.2 s$"):
+    with pytest.raises(
+        ConnectionTimedOut, match=r"^no answer to GET /slow/2/10 from 127\.0\.0\.1:\d+ for 0\.2 s$"
+    ):
         conn.read_response()
     assert time.monotonic() - started < 1.5  # a small part of the server's 2 s delay
     assert dugong.is_temp_network_error(ConnectionTimedOut())
@@ -518,7 +520,7 @@ def test_read_response_stepped_byte_by_byte(linked: tuple[HTTPConnection, socket
 def test_send_yields_pollout_when_the_peer_does_not_read(
     linked: tuple[HTTPConnection, socket.socket],
 ) -> None:
-    conn, peer = linked
+    conn, _peer = linked
     conn.send_request("PUT", "/", body=BodyFollowing(50_000_000))
     crt = conn.co_write(bytes(50_000_000))
     assert next(crt) == PollNeeded(conn._fd, POLLOUT)
@@ -666,7 +668,9 @@ def test_informational_responses_are_skipped(raw_server: RawServerFactory) -> No
 def test_body_longer_than_announced_is_not_a_response(raw_server: RawServerFactory) -> None:
     def handler(sock: socket.socket) -> None:
         read_request(sock)
-        send_all(sock, make_response(200, b"abc")[:-3] + b"abcHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil")
+        send_all(
+            sock, make_response(200, b"abc")[:-3] + b"abcHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+        )
         time.sleep(0.5)
 
     server = raw_server(handler)
@@ -807,7 +811,7 @@ def _fill_send_buffer(conn: HTTPConnection) -> socket.socket:
 def test_request_interrupted_before_its_first_byte_is_withdrawn(
     linked: tuple[HTTPConnection, socket.socket],
 ) -> None:
-    conn, peer = linked
+    conn, _peer = linked
     with _fill_send_buffer(conn):
         crt = conn.co_send_request("GET", "/")
         assert next(crt) == PollNeeded(conn._fd, POLLOUT)
@@ -817,7 +821,7 @@ def test_request_interrupted_before_its_first_byte_is_withdrawn(
 
 
 def test_disconnect_under_a_suspended_coroutine(linked: tuple[HTTPConnection, socket.socket]) -> None:
-    conn, peer = linked
+    conn, _peer = linked
     conn.send_request("GET", "/")
     reader = conn.co_read_response()
     assert next(reader).mask == POLLIN
@@ -827,7 +831,7 @@ def test_disconnect_under_a_suspended_coroutine(linked: tuple[HTTPConnection, so
 
 
 def test_disconnect_under_a_suspended_sender(linked: tuple[HTTPConnection, socket.socket]) -> None:
-    conn, peer = linked
+    conn, _peer = linked
     conn.send_request("PUT", "/", body=BodyFollowing(10**9))
     writer = conn.co_write(bytes(10**7))
     assert next(writer).mask == POLLOUT
@@ -939,7 +943,7 @@ def test_trace_file_has_every_byte_once(
     with HTTPConnection(server.host, server.port) as conn:
         for n in (10, 70000, 0):
             conn.send_request("PUT", "/", body=body_for(n))
-        for n in (10, 70000, 0):
+        for _ in range(3):
             conn.read_response()
             conn.readall()
     server.wait_idle()

@@ -41,7 +41,9 @@ def _documented(page: str) -> dict[str, list[str]]:
 def test_every_public_name_is_in_the_reference(module: str, public: list[str]) -> None:
     documented = _documented("api.rst").get(module, [])
     assert sorted(set(public) - set(documented)) == [], f"the reference of {module} lacks these public names"
-    assert sorted(set(documented) - set(public)) == [], f"the reference of {module} has names that are not public"
+    assert sorted(set(documented) - set(public)) == [], (
+        f"the reference of {module} has names that are not public"
+    )
     assert len(documented) == len(set(documented)), f"the reference of {module} documents a name twice"
 
 
@@ -96,5 +98,16 @@ def test_connection_methods_come_before_the_io_stubs() -> None:
         return int(function.__code__.co_firstlineno)
 
     http = ["connect", "send_request", "write", "end_body", "read_response", "readall", "read_raw"]
-    io_stubs = ["readable", "writable", "seekable", "name", "isatty", "fileno", "seek", "tell", "truncate", "closed"]
+    io_stubs = [
+        "readable",
+        "writable",
+        "seekable",
+        "name",
+        "isatty",
+        "fileno",
+        "seek",
+        "tell",
+        "truncate",
+        "closed",
+    ]
     assert max(map(line, http)) < min(map(line, io_stubs))

@@ -179,8 +179,7 @@ def run_sample(sample: Block, namespace: dict[str, Any], expected_output: Block 
         got, expected = _normalise_output(printed.getvalue()), _normalise_output(expected_output.code)
         if not output_matches(got, expected):
             raise AssertionError(
-                f"{sample.where}: the sample printed\n{got}\n"
-                f"but {expected_output.where} says\n{expected}"
+                f"{sample.where}: the sample printed\n{got}\nbut {expected_output.where} says\n{expected}"
             )
         TALLY.outputs_checked += 1
 
@@ -246,9 +245,9 @@ def test_included_files_are_examples_that_run() -> None:
             target = (DOCS / argument).resolve()
             assert target.parent == ROOT / "examples", f"{path.name}:{line}: {argument} is not in examples/"
             assert target.is_file(), f"{path.name}:{line}: {argument} does not exist"
-            assert (
-                f'"{target.name}"' in examples_tests or f'"{target.name}"' in loop_examples_tests
-            ), f"{path.name}:{line}: no test runs {target.name}"
+            assert f'"{target.name}"' in examples_tests or f'"{target.name}"' in loop_examples_tests, (
+                f"{path.name}:{line}: no test runs {target.name}"
+            )
 
 
 def test_the_manual_has_samples() -> None:
@@ -354,7 +353,9 @@ def test_parser_refuses_what_the_runner_cannot_vouch_for(tmp_path: Path, rst: st
 def test_a_failing_sample_names_its_page_and_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.rst"
     path.write_text("Title\n=====\n\nA sample::\n\n    x = 1\n    y = x / 0\n")
-    with pytest.raises(AssertionError, match=re.escape(f"{path}:4: the sample raised ZeroDivisionError")) as info:
+    with pytest.raises(
+        AssertionError, match=re.escape(f"{path}:4: the sample raised ZeroDivisionError")
+    ) as info:
         run_page(parse_page(path))
     cause = info.value.__cause__
     assert cause is not None and cause.__traceback__ is not None
@@ -380,8 +381,9 @@ def test_a_wrong_output_fails(tmp_path: Path) -> None:
         run_page(parse_page(path))
 
 
-def test_names_of_other_hosts_do_not_resolve(world: SampleWorld, monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_names_of_other_hosts_do_not_resolve(
+    world: SampleWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     with world.installed(monkeypatch, tmp_path):
         with pytest.raises(socket.gaierror):
             socket.getaddrinfo("www.python.org", 80)

@@ -35,7 +35,6 @@ from dugong import (
     HTTPConnection,
     HTTPResponse,
     PollCoroutine,
-    StateError,
 )
 from dugong._net import AddrInfo, default_resolver
 from dugong.loop import Reactor, run_all
@@ -238,7 +237,7 @@ def test_two_threads_reader_before_the_connect(http_server: StdlibServer) -> Non
         for i in range(COUNT):
             if i:
                 with sent:
-                    assert sent.wait_for(lambda: sent_count > i, 10)
+                    assert sent.wait_for(lambda: sent_count > i, 10)  # noqa: B023 (called in this iteration)
             assert conn.read_response().status == 200  # the first waits for the connection
             bodies.append(conn.readall())
 
@@ -363,7 +362,9 @@ def test_requests_pending_behind_a_close_fail_with_the_right_reason(raw_server: 
         conn.read_response()
         assert conn.readall() == b"a"
         # /b was sent and not answered: that is reported, with the real reason.
-        with pytest.raises(ConnectionClosed, match=r"'Connection: close' in its response to GET /a; 1 more request"):
+        with pytest.raises(
+            ConnectionClosed, match=r"'Connection: close' in its response to GET /a; 1 more request"
+        ):
             conn.read_response()
         with pytest.raises(ConnectionClosed, match="said 'Connection: close'"):
             conn.send_request("GET", "/c")
@@ -569,7 +570,9 @@ def test_a_write_that_timed_out_before_sending_can_be_tried_again(raw_server: Ra
         assert conn.readall() == str(filled[0] + total).encode()  # not a byte lost or repeated
 
 
-def test_a_write_that_timed_out_after_sending_part_closes_the_connection(raw_server: RawServerFactory) -> None:
+def test_a_write_that_timed_out_after_sending_part_closes_the_connection(
+    raw_server: RawServerFactory,
+) -> None:
     started, go = threading.Event(), threading.Event()
     server = _not_reading_server(raw_server, started, go, [0])
     with HTTPConnection(server.host, server.port) as conn:
@@ -707,9 +710,23 @@ def test_the_core_runs_without_select_poll() -> None:
     env = dict(os.environ, DUGONG_WITHOUT_POLL="1", PYTHONPATH=str(root))
     env.pop("COVERAGE_PROCESS_START", None)
     result = subprocess.run(
-        [sys.executable, "-c", _WITHOUT_POLL, "-q", "-p", "no:cacheprovider", "-x", *_CORE_TESTS,
-         "-k", "not select_poll and not epoll and not poll_needed_is_a_tuple"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-c",
+            _WITHOUT_POLL,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+            *_CORE_TESTS,
+            "-k",
+            "not select_poll and not epoll and not poll_needed_is_a_tuple",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout

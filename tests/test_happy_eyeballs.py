@@ -328,7 +328,9 @@ def test_the_alarm_thread_is_replaced_after_fork(raw_server: RawServerFactory) -
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             try:
-                child = eval_coroutine(co_open_tcp([_v4(silent), _v4((server.host, server.port))], delay=0.05), 5)
+                child = eval_coroutine(
+                    co_open_tcp([_v4(silent), _v4((server.host, server.port))], delay=0.05), 5
+                )
                 child.close()
                 ok = _tcp._alarm_clock is not clock
                 os.write(write, b"1" if ok else b"0")

@@ -28,7 +28,9 @@ def test_case_insensitive_dict() -> None:
 
 
 def test_response_headers_reads_like_email_message() -> None:
-    h = ResponseHeaders([("Content-Type", "text/html; Charset=\"UTF-8\""), ("Set-Cookie", "a"), ("set-cookie", "b")])
+    h = ResponseHeaders(
+        [("Content-Type", "text/html; Charset=\"UTF-8\""), ("Set-Cookie", "a"), ("set-cookie", "b")]
+    )
     assert h["content-type"] == 'text/html; Charset="UTF-8"'
     assert h["missing"] is None and h.get("missing") is None and h.get("missing", 5) == 5
     assert h.get_all("SET-COOKIE") == ["a", "b"] and h.get_all("x") is None and h.get_all("x", []) == []

@@ -14,8 +14,8 @@ from dugong import (
     BodyFollowing,
     InvalidResponse,
     UnsupportedResponse,
+    _http11,
 )
-from dugong import _http11
 from dugong._http11 import (
     CHUNKED,
     LENGTH,
@@ -58,9 +58,7 @@ def test_good_methods(method: str) -> None:
     validate_method(method)
 
 
-@pytest.mark.parametrize(
-    "target", ["", "/a b", "/a\r\nX: y", "/\x00", "/\x7f", "/caf\u00e9", "/\t", "/a\nb"]
-)
+@pytest.mark.parametrize("target", ["", "/a b", "/a\r\nX: y", "/\x00", "/\x7f", "/caf\u00e9", "/\t", "/a\nb"])
 def test_bad_targets(target: str) -> None:
     with pytest.raises(ValueError):
         validate_target(target)
@@ -363,7 +361,9 @@ _TOKEN = st.text(
     min_size=1,
     max_size=20,
 )
-_VALUE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
+_VALUE = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40
+)
 
 
 @given(st.integers(100, 599), _VALUE, st.lists(st.tuples(_TOKEN, _VALUE), max_size=20))

@@ -20,7 +20,6 @@ from dugong.loop import (
     FIRST_EXCEPTION,
     Reactor,
     Statistics,
-    Task,
     TaskCancelled,
     run_all,
     wait,
@@ -71,8 +70,12 @@ def test_return_exceptions_runs_every_task_to_its_end(pairs: Callable[[], Pair])
     finished: list[int] = []
     first, later = ValueError("first"), KeyError("later")
     results = run_all(
-        [steps(pairs, 5, 1, finished), fails(pairs, 1, first), steps(pairs, 3, 3, finished),
-         fails(pairs, 4, later)],
+        [
+            steps(pairs, 5, 1, finished),
+            fails(pairs, 1, first),
+            steps(pairs, 3, 3, finished),
+            fails(pairs, 4, later),
+        ],
         return_exceptions=True,
     )
     assert results == [1, first, 3, later]
@@ -168,7 +171,9 @@ def test_lists_and_other_iterables_give_lists(pairs: Callable[[], Pair]) -> None
 # ----------------------------------------------------------- spawn(timeout=)
 
 
-def test_spawn_timeout_is_seconds_from_now(reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]) -> None:
+def test_spawn_timeout_is_seconds_from_now(
+    reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]
+) -> None:
     a, _ = pairs()
     task = reactor.spawn(co_recv(a, 1), timeout=30)
     assert task.deadline == clock.now + 30
@@ -226,7 +231,9 @@ def test_wait_first_exception_without_an_exception_waits_for_all(
     assert done == set(tasks) and not pending
 
 
-def test_wait_timeout_on_the_reactor_clock(reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]) -> None:
+def test_wait_timeout_on_the_reactor_clock(
+    reactor: Reactor, clock: FakeClock, pairs: Callable[[], Pair]
+) -> None:
     a, _ = pairs()
     task = reactor.spawn(co_recv(a, 1))
     start = clock.now
@@ -346,8 +353,10 @@ def test_retrieved_exceptions_and_other_outcomes_are_not_logged(
     assert isinstance(asked_exception.exception(), ValueError)
     with caplog.at_level(logging.ERROR, logger="dugong.loop"):
         with pytest.raises(ValueError, match="in run_all"):
-            run_all([fails(pairs, 1, ValueError("in run_all")), fails(pairs, 2, OSError("discarded"))],
-                    reactor=reactor)
+            run_all(
+                [fails(pairs, 1, ValueError("in run_all")), fails(pairs, 2, OSError("discarded"))],
+                reactor=reactor,
+            )
         run_all([fails(pairs, 1, ValueError("collected"))], reactor=reactor, return_exceptions=True)
         reactor.close()
         gc.collect()

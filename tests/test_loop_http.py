@@ -98,9 +98,7 @@ def test_a_sender_task_and_a_reader_task_share_each_connection(
             yield from conn.co_send_request("GET", path)
         return len(paths)
 
-    def reader(
-        conn: HTTPConnection, paths: list[str], sending: Task[int]
-    ) -> PollCoroutine[int]:
+    def reader(conn: HTTPConnection, paths: list[str], sending: Task[int]) -> PollCoroutine[int]:
         try:
             checked = 0
             for path in paths:

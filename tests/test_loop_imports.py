@@ -32,9 +32,7 @@ def dugong_modules_after(imports: str) -> set[str]:
 
 
 def test_import_dugong_loop_loads_no_http_module() -> None:
-    loaded = dugong_modules_after(
-        "import dugong.loop\nr = dugong.loop.Reactor()\nr.close()"
-    )
+    loaded = dugong_modules_after("import dugong.loop\nr = dugong.loop.Reactor()\nr.close()")
     assert "dugong.loop" in loaded
     assert not HTTP_MODULES & loaded, loaded
     others = {m for m in loaded if not m.startswith("dugong.loop")}

@@ -377,9 +377,7 @@ def test_tracer_logs_at_debug_only(
     assert not any(m.startswith("iteration") for m in messages)
 
 
-def test_tracer_with_iterations_and_own_logger(
-    reactor: Reactor, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_tracer_with_iterations_and_own_logger(reactor: Reactor, caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("my.app")
     reactor.add_plugin(Tracer(logger, iterations=True))
     reactor.call_soon(lambda: None)
@@ -408,9 +406,7 @@ def test_tracer_shows_unknown_mask_bits_as_a_number(
 # -------------------------------------------------------------- Progress
 
 
-def test_progress_counts_tasks_and_bytes_and_renders_throttled(
-    reactor: Reactor, clock: FakeClock
-) -> None:
+def test_progress_counts_tasks_and_bytes_and_renders_throttled(reactor: Reactor, clock: FakeClock) -> None:
     rendered: list[ProgressState] = []
     progress = Progress(rendered.append, min_interval=1.0, clock=clock)
     reactor.add_plugin(progress)
@@ -562,5 +558,7 @@ def test_the_reprs_of_the_plugins_show_their_state(
     assert repr(progress) == "<Progress 2 of 3 tasks done (1 failed), 40 of 100 bytes>"
     assert repr(Progress()) == "<Progress 0 of 0 tasks done (0 failed), 0 bytes>"
     assert repr(Tracer()) == "<Tracer logger='dugong.loop' iterations=False>"
-    assert repr(Tracer(logging.getLogger("mine"), iterations=True)) == "<Tracer logger='mine' iterations=True>"
+    assert (
+        repr(Tracer(logging.getLogger("mine"), iterations=True)) == "<Tracer logger='mine' iterations=True>"
+    )
     assert repr(Silent()).startswith("<tests.test_loop_plugins.Silent object")

@@ -151,9 +151,7 @@ def test_run_once_runs_exactly_the_snapshot(reactor: Reactor) -> None:
     assert seen == ["first", "second", "scheduled by first"]
 
 
-def test_self_rescheduling_callback_cannot_starve_timers(
-    reactor: Reactor, clock: FakeClock
-) -> None:
+def test_self_rescheduling_callback_cannot_starve_timers(reactor: Reactor, clock: FakeClock) -> None:
     spins = 0
     fired: list[bool] = []
 
@@ -249,9 +247,7 @@ def test_timers_run_when_due_in_time_order(reactor: Reactor, clock: FakeClock) -
     assert seen == ["1", "2", "3"]
 
 
-def test_timers_due_at_the_same_time_run_in_scheduling_order(
-    reactor: Reactor, clock: FakeClock
-) -> None:
+def test_timers_due_at_the_same_time_run_in_scheduling_order(reactor: Reactor, clock: FakeClock) -> None:
     seen: list[int] = []
     for i in range(10):
         reactor.call_at(clock.now + 1, functools.partial(seen.append, i))
@@ -282,9 +278,7 @@ def test_cancelled_timer_does_not_run(reactor: Reactor, clock: FakeClock) -> Non
     assert seen == []
 
 
-def test_timer_cancelled_after_it_was_queued_does_not_run(
-    reactor: Reactor, clock: FakeClock
-) -> None:
+def test_timer_cancelled_after_it_was_queued_does_not_run(reactor: Reactor, clock: FakeClock) -> None:
     seen: list[str] = []
     second = TimerHandle(0, lambda: None, reactor._timers)
 
@@ -300,9 +294,7 @@ def test_timer_cancelled_after_it_was_queued_does_not_run(
     assert reactor._timers.cancelled == 0
 
 
-def test_cancelled_timer_behind_a_live_one_is_skipped_when_due(
-    reactor: Reactor, clock: FakeClock
-) -> None:
+def test_cancelled_timer_behind_a_live_one_is_skipped_when_due(reactor: Reactor, clock: FakeClock) -> None:
     seen: list[str] = []
     reactor.call_later(1, lambda: seen.append("live"))
     reactor.call_later(2, lambda: seen.append("cancelled")).cancel()
@@ -357,9 +349,7 @@ def test_next_timeout(reactor: Reactor, clock: FakeClock) -> None:
     assert reactor.next_timeout() == 0.0
 
 
-def test_cancelled_timers_are_purged_from_a_large_heap(
-    reactor: Reactor, clock: FakeClock
-) -> None:
+def test_cancelled_timers_are_purged_from_a_large_heap(reactor: Reactor, clock: FakeClock) -> None:
     handles = [reactor.call_later(i + 1, lambda: None) for i in range(300)]
     for handle in handles[:250]:
         handle.cancel()
@@ -373,9 +363,7 @@ def test_cancelled_timers_are_purged_from_a_large_heap(
     assert reactor._timers.cancelled == 0
 
 
-def test_cancelled_timers_at_the_top_of_a_small_heap_are_dropped(
-    reactor: Reactor, clock: FakeClock
-) -> None:
+def test_cancelled_timers_at_the_top_of_a_small_heap_are_dropped(reactor: Reactor, clock: FakeClock) -> None:
     first = reactor.call_later(1, lambda: None)
     reactor.call_later(2, lambda: None)
     first.cancel()
@@ -674,9 +662,7 @@ def test_a_selector_subclass_is_polled_through_its_own_select(clock: FakeClock) 
     class Counting(selectors.DefaultSelector):
         polls = 0
 
-        def select(
-            self, timeout: float | None = None
-        ) -> list[tuple[selectors.SelectorKey, int]]:
+        def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
             Counting.polls += 1
             return super().select(timeout)
 

@@ -49,7 +49,9 @@ def test_empty_input() -> None:
     assert run_all([]) == []
 
 
-def test_max_concurrency_bounds_the_running_tasks_and_consumes_lazily(socks: Callable[[], socket.socket]) -> None:
+def test_max_concurrency_bounds_the_running_tasks_and_consumes_lazily(
+    socks: Callable[[], socket.socket],
+) -> None:
     running = 0
     peak = 0
     taken: list[int] = []

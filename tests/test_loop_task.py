@@ -51,9 +51,7 @@ class JumpingSelector(selectors.PollSelector):
         super().__init__()
         self.clock = clock
 
-    def select(
-        self, timeout: float | None = None
-    ) -> list[tuple[selectors.SelectorKey, int]]:
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
         if ready or timeout is None or timeout <= 0:
             return ready
@@ -215,9 +213,7 @@ def test_spawn_rejects_what_is_not_a_generator(reactor: Reactor) -> None:
     coroutine.close()
 
 
-def test_run_until_complete_with_a_coroutine_or_a_task(
-    reactor: Reactor, pairs: Callable[[], Pair]
-) -> None:
+def test_run_until_complete_with_a_coroutine_or_a_task(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     a, b = pairs()
     b.send(b"abc")
     assert reactor.run_until_complete(co_recv(a, 3)) == b"abc"
@@ -247,9 +243,7 @@ def test_run_until_complete_refuses_a_foreign_task(
             reactor.run_until_complete(task)
 
 
-def test_run_until_complete_when_stopped_early(
-    reactor: Reactor, pairs: Callable[[], Pair]
-) -> None:
+def test_run_until_complete_when_stopped_early(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     a, b = pairs()
     task = reactor.spawn(co_recv(a, 1))
     reactor.call_soon(reactor.stop)
@@ -393,9 +387,7 @@ def test_either_direction_resumes_a_pollin_pollout_request(
     assert reactor.interest()[:2] == ((), ())
 
 
-def test_pollin_pollout_ready_both_ways_resumes_once(
-    reactor: Reactor, pairs: Callable[[], Pair]
-) -> None:
+def test_pollin_pollout_ready_both_ways_resumes_once(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     a, b = pairs()
     b.send(b"x")  # a is readable and writable
     wakeups = 0
@@ -417,9 +409,7 @@ def test_pollin_pollout_ready_both_ways_resumes_once(
 # -------------------------------------------------- one fd, two tasks
 
 
-def test_two_tasks_on_one_fd_in_different_directions(
-    reactor: Reactor, pairs: Callable[[], Pair]
-) -> None:
+def test_two_tasks_on_one_fd_in_different_directions(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     """A sender and a reader of one connection, as in pipelining."""
     a, b = pairs()
     payload = bytes(range(256)) * 8000
@@ -527,9 +517,7 @@ def test_closed_fd_is_thrown_into_the_coroutine(clock: FakeClock) -> None:
         assert reactor.run_until_complete(stale()) == "told"
 
 
-def test_coroutine_may_catch_the_type_error_and_go_on(
-    reactor: Reactor, pairs: Callable[[], Pair]
-) -> None:
+def test_coroutine_may_catch_the_type_error_and_go_on(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     a, _ = pairs()
 
     def recovers() -> Generator[object, None, str]:
@@ -606,9 +594,7 @@ def test_cancellation_at_every_suspension_point(
     assert done == [task]
 
 
-def test_conversation_completes_when_not_cancelled(
-    reactor: Reactor, pairs: Callable[[], Pair]
-) -> None:
+def test_conversation_completes_when_not_cancelled(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     """The control case of the test above: the same feeding finishes the coroutine."""
     a, b = pairs()
     log: list[str] = []
@@ -684,9 +670,7 @@ def test_coroutine_that_raises_while_closing_fails_with_that_error(
     assert isinstance(error, OSError) and str(error) == "cleanup failed"
 
 
-def test_keyboard_interrupt_while_closing_propagates(
-    reactor: Reactor, pairs: Callable[[], Pair]
-) -> None:
+def test_keyboard_interrupt_while_closing_propagates(reactor: Reactor, pairs: Callable[[], Pair]) -> None:
     a, _ = pairs()
 
     def interrupted() -> PollCoroutine[None]:
@@ -829,9 +813,7 @@ def test_past_deadline_still_lets_the_first_step_run(
     """The deadline limits waiting, not work that needs no wait."""
     a, b = pairs()
     b.send(b"now")
-    assert reactor.run_until_complete(
-        reactor.spawn(co_recv(a, 3), deadline=clock.now - 1)
-    ) == b"now"
+    assert reactor.run_until_complete(reactor.spawn(co_recv(a, 3), deadline=clock.now - 1)) == b"now"
     task = reactor.spawn(co_recv(a, 3), deadline=clock.now - 1)
     with pytest.raises(ConnectionTimedOut):
         reactor.run_until_complete(task)
@@ -877,7 +859,9 @@ class CountingSelector(selectors.DefaultSelector):
         super().__init__()
         self.changes: list[tuple[str, int]] = []
 
-    def register(self, fileobj: FileDescriptorLike, events: int, data: object = None) -> selectors.SelectorKey:
+    def register(
+        self, fileobj: FileDescriptorLike, events: int, data: object = None
+    ) -> selectors.SelectorKey:
         assert isinstance(fileobj, int)
         self.changes.append(("register", fileobj))
         return super().register(fileobj, events, data)
@@ -923,9 +907,7 @@ def test_waiting_again_for_the_same_pollneeded_keeps_the_registration(
 
 
 @pytest.mark.parametrize("mask", [POLLOUT, POLLIN | POLLOUT])
-def test_waiting_again_to_write_keeps_the_registration_too(
-    pairs: Callable[[], Pair], mask: int
-) -> None:
+def test_waiting_again_to_write_keeps_the_registration_too(pairs: Callable[[], Pair], mask: int) -> None:
     a, _ = pairs()
     selector = CountingSelector()
     need = PollNeeded(a.fileno(), mask)

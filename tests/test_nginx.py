@@ -74,7 +74,7 @@ def test_pipeline_10000_gets_with_two_coroutines_in_a_select_loop(nginx: NginxSe
 def test_blocking_pipeline_in_windows(nginx: NginxServer) -> None:
     with HTTPConnection(nginx.host, nginx.port) as conn:
         in_flight: deque[str] = deque()
-        for i in range(2000):
+        for _i in range(2000):
             conn.send_request("GET", "/small.bin")
             in_flight.append("/small.bin")
             if len(in_flight) == 32:

@@ -39,7 +39,9 @@ class Recorder(ConnectionObserver):
     def resolution_started(self, conn: HTTPConnection, at: float, host: str, port: int) -> None:
         self._add(conn, at, "resolution_started", host, port)
 
-    def resolution_finished(self, conn: HTTPConnection, at: float, host: str, addresses: Sequence[SockAddr]) -> None:
+    def resolution_finished(
+        self, conn: HTTPConnection, at: float, host: str, addresses: Sequence[SockAddr]
+    ) -> None:
         self._add(conn, at, "resolution_finished", host, list(addresses))
 
     def resolution_failed(self, conn: HTTPConnection, at: float, host: str, error: BaseException) -> None:
@@ -48,7 +50,9 @@ class Recorder(ConnectionObserver):
     def connect_started(self, conn: HTTPConnection, at: float, address: SockAddr) -> None:
         self._add(conn, at, "connect_started", address)
 
-    def connect_finished(self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr) -> None:
+    def connect_finished(
+        self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr
+    ) -> None:
         self._add(conn, at, "connect_finished", address)
 
     def connect_failed(self, conn: HTTPConnection, at: float, address: SockAddr, error: OSError) -> None:
@@ -60,7 +64,9 @@ class Recorder(ConnectionObserver):
     def tunnel_opened(self, conn: HTTPConnection, at: float, proxy: tuple[str, int], authority: str) -> None:
         self._add(conn, at, "tunnel_opened", authority)
 
-    def tls_finished(self, conn: HTTPConnection, at: float, version: str, cipher: str, peer_subject: str | None) -> None:
+    def tls_finished(
+        self, conn: HTTPConnection, at: float, version: str, cipher: str, peer_subject: str | None
+    ) -> None:
         self._add(conn, at, "tls_finished", version, cipher, peer_subject)
 
     def connection_closed(self, conn: HTTPConnection, at: float, reason: str) -> None:
@@ -82,7 +88,10 @@ def test_plain_connection_events(raw_server: RawServerFactory) -> None:
     server = raw_server(_answer_one)
     recorder = Recorder()
     conn = HTTPConnection(
-        "web.test", server.port, observer=recorder, timeout=10,
+        "web.test",
+        server.port,
+        observer=recorder,
+        timeout=10,
         resolver=lambda host, port: default_resolver("127.0.0.1", port),
     )
     before = time.monotonic()
@@ -99,7 +108,11 @@ def test_plain_connection_events(raw_server: RawServerFactory) -> None:
         ("connect_finished", address),
         ("connection_closed", "disconnect() was called"),
     ]
-    assert before <= recorder.times[0] and recorder.times == sorted(recorder.times) and recorder.times[-1] <= after
+    assert (
+        before <= recorder.times[0]
+        and recorder.times == sorted(recorder.times)
+        and recorder.times[-1] <= after
+    )
     assert conn.observer is recorder
 
 
@@ -108,9 +121,19 @@ def test_happy_eyeballs_events(raw_server: RawServerFactory) -> None:
     recorder = Recorder()
     refused = ("127.0.0.1", _closed_port())
     with blackhole() as silent:
-        addresses = [_addr(socket.AF_INET, *refused), _addr(socket.AF_INET, *silent), _addr(socket.AF_INET, server.host, server.port)]
-        conn = HTTPConnection("dual.test", server.port, resolver=lambda h, p: addresses, observer=recorder,
-                              happy_eyeballs_delay=0.1, timeout=10)
+        addresses = [
+            _addr(socket.AF_INET, *refused),
+            _addr(socket.AF_INET, *silent),
+            _addr(socket.AF_INET, server.host, server.port),
+        ]
+        conn = HTTPConnection(
+            "dual.test",
+            server.port,
+            resolver=lambda h, p: addresses,
+            observer=recorder,
+            happy_eyeballs_delay=0.1,
+            timeout=10,
+        )
         conn.connect()
         conn.disconnect()
     good = (server.host, server.port)
@@ -134,7 +157,12 @@ def test_failure_events() -> None:
     conn = HTTPConnection("127.0.0.1", port, observer=recorder, timeout=10)
     with pytest.raises(ConnectionRefused):
         conn.connect()
-    assert recorder.names() == ["resolution_started", "resolution_finished", "connect_started", "connect_failed"]
+    assert recorder.names() == [
+        "resolution_started",
+        "resolution_finished",
+        "connect_started",
+        "connect_failed",
+    ]
 
     def nowhere(host: str, port: int) -> list[AddrInfo]:
         raise socket.gaierror(socket.EAI_SERVICE, "Servname not supported")
@@ -147,8 +175,9 @@ def test_failure_events() -> None:
 
 def test_tls_events(tls_server: TLSServer) -> None:
     recorder = Recorder()
-    with HTTPConnection("localhost", tls_server.port, ssl_context=tls_server.client_context(),
-                        observer=recorder, timeout=10) as conn:
+    with HTTPConnection(
+        "localhost", tls_server.port, ssl_context=tls_server.client_context(), observer=recorder, timeout=10
+    ) as conn:
         conn.connect()
         cipher = conn.get_ssl_cipher()
         assert cipher is not None
@@ -161,8 +190,9 @@ def test_tls_events(tls_server: TLSServer) -> None:
 
 def test_tls_failure_closes_with_a_reason(tls_server: TLSServer) -> None:
     recorder = Recorder()
-    conn = HTTPConnection("localhost", tls_server.port, ssl_context=ssl.create_default_context(),
-                          observer=recorder, timeout=10)
+    conn = HTTPConnection(
+        "localhost", tls_server.port, ssl_context=ssl.create_default_context(), observer=recorder, timeout=10
+    )
     with pytest.raises(ssl.SSLCertVerificationError):
         conn.connect()
     assert recorder.names()[-2:] == ["connect_finished", "connection_closed"]
@@ -173,8 +203,14 @@ def test_tls_failure_closes_with_a_reason(tls_server: TLSServer) -> None:
 def test_tunnel_events(tls_server: TLSServer) -> None:
     recorder = Recorder()
     with ProxyServer() as proxy:
-        with HTTPConnection("localhost", tls_server.port, ssl_context=tls_server.client_context(),
-                            proxy=(proxy.host, proxy.port), observer=recorder, timeout=10) as conn:
+        with HTTPConnection(
+            "localhost",
+            tls_server.port,
+            ssl_context=tls_server.client_context(),
+            proxy=(proxy.host, proxy.port),
+            observer=recorder,
+            timeout=10,
+        ) as conn:
             conn.connect()
     assert recorder.events[0] == ("resolution_started", proxy.host, proxy.port)
     assert ("tunnel_opened", f"localhost:{tls_server.port}") in recorder.events
@@ -184,8 +220,13 @@ def test_tunnel_events(tls_server: TLSServer) -> None:
 def test_refused_tunnel_closes_with_the_proxy_status() -> None:
     recorder = Recorder()
     with ProxyServer(refuse="403 Forbidden") as proxy:
-        conn = HTTPConnection("example.org", ssl_context=ssl.create_default_context(),
-                              proxy=(proxy.host, proxy.port), observer=recorder, timeout=10)
+        conn = HTTPConnection(
+            "example.org",
+            ssl_context=ssl.create_default_context(),
+            proxy=(proxy.host, proxy.port),
+            observer=recorder,
+            timeout=10,
+        )
         with pytest.raises(ProxyError):
             conn.connect()
     assert "tunnel_opened" not in recorder.names()
@@ -203,10 +244,15 @@ def test_server_close_is_reported_with_its_reason(raw_server: RawServerFactory) 
     conn.send_request("GET", "/x")
     conn.read_response()
     assert conn.readall() == b"ok"
-    assert recorder.events[-1] == ("connection_closed", "the server said 'Connection: close' in its response to GET /x")
+    assert recorder.events[-1] == (
+        "connection_closed",
+        "the server said 'Connection: close' in its response to GET /x",
+    )
 
 
-def test_an_observer_that_raises_is_logged_and_dropped(raw_server: RawServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_observer_that_raises_is_logged_and_dropped(
+    raw_server: RawServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     server = raw_server(lambda conn: None)
     calls: list[str] = []
 
@@ -240,7 +286,7 @@ def test_no_observer_means_no_notifier() -> None:
 
 
 def test_a_structural_observer_needs_no_base_class(raw_server: RawServerFactory) -> None:
-    server = raw_server(lambda conn: None)
+    raw_server(lambda conn: None)
     seen: list[str] = []
 
     class Duck:
@@ -287,7 +333,9 @@ def test_every_event_is_a_hook_with_a_notifier_method() -> None:
         def response_started(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
             seen.append(("response_started", method, target))
 
-        def response_head_read(self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str) -> None:
+        def response_head_read(
+            self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str
+        ) -> None:
             seen.append(("response_head_read", response.status, http_version))
 
         def body_finished(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
@@ -309,7 +357,13 @@ def test_every_event_is_a_hook_with_a_notifier_method() -> None:
 
 
 def test_describe_subject() -> None:
-    cert = {"subject": ((("commonName", "www.example.org"),), (("organizationName", "Example"),), (("serialNumber", "7"),))}
+    cert = {
+        "subject": (
+            (("commonName", "www.example.org"),),
+            (("organizationName", "Example"),),
+            (("serialNumber", "7"),),
+        )
+    }
     assert describe_subject(cert) == "CN=www.example.org, O=Example, serialNumber=7"
     assert describe_subject({}) is None
     assert describe_subject(None) is None

@@ -23,7 +23,9 @@ class RequestRecorder(Recorder):
     def response_started(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
         self._add(conn, at, "response_started", method, target)
 
-    def response_head_read(self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str) -> None:
+    def response_head_read(
+        self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str
+    ) -> None:
         self._add(conn, at, "response_head_read", response.path, response.status, http_version)
         self.last = response
 
@@ -33,7 +35,13 @@ class RequestRecorder(Recorder):
 
     def requests(self) -> list[tuple[object, ...]]:
         """The events after the connect phase."""
-        names = ("request_sent", "response_started", "response_head_read", "body_finished", "connection_closed")
+        names = (
+            "request_sent",
+            "response_started",
+            "response_head_read",
+            "body_finished",
+            "connection_closed",
+        )
         return [event for event in self.events if event[0] in names]
 
 
@@ -64,9 +72,12 @@ def test_one_request_in_order_with_times(raw_server: RawServerFactory) -> None:
 
 def test_pipelined_coalesced_bodyless_http10_and_trailers(raw_server: RawServerFactory) -> None:
     def handler(sock: socket.socket) -> None:
-        for n, request in enumerate(iter_requests(sock)):
+        for n, _request in enumerate(iter_requests(sock)):
             if n == 0:
-                send_all(sock, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nX-Sum: 9\r\n\r\n")
+                send_all(
+                    sock,
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\nX-Sum: 9\r\n\r\n",
+                )
             elif n == 1:
                 send_all(sock, b"HTTP/1.1 204 No Content\r\n\r\n")
             else:

@@ -61,7 +61,9 @@ class Sdist:
             members = [m for m in tar.getmembers() if m.isfile()]
             # Every name is under one top directory, dugong-VERSION/.
             self.names = {m.name.split("/", 1)[1] for m in members}
-            pkg_info = tar.extractfile(next(m for m in members if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")))
+            pkg_info = tar.extractfile(
+                next(m for m in members if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO"))
+            )
             assert pkg_info is not None
             self.metadata: Message = email.message_from_bytes(pkg_info.read())
 
@@ -124,7 +126,9 @@ def test_the_sdist_metadata(sdist: Sdist) -> None:
     assert all(url.startswith("https://") for url in urls.values())
     classifiers = meta.get_all("Classifier", [])
     assert "Development Status :: 4 - Beta" in classifiers
-    versions = [c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")]
+    versions = [
+        c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")
+    ]
     assert versions == ["3.10", "3.11", "3.12", "3.13"]
     assert not any(c.startswith("License ::") for c in classifiers)
     assert meta["Requires-Python"] == ">=3.10"
@@ -158,7 +162,9 @@ def test_the_build_backend_is_the_one_in_tools() -> None:
     ],
 )
 def test_editable_installs_are_strict_unless_asked_otherwise(
-    monkeypatch: pytest.MonkeyPatch, given: dict[str, str | list[str]] | None, passed: dict[str, str | list[str]]
+    monkeypatch: pytest.MonkeyPatch,
+    given: dict[str, str | list[str]] | None,
+    passed: dict[str, str | list[str]],
 ) -> None:
     calls: list[tuple[str, dict[str, str | list[str]], str | None]] = []
 

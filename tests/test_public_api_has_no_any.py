@@ -128,7 +128,10 @@ def _overloads(function: Callable[..., object]) -> list[Callable[..., object]]:
 
 
 def callable_hints(
-    label: str, function: Callable[..., object], names: dict[str, object], where: Path | None,
+    label: str,
+    function: Callable[..., object],
+    names: dict[str, object],
+    where: Path | None,
     skip_first: bool,
 ) -> Iterator[tuple[str, object]]:
     """The hints of *function* and of its ``@overload`` signatures."""
@@ -232,9 +235,7 @@ def test_public_api_has_no_any() -> None:
     hints = list(public_api_hints())
     assert len(hints) > 200, "the walker found suspiciously few hints"
     found = hints_with_any(iter(hints))
-    assert not found, "Any in the public API:\n" + "\n".join(
-        f"{label}: {hint!r}" for label, hint in found
-    )
+    assert not found, "Any in the public API:\n" + "\n".join(f"{label}: {hint!r}" for label, hint in found)
 
 
 def test_public_annotations_evaluate_at_run_time() -> None:
@@ -350,9 +351,7 @@ def test_walker_finds_every_any_in_a_dirty_class() -> None:
 
 
 def test_walker_finds_any_in_functions_and_aliases() -> None:
-    assert hints_with_any(object_hints("f", _dirty_function, {}, None, __name__)) == [
-        ("f(b)", type[Any])
-    ]
+    assert hints_with_any(object_hints("f", _dirty_function, {}, None, __name__)) == [("f(b)", type[Any])]
     alias = dict[str, list[Any]]
     assert len(hints_with_any(object_hints("Alias", alias, {}, None, __name__))) == 1
     assert hints_with_any(object_hints("Clean", dict[str, list[int]], {}, None, __name__)) == []
@@ -360,8 +359,16 @@ def test_walker_finds_any_in_functions_and_aliases() -> None:
 
 @pytest.mark.parametrize(
     "hint",
-    [Any, list[Any], int | Any, typing.Optional[Any], Callable[[Any], int], Callable[..., int],
-     Annotated[Any, "x"], tuple[int, ...] | dict[str, Any], type[Any], _AnyBound],
+    [
+        Any,
+        list[Any],
+        int | Any,
+        typing.Optional[Any],  # noqa: UP045 (the old spelling is tested) Callable[[Any], int], Callable[..., int],
+        Annotated[Any, "x"],
+        tuple[int, ...] | dict[str, Any],
+        type[Any],
+        _AnyBound,
+    ],
 )
 def test_any_in_sees_through_every_construct(hint: object) -> None:
     assert any_in(hint)
@@ -369,8 +376,18 @@ def test_any_in_sees_through_every_construct(hint: object) -> None:
 
 @pytest.mark.parametrize(
     "hint",
-    [int, object, None, list[int], int | None, Callable[[int], str], Literal["Any"],
-     Annotated[int, Any], tuple[int, ...], _T],
+    [
+        int,
+        object,
+        None,
+        list[int],
+        int | None,
+        Callable[[int], str],
+        Literal["Any"],
+        Annotated[int, Any],
+        tuple[int, ...],
+        _T,
+    ],
 )
 def test_any_in_accepts_hints_without_any(hint: object) -> None:
     assert not any_in(hint)

@@ -87,7 +87,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == 1:
-                return [*path[path.index(target):], target]
+                return [*path[path.index(target) :], target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         path.pop()
@@ -154,14 +154,16 @@ def code_lines(function: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str
     first = function.body[0]
     docstring = (
         range(first.lineno, (first.end_lineno or first.lineno) + 1)
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+        if isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
         and isinstance(first.value.value, str)
         else range(0)
     )
     return sum(
         1
         for number in range(function.lineno, (function.end_lineno or function.lineno) + 1)
-        if number not in docstring and lines[number - 1].strip()
+        if number not in docstring
+        and lines[number - 1].strip()
         and not lines[number - 1].strip().startswith("#")
     )
 

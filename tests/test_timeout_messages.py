@@ -79,7 +79,10 @@ def test_a_stalled_upload_names_the_request(raw_server: RawServerFactory) -> Non
             with pytest.raises(ConnectionTimedOut) as info:
                 for _ in range(1000):
                     conn.write(bytes(1 << 20))
-            assert str(info.value) == f"no progress sending the body of PUT /y to {server.host}:{server.port} for 0.2 s"
+            assert (
+                str(info.value)
+                == f"no progress sending the body of PUT /y to {server.host}:{server.port} for 0.2 s"
+            )
     finally:
         stop.set()
 
@@ -92,7 +95,9 @@ def test_a_connect_that_hangs_says_so() -> None:
         assert str(info.value) == f"could not connect to {host}:{port} within 0.2 s"
         assert not conn.connected and not conn.response_pending()
         conn = HTTPConnection("example.invalid", 80, proxy=(host, port), timeout=0.2)
-        with pytest.raises(ConnectionTimedOut, match=re.escape(f"example.invalid:80 through proxy {host}:{port} within")):
+        with pytest.raises(
+            ConnectionTimedOut, match=re.escape(f"example.invalid:80 through proxy {host}:{port} within")
+        ):
             conn.connect()
 
 
@@ -127,7 +132,9 @@ def test_a_task_deadline_keeps_its_class_and_message(raw_server: RawServerFactor
     with HTTPConnection(host, port, timeout=10) as conn, Reactor() as reactor:
         conn.send_request("GET", "/")
         task = reactor.spawn(conn.co_read_response(), timeout=0.2, name="slow")
-        with pytest.raises(TaskDeadlineExceeded, match=r"task 'slow' passed its deadline of 0\.\d+ s while waiting to read"):
+        with pytest.raises(
+            TaskDeadlineExceeded, match=r"task 'slow' passed its deadline of 0\.\d+ s while waiting to read"
+        ):
             reactor.run_until_complete(task)
         go.set()
         assert conn.read_response().status == 200  # nothing was consumed

@@ -63,8 +63,9 @@ def _step_to_completion(crt: PollCoroutine[None], max_step: float) -> int:
 
 def test_tls_get_pipelining_and_certificates(tls_server: TLSServer) -> None:
     context = tls_server.client_context()
-    with HTTPConnection("localhost", tls_server.port, ssl_context=context,
-                        resolver=_loopback_resolver) as conn:
+    with HTTPConnection(
+        "localhost", tls_server.port, ssl_context=context, resolver=_loopback_resolver
+    ) as conn:
         for size in (10, 100_000):
             conn.send_request("GET", f"/{size}")
         for size in (10, 100_000):
@@ -84,16 +85,18 @@ def test_tls_to_ip_address(tls_server: TLSServer) -> None:
 
 
 def test_tls_wrong_hostname(tls_server: TLSServer) -> None:
-    conn = HTTPConnection("wrong.example", tls_server.port, ssl_context=tls_server.client_context(),
-                          resolver=_loopback_resolver)
+    conn = HTTPConnection(
+        "wrong.example", tls_server.port, ssl_context=tls_server.client_context(), resolver=_loopback_resolver
+    )
     with pytest.raises(ssl.SSLCertVerificationError, match="wrong.example"):
         conn.connect()
     assert not conn.connected
 
 
 def test_tls_handshake_only_through_poll_needed(tls_server: TLSServer) -> None:
-    conn = HTTPConnection("localhost", tls_server.port, ssl_context=tls_server.client_context(),
-                          resolver=_loopback_resolver)
+    conn = HTTPConnection(
+        "localhost", tls_server.port, ssl_context=tls_server.client_context(), resolver=_loopback_resolver
+    )
     with conn:
         # Every step returns at once.  (How many there are depends on timing:
         # on a loaded machine the whole TLS 1.3 handshake can be there by the
@@ -127,20 +130,24 @@ def test_tls_upload_and_close_by_server(tls_server: TLSServer) -> None:
 
 
 def test_http_through_proxy_uses_absolute_form(http_server: StdlibServer) -> None:
-    with ProxyServer() as proxy, HTTPConnection(
-        http_server.host, http_server.port, proxy=(proxy.host, proxy.port)
-    ) as conn:
+    with (
+        ProxyServer() as proxy,
+        HTTPConnection(http_server.host, http_server.port, proxy=(proxy.host, proxy.port)) as conn,
+    ):
         assert _get(conn, "/bytes/7") == body_for(7)
-    assert proxy.request_lines == [
-        f"GET http://{http_server.host}:{http_server.port}/bytes/7 HTTP/1.1"
-    ]
+    assert proxy.request_lines == [f"GET http://{http_server.host}:{http_server.port}/bytes/7 HTTP/1.1"]
 
 
 def test_https_through_connect_tunnel(tls_server: TLSServer) -> None:
-    with ProxyServer() as proxy, HTTPConnection(
-        "localhost", tls_server.port, ssl_context=tls_server.client_context(),
-        proxy=(proxy.host, proxy.port),
-    ) as conn:
+    with (
+        ProxyServer() as proxy,
+        HTTPConnection(
+            "localhost",
+            tls_server.port,
+            ssl_context=tls_server.client_context(),
+            proxy=(proxy.host, proxy.port),
+        ) as conn,
+    ):
         assert _get(conn, "/1000") == body_for(1000)
         assert _get(conn, "/1") == body_for(1)
     assert proxy.request_lines == [f"CONNECT localhost:{tls_server.port} HTTP/1.1"]
@@ -148,8 +155,12 @@ def test_https_through_connect_tunnel(tls_server: TLSServer) -> None:
 
 def test_proxy_refuses_connect(tls_server: TLSServer) -> None:
     with ProxyServer(refuse="403 Forbidden by policy") as proxy:
-        conn = HTTPConnection("localhost", tls_server.port, ssl_context=tls_server.client_context(),
-                              proxy=(proxy.host, proxy.port))
+        conn = HTTPConnection(
+            "localhost",
+            tls_server.port,
+            ssl_context=tls_server.client_context(),
+            proxy=(proxy.host, proxy.port),
+        )
         with pytest.raises(ProxyError, match="403 Forbidden by policy") as info:
             conn.connect()
         assert info.value.status == 403 and info.value.reason == "Forbidden by policy"
@@ -162,8 +173,9 @@ def test_proxy_sends_junk_after_connect_answer(raw_server: RawServerFactory) -> 
         send_all(sock, b"HTTP/1.1 200 OK\r\n\r\nsurprise")
 
     server = raw_server(handler)
-    conn = HTTPConnection("localhost", 443, ssl_context=ssl.create_default_context(),
-                          proxy=(server.host, server.port))
+    conn = HTTPConnection(
+        "localhost", 443, ssl_context=ssl.create_default_context(), proxy=(server.host, server.port)
+    )
     with pytest.raises(Exception, match="after its 2xx answer to CONNECT"):
         conn.connect()
     assert not conn.connected
@@ -172,8 +184,9 @@ def test_proxy_sends_junk_after_connect_answer(raw_server: RawServerFactory) -> 
 def test_connect_through_slow_proxy_and_server_never_blocks() -> None:
     """The acceptance test of issue 3: every step is a small fraction of a 2 s delay."""
     with TLSServer(delay=2.0) as server, ProxyServer(delay=2.0) as proxy:
-        conn = HTTPConnection("localhost", server.port, ssl_context=server.client_context(),
-                              proxy=(proxy.host, proxy.port))
+        conn = HTTPConnection(
+            "localhost", server.port, ssl_context=server.client_context(), proxy=(proxy.host, proxy.port)
+        )
         with conn:
             started = time.monotonic()
             steps = _step_to_completion(conn.co_connect(), max_step=0.4)
@@ -234,8 +247,9 @@ def test_timeout_in_tls_handshake(raw_server: RawServerFactory) -> None:
 
 def test_timeout_waiting_for_proxy() -> None:
     with ProxyServer(delay=1.5) as proxy:
-        conn = HTTPConnection("localhost", 443, ssl_context=ssl.create_default_context(),
-                              proxy=(proxy.host, proxy.port))
+        conn = HTTPConnection(
+            "localhost", 443, ssl_context=ssl.create_default_context(), proxy=(proxy.host, proxy.port)
+        )
         conn.timeout = 0.2
         with pytest.raises(ConnectionTimedOut):
             conn.connect()

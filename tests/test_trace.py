@@ -27,9 +27,7 @@ def _number(path: str) -> int:
 
 
 @pytest.mark.parametrize("value", [None, ""])
-def test_no_trace_without_the_variable(
-    value: str | None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_trace_without_the_variable(value: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     if value is None:
         monkeypatch.delenv(TRACEFILE_ENV, raising=False)
     else:
@@ -143,12 +141,8 @@ def test_concurrent_sender_and_reader_threads_keep_records_whole(tmp_path: Path)
         thread.join(30)
     tracer.close()
     records = read_trace(tracer.path)
-    assert [data for d, data in records if d == "sent"] == [
-        b"s" * (i % 97) + b"\n" for i in range(count)
-    ]
-    assert [data for d, data in records if d == "received"] == [
-        b"r" * (i % 89) + b"\n" for i in range(count)
-    ]
+    assert [data for d, data in records if d == "sent"] == [b"s" * (i % 97) + b"\n" for i in range(count)]
+    assert [data for d, data in records if d == "received"] == [b"r" * (i % 89) + b"\n" for i in range(count)]
 
 
 def test_counter_is_thread_safe(pattern: str) -> None:

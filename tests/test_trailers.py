@@ -40,7 +40,9 @@ def _get(raw_server: RawServerFactory, answer: bytes) -> tuple[HTTPConnection, H
     return conn, conn.read_response()
 
 
-def test_trailers_of_a_chunked_response(raw_server: RawServerFactory, caplog: pytest.LogCaptureFixture) -> None:
+def test_trailers_of_a_chunked_response(
+    raw_server: RawServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     def handler(sock: socket.socket) -> None:
         read_request(sock)
         send_all(
@@ -122,13 +124,17 @@ def test_a_lost_body_leaves_trailers_none(raw_server: RawServerFactory) -> None:
 
 @st.composite
 def trailer_fields(draw: st.DrawFn) -> list[tuple[str, str]]:
-    names = st.sampled_from(["X-Checksum", "Digest", "server-timing", "t", *sorted(NOT_TRAILERS)[:12], "HOST"])
+    names = st.sampled_from(
+        ["X-Checksum", "Digest", "server-timing", "t", *sorted(NOT_TRAILERS)[:12], "HOST"]
+    )
     values = st.text("abcXYZ019 -=;", max_size=10).map(str.strip)
     return draw(st.lists(st.tuples(names, values), max_size=6))
 
 
 @given(trailer_fields(), st.lists(st.integers(min_value=1, max_value=60), max_size=8))
-def test_trailer_parsing_keeps_the_allowed_fields_in_order(fields: list[tuple[str, str]], cuts: list[int]) -> None:
+def test_trailer_parsing_keeps_the_allowed_fields_in_order(
+    fields: list[tuple[str, str]], cuts: list[int]
+) -> None:
     wire = b"4\r\nbody\r\n0\r\n" + b"".join(f"{n}: {v}\r\n".encode() for n, v in fields) + b"\r\n"
     pieces = []
     start = 0
@@ -194,7 +200,9 @@ def test_trailers_without_announcement_and_none(raw_server: RawServerFactory) ->
         conn.discard()
     assert received[0].header("Trailer") is None
     assert received[0].raw.endswith(b"1\r\nx\r\n0\r\nX-Late: yes\r\n\r\n")
-    assert received[1].raw.endswith(b"chunked\r\nAccept-Encoding: identity\r\nConnection: keep-alive\r\n\r\n0\r\n\r\n")
+    assert received[1].raw.endswith(
+        b"chunked\r\nAccept-Encoding: identity\r\nConnection: keep-alive\r\n\r\n0\r\n\r\n"
+    )
 
 
 @pytest.mark.parametrize(

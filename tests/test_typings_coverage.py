@@ -125,9 +125,7 @@ def accessed_attributes(tree: ast.Module) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             accessed |= {
-                item.name
-                for item in node.body
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
             }
     return accessed
 
@@ -170,8 +168,7 @@ def test_every_public_member_is_accessed_in_typings() -> None:
         if member not in accessed
     )
     assert not missing, (
-        f"public members never accessed in {TYPINGS} (add a typing test that "
-        f"uses each): {', '.join(missing)}"
+        f"public members never accessed in {TYPINGS} (add a typing test that uses each): {', '.join(missing)}"
     )
 
 

@@ -58,9 +58,7 @@ async def futures(conn: HTTPConnection) -> None:
 
 
 async def combining(one: HTTPConnection, two: HTTPConnection) -> None:
-    resp, body = await asyncio.gather(
-        AioFuture(one.co_read_response()), AioFuture(two.co_readall())
-    )
+    resp, body = await asyncio.gather(AioFuture(one.co_read_response()), AioFuture(two.co_readall()))
     assert_type(resp, HTTPResponse)
     assert_type(body, bytes)
     assert_type(await asyncio.wait_for(AioFuture(one.co_readall()), timeout=5), bytes)

@@ -47,7 +47,9 @@ def constructing() -> None:
     HTTPConnection("example.org", 8080, None, ("proxy", 3128))
     HTTPConnection("test.example", resolver=loopback_resolver)
     heads: list[bytes] = []
-    tls = HTTPConnection("example.org", ssl_context=ssl.create_default_context(), on_request_head=heads.append)
+    tls = HTTPConnection(
+        "example.org", ssl_context=ssl.create_default_context(), on_request_head=heads.append
+    )
     assert_type(tls.get_ssl_session(), ssl.SSLSession | None)
     assert_type(tls.ssl_session, ssl.SSLSession | None)
     HTTPConnection("example.org", ssl_context=ssl.create_default_context(), ssl_session=tls.get_ssl_session())

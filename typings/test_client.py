@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import io
 import ssl
+from collections.abc import Sequence
 
 from typing_extensions import assert_type
-
-from collections.abc import Sequence
 
 from dugong import (
     AddrInfo,
@@ -25,15 +24,15 @@ from dugong import (
     PollCoroutine,
     Proxy,
     ProxyChooser,
-    Resolver,
-    SockAddr,
-    default_resolver,
     Request,
     RequestTimedOut,
+    Resolver,
     ResponseLost,
     Result,
     ResultHandler,
     Sink,
+    SockAddr,
+    default_resolver,
 )
 from dugong.loop import Reactor
 
@@ -104,7 +103,9 @@ def clients() -> None:
 
 
 class _Peers(ConnectionObserver):
-    def connect_finished(self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr) -> None:
+    def connect_finished(
+        self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr
+    ) -> None:
         print(address[0], address[1])
 
 

@@ -185,7 +185,6 @@ def misuse() -> None:
     is_temp_network_error(OSError)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     # mypy only: pyright does not report assigning another module's Final name.
     dugong.MAX_LINE_SIZE = 1  # type: ignore[misc]
-    from dugong import HTTPConection  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType, reportUnusedImport]
     dugong.NO_SUCH_NAME  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     not_a_dugong_error: DugongError = OSError()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
     print(not_a_dugong_error)

@@ -31,13 +31,21 @@ class Timings(ConnectionObserver):
         self.start = at
         self.lines.append(f"resolving {host}:{port} for {conn.hostname}")
 
-    def resolution_finished(self, conn: HTTPConnection, at: float, host: str, addresses: Sequence[tuple[str, int] | tuple[str, int, int, int]]) -> None:
+    def resolution_finished(
+        self,
+        conn: HTTPConnection,
+        at: float,
+        host: str,
+        addresses: Sequence[tuple[str, int] | tuple[str, int, int, int]],
+    ) -> None:
         self.lines.append(f"{at - self.start:.3f} {host}: {[a[0] for a in addresses]}")
 
     def resolution_failed(self, conn: HTTPConnection, at: float, host: str, error: BaseException) -> None:
         self.lines.append(f"{host}: {error}")
 
-    def connect_started(self, conn: HTTPConnection, at: float, address: tuple[str, int] | tuple[str, int, int, int]) -> None:
+    def connect_started(
+        self, conn: HTTPConnection, at: float, address: tuple[str, int] | tuple[str, int, int, int]
+    ) -> None:
         assert_type(address[1], int)
 
     def connect_finished(
@@ -49,16 +57,26 @@ class Timings(ConnectionObserver):
     ) -> None:
         self.lines.append(f"connected to {address[0]} from port {local_address[1]}")
 
-    def connect_failed(self, conn: HTTPConnection, at: float, address: tuple[str, int] | tuple[str, int, int, int], error: OSError) -> None:
+    def connect_failed(
+        self,
+        conn: HTTPConnection,
+        at: float,
+        address: tuple[str, int] | tuple[str, int, int, int],
+        error: OSError,
+    ) -> None:
         assert_type(error.errno, int | None)
 
-    def connect_abandoned(self, conn: HTTPConnection, at: float, address: tuple[str, int] | tuple[str, int, int, int]) -> None:
+    def connect_abandoned(
+        self, conn: HTTPConnection, at: float, address: tuple[str, int] | tuple[str, int, int, int]
+    ) -> None:
         self.lines.append(f"gave up on {address[0]}")
 
     def tunnel_opened(self, conn: HTTPConnection, at: float, proxy: tuple[str, int], authority: str) -> None:
         self.lines.append(f"tunnel to {authority} through {proxy[0]}")
 
-    def tls_finished(self, conn: HTTPConnection, at: float, version: str, cipher: str, peer_subject: str | None) -> None:
+    def tls_finished(
+        self, conn: HTTPConnection, at: float, version: str, cipher: str, peer_subject: str | None
+    ) -> None:
         self.lines.append(f"{version} {cipher} {peer_subject or '(not verified)'}")
 
     def request_sent(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
@@ -67,7 +85,9 @@ class Timings(ConnectionObserver):
     def response_started(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
         self.lines.append(f"first byte after {at - self.start:.3f} s")
 
-    def response_head_read(self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str) -> None:
+    def response_head_read(
+        self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str
+    ) -> None:
         self.lines.append(f"< {http_version} {response.status} {response.reason}")
 
     def body_finished(self, conn: HTTPConnection, at: float, method: str, target: str) -> None:
@@ -104,7 +124,9 @@ def construction() -> None:
     )
     assert_type(tunnel, HTTPConnection)
     assert_type(HTTPConnection.from_url("https://www.example.org:8443/"), HTTPConnection)
-    assert_type(HTTPConnection.from_url("http://www.example.org", timeout=5.0, observer=timings), HTTPConnection)
+    assert_type(
+        HTTPConnection.from_url("http://www.example.org", timeout=5.0, observer=timings), HTTPConnection
+    )
 
 
 class Subclassed(HTTPConnection):

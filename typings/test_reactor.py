@@ -272,7 +272,9 @@ def waiting(reactor: Reactor, conns: list[HTTPConnection], when: ReturnWhen) -> 
     assert_type(pending, set[Task[bytes]])
     for task in done:
         assert_type(task.result(), bytes)
-    assert_type(wait(tasks, timeout=1.5, return_when=FIRST_COMPLETED), tuple[set[Task[bytes]], set[Task[bytes]]])
+    assert_type(
+        wait(tasks, timeout=1.5, return_when=FIRST_COMPLETED), tuple[set[Task[bytes]], set[Task[bytes]]]
+    )
     wait(tasks, return_when=FIRST_EXCEPTION)
     wait(tasks, return_when=ALL_COMPLETED)
     wait(tasks, return_when=when)

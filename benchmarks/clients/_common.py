@@ -52,7 +52,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 SCENARIOS = ("a", "b", "c", "d", "d100", "e", "f", "m")
 
@@ -93,44 +94,83 @@ def parse_args(description: str) -> argparse.Namespace:
     p.add_argument("--scenario", required=True, choices=SCENARIOS)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--count", type=int, required=True,
-                   help="a, b: requests; c, d, d100: transfers; e: GETs per connection; "
-                        "f: idle connections")
-    p.add_argument("--size", type=int, required=True,
-                   help="expected body length (a, b, e, f: small file; c: big file), "
-                        "or the upload length (d, d100)")
-    p.add_argument("--path", default=None,
-                   help="default: /1k.bin, /big.bin (c), /upload/CLIENT.bin (d, d100)")
-    p.add_argument("--response-len", type=int, default=None,
-                   help="exact length on the wire of one keep-alive response to the small file "
-                        "(raw-socket and wrk only; run.py measures it once)")
+    p.add_argument(
+        "--count",
+        type=int,
+        required=True,
+        help="a, b: requests; c, d, d100: transfers; e: GETs per connection; f: idle connections",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        required=True,
+        help="expected body length (a, b, e, f: small file; c: big file), or the upload length (d, d100)",
+    )
+    p.add_argument(
+        "--path", default=None, help="default: /1k.bin, /big.bin (c), /upload/CLIENT.bin (d, d100)"
+    )
+    p.add_argument(
+        "--response-len",
+        type=int,
+        default=None,
+        help="exact length on the wire of one keep-alive response to the small file "
+        "(raw-socket and wrk only; run.py measures it once)",
+    )
     p.add_argument("--depth", type=int, default=32, help="b: requests in flight")
     p.add_argument("--conns", type=int, default=200, help="e: connections")
-    p.add_argument("--bufsize", type=int, default=1 << 20,
-                   help="c: read buffer, d: upload buffer (a multiple of 64 KiB)")
+    p.add_argument(
+        "--bufsize", type=int, default=1 << 20, help="c: read buffer, d: upload buffer (a multiple of 64 KiB)"
+    )
     p.add_argument("--duration", type=float, default=5.0, help="wrk only: seconds")
     p.add_argument("--file", default=None, help="curl only: the file to upload (d, d100)")
-    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                   help="aiohttp only: the event loop")
-    p.add_argument("--scheduler", choices=("loop", "poll"), default="loop",
-                   help="dugong 4 only, scenario e: dugong.loop.run_all, or the minimal "
-                        "poll() scheduler that the dugong 3 client uses")
-    p.add_argument("--tls-ca", default=None, metavar="FILE",
-                   help="speak TLS, verifying the server with this CA certificate (PEM)")
-    p.add_argument("--tls-resume", action="store_true",
-                   help="e over TLS: the connections after the first resume its TLS session")
-    p.add_argument("--tls-no-resume", action="store_true",
-                   help="m over TLS, dugong.Client only: offer no TLS session on new "
-                        "connections (the client resumes them by default)")
-    p.add_argument("--ports", default=None, metavar="P1,P2,...",
-                   help="m: the ports of the origins (default: --port alone)")
+    p.add_argument(
+        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="aiohttp only: the event loop"
+    )
+    p.add_argument(
+        "--scheduler",
+        choices=("loop", "poll"),
+        default="loop",
+        help="dugong 4 only, scenario e: dugong.loop.run_all, or the minimal "
+        "poll() scheduler that the dugong 3 client uses",
+    )
+    p.add_argument(
+        "--tls-ca",
+        default=None,
+        metavar="FILE",
+        help="speak TLS, verifying the server with this CA certificate (PEM)",
+    )
+    p.add_argument(
+        "--tls-resume",
+        action="store_true",
+        help="e over TLS: the connections after the first resume its TLS session",
+    )
+    p.add_argument(
+        "--tls-no-resume",
+        action="store_true",
+        help="m over TLS, dugong.Client only: offer no TLS session on new "
+        "connections (the client resumes them by default)",
+    )
+    p.add_argument(
+        "--ports",
+        default=None,
+        metavar="P1,P2,...",
+        help="m: the ports of the origins (default: --port alone)",
+    )
     p.add_argument("--per-host", type=int, default=6, help="m: connections per origin")
-    p.add_argument("--pipeline-depth", type=int, default=None,
-                   help="m, dugong.Client only: its pipeline_depth (default: its default)")
+    p.add_argument(
+        "--pipeline-depth",
+        type=int,
+        default=None,
+        help="m, dugong.Client only: its pipeline_depth (default: its default)",
+    )
     p.add_argument("--max-conns", type=int, default=100, help="m: connections in all")
-    p.add_argument("--watchdog", type=float, default=600,
-                   help="seconds after which a client that has not finished prints where it "
-                        "is stuck and exits (0: never)")
+    p.add_argument(
+        "--watchdog",
+        type=float,
+        default=600,
+        help="seconds after which a client that has not finished prints where it "
+        "is stuck and exits (0: never)",
+    )
     args = p.parse_args()
     if args.watchdog > 0:
         faulthandler.dump_traceback_later(args.watchdog, exit=True)
@@ -139,8 +179,9 @@ def parse_args(description: str) -> argparse.Namespace:
     return args
 
 
-def tls_context(args: argparse.Namespace, cls: type[ssl.SSLContext] = ssl.SSLContext
-                ) -> ssl.SSLContext | None:
+def tls_context(
+    args: argparse.Namespace, cls: type[ssl.SSLContext] = ssl.SSLContext
+) -> ssl.SSLContext | None:
     """The client's TLS context (certificate and host name checked), or None without --tls-ca.
 
     What ``ssl.create_default_context(cafile=...)`` makes, the context a program talking to a
@@ -170,7 +211,7 @@ def spread(urls: list[str], count: int) -> tuple[list[str], list[str]]:
     """m: the URLs of COUNT requests, request i to origin i mod len(urls), as (the first to
     each origin, the others)."""
     every = [urls[i % len(urls)] for i in range(count)]
-    return every[:len(urls)], every[len(urls):]
+    return every[: len(urls)], every[len(urls) :]
 
 
 def upload_path(args: argparse.Namespace, client: str) -> str:
@@ -194,13 +235,16 @@ def check(ok: bool, what: str) -> None:
         fail(what)
 
 
-def check_body(status: int, length: int, want_status: int | tuple[int, ...], want_length: int,
-               index: int) -> None:
+def check_body(
+    status: int, length: int, want_status: int | tuple[int, ...], want_length: int, index: int
+) -> None:
     """Check one response; *index* says which request it answered."""
     ok_status = status in want_status if isinstance(want_status, tuple) else status == want_status
     if not ok_status or length != want_length:
-        fail(f"response {index}: expected status {want_status} and {want_length} body bytes, "
-             f"got status {status} and {length} bytes")
+        fail(
+            f"response {index}: expected status {want_status} and {want_length} body bytes, "
+            f"got status {status} and {length} bytes"
+        )
 
 
 def raise_fd_limit() -> None:
@@ -233,8 +277,7 @@ def peak_rss_kib(pid: int | str = "self") -> int:
     return 0
 
 
-def run_native(cmd: list[str], env: dict[str, str] | None = None
-               ) -> tuple[int, str, str, float, int]:
+def run_native(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str, float, int]:
     """Run a native ceiling (wrk, curl) to completion.
 
     Returns (exit status, stdout, stderr, CPU seconds of the child, its peak RSS in KiB). The
@@ -242,8 +285,7 @@ def run_native(cmd: list[str], env: dict[str, str] | None = None
     these programs allocate up front, so the last sample is the peak.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     hwm = 0
 
     def sample() -> None:
@@ -286,9 +328,18 @@ class Meter:
         self.cpu = time.process_time() - self._c0
 
 
-def emit(client: str, version: str, args: argparse.Namespace, *, requests: int,
-         connections: int, units: int, nbytes: int, meter: Meter | None,
-         **extra: Any) -> None:
+def emit(
+    client: str,
+    version: str,
+    args: argparse.Namespace,
+    *,
+    requests: int,
+    connections: int,
+    units: int,
+    nbytes: int,
+    meter: Meter | None,
+    **extra: Any,
+) -> None:
     """Print the one JSON line of this run."""
     record = {
         "client": client,
@@ -307,8 +358,9 @@ def emit(client: str, version: str, args: argparse.Namespace, *, requests: int,
     print(json.dumps(record), flush=True)
 
 
-def idle_connections(client: str, version: str, args: argparse.Namespace,
-                     open_one: Callable[[], object]) -> None:
+def idle_connections(
+    client: str, version: str, args: argparse.Namespace, open_one: Callable[[], object]
+) -> None:
     """Scenario f: RSS growth per idle connection.
 
     *open_one* opens a connection, makes one GET on it (checking the response), and returns
@@ -323,7 +375,17 @@ def idle_connections(client: str, version: str, args: argparse.Namespace,
         for _ in range(args.count):
             keep.append(open_one())
     after = settle()
-    emit(client, version, args, requests=args.count + 1, connections=args.count + 1,
-         units=args.count, nbytes=(args.count + 1) * args.size, meter=m,
-         idle_bytes_per_conn=(after - before) / args.count, rss_before=before, rss_after=after)
+    emit(
+        client,
+        version,
+        args,
+        requests=args.count + 1,
+        connections=args.count + 1,
+        units=args.count,
+        nbytes=(args.count + 1) * args.size,
+        meter=m,
+        idle_bytes_per_conn=(after - before) / args.count,
+        rss_before=before,
+        rss_after=after,
+    )
     del keep

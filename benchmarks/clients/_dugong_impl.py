@@ -17,7 +17,8 @@ import select
 import socket
 import ssl
 from collections import deque
-from typing import Any, Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
+from typing import Any
 
 import _common as C
 
@@ -78,8 +79,7 @@ def poll_run_all(coroutines: Iterable[Generator[Any, None, Any]]) -> list[Any]:
     return results
 
 
-def run(dugong: Any, name: str, version: str, args: argparse.Namespace,
-        run_all: RunAll) -> None:
+def run(dugong: Any, name: str, version: str, args: argparse.Namespace, run_all: RunAll) -> None:
     host, port, n, size = args.host, args.port, args.count, args.size
     s = args.scenario
     ctx = C.tls_context(args, ResumingContext)
@@ -159,8 +159,7 @@ def run(dugong: Any, name: str, version: str, args: argparse.Namespace,
                 resp = conn.read_response()
                 body = conn.readall()
                 C.check_body(resp.status, len(body), (201, 204), len(body), i)
-        C.emit(name, version, args, requests=n, connections=1, units=n * size,
-               nbytes=n * size, meter=m)
+        C.emit(name, version, args, requests=n, connections=1, units=n * size, nbytes=n * size, meter=m)
 
     elif s == "e" and ctx is not None:
         C.raise_fd_limit()
@@ -192,8 +191,17 @@ def run(dugong: Any, name: str, version: str, args: argparse.Namespace,
                 conn.disconnect()
         total = n * args.conns
         C.check(done == total, f"expected {total} responses, got {done}")
-        C.emit(name, version, args, requests=total, connections=args.conns, units=total,
-               nbytes=total * size, meter=m, tls_resumed=resumed)
+        C.emit(
+            name,
+            version,
+            args,
+            requests=total,
+            connections=args.conns,
+            units=total,
+            nbytes=total * size,
+            meter=m,
+            tls_resumed=resumed,
+        )
 
     elif s == "e":
         C.raise_fd_limit()
@@ -214,10 +222,19 @@ def run(dugong: Any, name: str, version: str, args: argparse.Namespace,
             done = sum(run_all([worker(j) for j in range(args.conns)]))
         C.check(done == n * args.conns, f"expected {n * args.conns} responses, got {done}")
         total = n * args.conns
-        C.emit(name, version, args, requests=total, connections=args.conns, units=total,
-               nbytes=total * size, meter=m)
+        C.emit(
+            name,
+            version,
+            args,
+            requests=total,
+            connections=args.conns,
+            units=total,
+            nbytes=total * size,
+            meter=m,
+        )
 
     elif s == "f":
+
         def open_one() -> object:
             conn = HTTPConnection(host, port)
             conn.send_request("GET", args.path)

@@ -10,24 +10,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ssl
-from typing import AsyncIterator
-
-import aiohttp
+from collections.abc import AsyncIterator
 
 import _common as C
+import aiohttp
 
 VERSION = aiohttp.__version__
 
 
-def session(limit: int, ctx: ssl.SSLContext | None = None, per_host: int = 0
-            ) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host, keepalive_timeout=300,
-                                     ssl=ctx if ctx is not None else True)
+def session(limit: int, ctx: ssl.SSLContext | None = None, per_host: int = 0) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=limit, limit_per_host=per_host, keepalive_timeout=300, ssl=ctx if ctx is not None else True
+    )
     return aiohttp.ClientSession(connector=connector, auto_decompress=False)
 
 
 async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
-    host, port, n, size = args.host, args.port, args.count, args.size
+    n, size = args.count, args.size
     s = args.scenario
     base = C.base_url(args)
     ctx = C.tls_context(args)
@@ -73,17 +72,18 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
         async with session(1, ctx) as client:
             with C.Meter() as m:
                 for i in range(n):
-                    async with client.put(url, data=chunks(), expect100=(s == "d100"),
-                                          headers={"Content-Length": str(size)}) as resp:
+                    async with client.put(
+                        url, data=chunks(), expect100=(s == "d100"), headers={"Content-Length": str(size)}
+                    ) as resp:
                         body = await resp.read()
                     C.check_body(resp.status, len(body), (201, 204), len(body), i)
-        C.emit(name, version, args, requests=n, connections=1, units=n * size,
-               nbytes=n * size, meter=m)
+        C.emit(name, version, args, requests=n, connections=1, units=n * size, nbytes=n * size, meter=m)
 
     elif s == "e":
         C.raise_fd_limit()
         url = base + args.path
         async with session(args.conns, ctx) as client:
+
             async def worker(index: int) -> int:
                 for i in range(n):
                     async with client.get(url) as resp:
@@ -96,13 +96,22 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
                 done = sum(await asyncio.gather(*(worker(j) for j in range(args.conns))))
         total = n * args.conns
         C.check(done == total, f"expected {total} responses, got {done}")
-        C.emit(name, version, args, requests=total, connections=args.conns, units=total,
-               nbytes=total * size, meter=m)
+        C.emit(
+            name,
+            version,
+            args,
+            requests=total,
+            connections=args.conns,
+            units=total,
+            nbytes=total * size,
+            meter=m,
+        )
 
     elif s == "m":
         C.raise_fd_limit()
         first, rest = C.spread(C.origin_urls(args), n)
         async with session(args.max_conns, ctx, args.per_host) as client:
+
             async def get(url: str, index: int) -> None:
                 async with client.get(url) as resp:
                     body = await resp.read()
@@ -112,8 +121,17 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
             with C.Meter() as m:
                 await asyncio.gather(*(get(url, i) for i, url in enumerate(first)))
                 await asyncio.gather(*(get(url, i) for i, url in enumerate(rest, len(first))))
-        C.emit(name, version, args, requests=n, connections=None, units=n, nbytes=n * size,
-               meter=m, origins=len(first))
+        C.emit(
+            name,
+            version,
+            args,
+            requests=n,
+            connections=None,
+            units=n,
+            nbytes=n * size,
+            meter=m,
+            origins=len(first),
+        )
 
     elif s == "f":
         # COUNT concurrent GETs open COUNT connections, which then stay idle. A first session
@@ -132,9 +150,19 @@ async def scenario(args: argparse.Namespace, name: str, version: str) -> None:
             with C.Meter() as m:
                 await asyncio.gather(*(get(client) for _ in range(n)))
             after = C.settle()
-            C.emit(name, version, args, requests=n + 1, connections=n + 1, units=n,
-                   nbytes=(n + 1) * size, meter=m, idle_bytes_per_conn=(after - before) / n,
-                   rss_before=before, rss_after=after)
+            C.emit(
+                name,
+                version,
+                args,
+                requests=n + 1,
+                connections=n + 1,
+                units=n,
+                nbytes=(n + 1) * size,
+                meter=m,
+                idle_bytes_per_conn=(after - before) / n,
+                rss_before=before,
+                rss_after=after,
+            )
 
     else:
         C.unsupported(name, s)

@@ -23,9 +23,15 @@ def main() -> None:
     args = C.parse_args(__doc__)
     s, n, size = args.scenario, args.count, args.size
     base = C.base_url(args)
-    cmd = ["curl", "--silent", "--show-error", "--noproxy", "*",
-           "--write-out", "%{http_code} %{size_download} %{size_upload} %{num_connects} "
-                          "%{time_total}\n"]
+    cmd = [
+        "curl",
+        "--silent",
+        "--show-error",
+        "--noproxy",
+        "*",
+        "--write-out",
+        "%{http_code} %{size_download} %{size_upload} %{num_connects} %{time_total}\n",
+    ]
     if args.tls_ca:
         cmd += ["--cacert", args.tls_ca]
     if s == "c":
@@ -37,8 +43,7 @@ def main() -> None:
             C.fail("--file is required for uploads")
         cmd += ["--header", "Expect: 100-continue" if s == "d100" else "Expect:"]
         for _ in range(n):
-            cmd += ["--upload-file", args.file, "--output", "/dev/null",
-                    base + C.upload_path(args, NAME)]
+            cmd += ["--upload-file", args.file, "--output", "/dev/null", base + C.upload_path(args, NAME)]
         want = (201, 204)
     else:
         C.unsupported(NAME, s)
@@ -60,8 +65,17 @@ def main() -> None:
     meter = C.Meter()
     meter.wall = wall
     meter.cpu = cpu
-    C.emit(NAME, version(), args, requests=n, connections=1, units=n * size,
-           nbytes=n * size, meter=meter, peak_rss_child_kib=hwm)
+    C.emit(
+        NAME,
+        version(),
+        args,
+        requests=n,
+        connections=1,
+        units=n * size,
+        nbytes=n * size,
+        meter=meter,
+        peak_rss_child_kib=hwm,
+    )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dugong
-
 import _common as C
 from _dugong_impl import poll_run_all, run
+
+import dugong
 
 NAME = "dugong-3.8.2"
 

@@ -7,10 +7,10 @@ the cost of the reactor from the cost of the connection.
 
 from __future__ import annotations
 
-import dugong
-
 import _common as C
 from _dugong_impl import poll_run_all, run
+
+import dugong
 
 NAME = "dugong"
 

@@ -21,9 +21,9 @@ import ssl
 import time
 from typing import Any
 
-import dugong
-
 import _common as C
+
+import dugong
 
 NAME = "dugong.Client"
 
@@ -76,8 +76,9 @@ def main() -> None:
     options: dict[str, Any] = {}
     if args.pipeline_depth is not None:
         options["pipeline_depth"] = args.pipeline_depth
-    with dugong.Client(ssl_context=ctx, connections_per_host=args.per_host,
-                       max_connections=args.max_conns, **options) as client:
+    with dugong.Client(
+        ssl_context=ctx, connections_per_host=args.per_host, max_connections=args.max_conns, **options
+    ) as client:
         with C.Meter() as m:
             results = client.fetch_all([dugong.Request("GET", url) for url in first])
             results += client.fetch_all([dugong.Request("GET", url) for url in rest])
@@ -91,18 +92,30 @@ def main() -> None:
         connections = client.connections_opened
     extra: dict[str, Any] = {}
     if ctx is not None:
-        C.check(_CountingSocket.handshakes == connections,
-                f"{connections} connections, {_CountingSocket.handshakes} TLS handshakes")
+        C.check(
+            _CountingSocket.handshakes == connections,
+            f"{connections} connections, {_CountingSocket.handshakes} TLS handshakes",
+        )
         extra["tls_resumed"] = _CountingSocket.resumed
         full = _CountingSocket.handshakes - _CountingSocket.resumed
         if full:
             extra["tls_full_handshake_cpu_us"] = _CountingSocket.cpu_full / full * 1e6
         if _CountingSocket.resumed:
-            extra["tls_resumed_handshake_cpu_us"] = (_CountingSocket.cpu_resumed
-                                                     / _CountingSocket.resumed * 1e6)
-    C.emit(NAME, dugong.__version__, args, requests=attempts, connections=connections,
-           units=len(results), nbytes=len(results) * size, meter=m, origins=len(first),
-           **extra)
+            extra["tls_resumed_handshake_cpu_us"] = (
+                _CountingSocket.cpu_resumed / _CountingSocket.resumed * 1e6
+            )
+    C.emit(
+        NAME,
+        dugong.__version__,
+        args,
+        requests=attempts,
+        connections=connections,
+        units=len(results),
+        nbytes=len(results) * size,
+        meter=m,
+        origins=len(first),
+        **extra,
+    )
 
 
 if __name__ == "__main__":

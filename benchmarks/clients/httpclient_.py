@@ -70,10 +70,10 @@ def main() -> None:
                 resp = conn.getresponse()
                 body = resp.read()
                 C.check_body(resp.status, len(body), (201, 204), len(body), i)
-        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size,
-               nbytes=n * size, meter=m)
+        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size, nbytes=n * size, meter=m)
 
     elif s == "f":
+
         def open_one() -> object:
             conn = http.client.HTTPConnection(host, port)
             conn.request("GET", args.path)

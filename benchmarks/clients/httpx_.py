@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any, Iterator
-
-import httpx
+from collections.abc import Iterator
+from typing import Any
 
 import _common as C
+import httpx
 
 NAME = "httpx"
 VERSION = httpx.__version__
@@ -30,7 +30,7 @@ VERSION = httpx.__version__
 
 def main() -> None:
     args = C.parse_args(__doc__)
-    host, port, n, size = args.host, args.port, args.count, args.size
+    n, size = args.count, args.size
     s = args.scenario
     base = C.base_url(args)
     verify = C.tls_context(args) or True
@@ -78,10 +78,8 @@ def main() -> None:
             for i in range(n):
                 # An explicit Content-Length keeps httpx from chunking the iterator.
                 resp = client.put(path, content=chunks(), headers={"Content-Length": str(size)})
-                C.check_body(resp.status_code, len(resp.content), (201, 204),
-                             len(resp.content), i)
-        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size,
-               nbytes=n * size, meter=m)
+                C.check_body(resp.status_code, len(resp.content), (201, 204), len(resp.content), i)
+        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size, nbytes=n * size, meter=m)
 
     elif s == "f":
         asyncio.run(idle(args, base))
@@ -100,11 +98,13 @@ async def many(args: argparse.Namespace, verify: Any) -> None:
     urls = C.origin_urls(args)
     first, rest = C.spread(urls, n)
     # one client per origin: httpx limits connections per client, not per origin
-    limits = httpx.Limits(max_connections=args.per_host, max_keepalive_connections=args.per_host,
-                          keepalive_expiry=300)
+    limits = httpx.Limits(
+        max_connections=args.per_host, max_keepalive_connections=args.per_host, keepalive_expiry=300
+    )
     # no pool timeout: requests wait for a connection as long as it takes, as in the others
-    clients = {url: httpx.AsyncClient(trust_env=False, verify=verify, limits=limits,
-                                      timeout=None) for url in urls}
+    clients = {
+        url: httpx.AsyncClient(trust_env=False, verify=verify, limits=limits, timeout=None) for url in urls
+    }
 
     async def get(url: str, index: int) -> None:
         resp = await clients[url].get(url)
@@ -128,8 +128,17 @@ async def many(args: argparse.Namespace, verify: Any) -> None:
         await asyncio.gather(*(worker(url) for url in urls for _ in range(args.per_host)))
     for client in clients.values():
         await client.aclose()
-    C.emit(NAME, VERSION, args, requests=n, connections=None, units=n, nbytes=n * size,
-           meter=m, origins=len(first))
+    C.emit(
+        NAME,
+        VERSION,
+        args,
+        requests=n,
+        connections=None,
+        units=n,
+        nbytes=n * size,
+        meter=m,
+        origins=len(first),
+    )
 
 
 async def idle(args: argparse.Namespace, base: str) -> None:
@@ -139,24 +148,35 @@ async def idle(args: argparse.Namespace, base: str) -> None:
     baseline; the client that holds the COUNT connections exists before the baseline too.
     """
     C.raise_fd_limit()
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None,
-                          keepalive_expiry=None)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=None)
 
     async def get(client: httpx.AsyncClient) -> None:
         resp = await client.get(args.path)
         C.check_body(resp.status_code, len(resp.content), 200, args.size, 0)
 
-    async with httpx.AsyncClient(base_url=base, trust_env=False, limits=limits) as warm, \
-            httpx.AsyncClient(base_url=base, trust_env=False, limits=limits) as client:
+    async with (
+        httpx.AsyncClient(base_url=base, trust_env=False, limits=limits) as warm,
+        httpx.AsyncClient(base_url=base, trust_env=False, limits=limits) as client,
+    ):
         await get(warm)
         before = C.settle()
         with C.Meter() as m:
             await asyncio.gather(*(get(client) for _ in range(args.count)))
         after = C.settle()
-        C.emit(NAME, VERSION, args, requests=args.count + 1, connections=args.count + 1,
-               units=args.count, nbytes=(args.count + 1) * args.size, meter=m,
-               idle_bytes_per_conn=(after - before) / args.count,
-               rss_before=before, rss_after=after)
+        C.emit(
+            NAME,
+            VERSION,
+            args,
+            requests=args.count + 1,
+            connections=args.count + 1,
+            units=args.count,
+            nbytes=(args.count + 1) * args.size,
+            meter=m,
+            idle_bytes_per_conn=(after - before) / args.count,
+            rss_before=before,
+            rss_after=after,
+        )
+
 
 if __name__ == "__main__":
     main()

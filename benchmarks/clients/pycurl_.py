@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pycurl
-
 import _common as C
+import pycurl
 
 NAME = "pycurl"
 VERSION = pycurl.version.split()[0] + " " + pycurl.version.split()[1]
@@ -49,7 +48,7 @@ class Source:
         self.offset += k
         if k == len(block):
             return block
-        return self.view[start:start + k].tobytes()
+        return self.view[start : start + k].tobytes()
 
 
 def handle(url: str, sink: Sink, ca: str | None = None) -> pycurl.Curl:
@@ -65,7 +64,7 @@ def handle(url: str, sink: Sink, ca: str | None = None) -> pycurl.Curl:
 
 def main() -> None:
     args = C.parse_args(__doc__)
-    host, port, n, size = args.host, args.port, args.count, args.size
+    n, size = args.count, args.size
     s = args.scenario
     base = C.base_url(args)
 
@@ -85,8 +84,7 @@ def main() -> None:
                 total += sink.got
         C.check(c.getinfo(pycurl.NUM_CONNECTS) == 0 or n == 1, "libcurl reconnected")
         units = n if s == "a" else total
-        C.emit(NAME, VERSION, args, requests=n, connections=1, units=units, nbytes=total,
-               meter=m)
+        C.emit(NAME, VERSION, args, requests=n, connections=1, units=units, nbytes=total, meter=m)
 
     elif s in ("d", "d100"):
         sink = Sink()
@@ -104,10 +102,10 @@ def main() -> None:
                 c.perform()
                 C.check(source.left == 0, f"upload {i}: {source.left} bytes not sent")
                 C.check_body(c.getinfo(pycurl.RESPONSE_CODE), sink.got, (201, 204), sink.got, i)
-        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size,
-               nbytes=n * size, meter=m)
+        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size, nbytes=n * size, meter=m)
 
     elif s == "f":
+
         def open_one() -> object:
             sink = Sink()
             c = handle(base + args.path, sink)

@@ -39,8 +39,9 @@ def get_request(host: str, port: int, path: str) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode("ascii")
 
 
-def fixed_responses(sock: socket.socket, req: bytes, resp_len: int, n: int, depth: int,
-                    buf: memoryview) -> None:
+def fixed_responses(
+    sock: socket.socket, req: bytes, resp_len: int, n: int, depth: int, buf: memoryview
+) -> None:
     """Send *n* copies of *req*, at most *depth* unanswered, and read n * resp_len bytes."""
     batches = [b""] + [req * k for k in range(1, depth + 1)]
     total = n * resp_len
@@ -101,8 +102,9 @@ def read_response(sock: socket.socket, buf: memoryview) -> tuple[int, int]:
     return status, got
 
 
-def concurrent_tls(args: argparse.Namespace, ctx: ssl.SSLContext, req: bytes,
-                   buf: memoryview) -> tuple[C.Meter, int]:
+def concurrent_tls(
+    args: argparse.Namespace, ctx: ssl.SSLContext, req: bytes, buf: memoryview
+) -> tuple[C.Meter, int]:
     """Scenario e over TLS; returns the meter and how many connections resumed a session.
 
     As e without TLS, with a handshake state per connection. One response is one TLS record
@@ -110,8 +112,7 @@ def concurrent_tls(args: argparse.Namespace, ctx: ssl.SSLContext, req: bytes,
     ``pending()`` catches the rare second record that OpenSSL already read. A record that
     holds no data (a session ticket) makes recv_into raise SSLWantReadError: wait again.
     """
-    host, port, n, conns, resp_len = args.host, args.port, args.count, args.conns, \
-        args.response_len
+    host, port, n, conns, resp_len = args.host, args.port, args.count, args.conns, args.response_len
     ep = select.epoll()
     with C.Meter() as m:
         first = connect(host, port, ctx)
@@ -129,8 +130,7 @@ def concurrent_tls(args: argparse.Namespace, ctx: ssl.SSLContext, req: bytes,
             raw = socket.socket()
             raw.setblocking(False)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock = ctx.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False,
-                                   session=session)
+            sock = ctx.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False, session=session)
             sock.connect_ex((host, port))  # EINPROGRESS; then the handshake, when writable
             fd = sock.fileno()
             socks[fd], to_send[fd], pending[fd] = sock, n, 0
@@ -220,8 +220,9 @@ def main() -> None:
     elif s in ("d", "d100"):
         path = C.upload_path(args, "raw-socket")
         expect = "Expect: 100-continue\r\n" if s == "d100" else ""
-        head = (f"PUT {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {size}\r\n"
-                f"{expect}\r\n").encode("ascii")
+        head = (
+            f"PUT {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {size}\r\n{expect}\r\n"
+        ).encode("ascii")
         body = C.upload_buffer(args.bufsize)
         step = len(body)
         buf = memoryview(bytearray(64 * 1024))
@@ -240,8 +241,7 @@ def main() -> None:
                     left -= k
                 status, got = read_response(sock, buf)
                 C.check_body(status, got, (201, 204), got, i)
-        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size,
-               nbytes=n * size, meter=m)
+        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size, nbytes=n * size, meter=m)
 
     elif s == "e" and ctx is not None:
         if args.response_len is None:
@@ -249,8 +249,17 @@ def main() -> None:
         C.raise_fd_limit()
         m, resumed = concurrent_tls(args, ctx, req, memoryview(bytearray(256 * 1024)))
         total = n * args.conns
-        C.emit(NAME, VERSION, args, requests=total, connections=args.conns, units=total,
-               nbytes=total * size, meter=m, tls_resumed=resumed)
+        C.emit(
+            NAME,
+            VERSION,
+            args,
+            requests=total,
+            connections=args.conns,
+            units=total,
+            nbytes=total * size,
+            meter=m,
+            tls_resumed=resumed,
+        )
 
     elif s == "e":
         if args.response_len is None:
@@ -261,8 +270,8 @@ def main() -> None:
         ep = select.epoll()
         with C.Meter() as m:
             socks: dict[int, socket.socket] = {}
-            to_send: dict[int, int] = {}   # requests still to send on fd
-            pending: dict[int, int] = {}   # bytes of the current response still to read
+            to_send: dict[int, int] = {}  # requests still to send on fd
+            pending: dict[int, int] = {}  # bytes of the current response still to read
             for _ in range(total_conns):
                 sock = socket.socket()
                 sock.setblocking(False)
@@ -303,8 +312,16 @@ def main() -> None:
                         else:
                             ep.unregister(fd)
                             active -= 1
-        C.emit(NAME, VERSION, args, requests=n * total_conns, connections=total_conns,
-               units=n * total_conns, nbytes=n * total_conns * size, meter=m)
+        C.emit(
+            NAME,
+            VERSION,
+            args,
+            requests=n * total_conns,
+            connections=total_conns,
+            units=n * total_conns,
+            nbytes=n * total_conns * size,
+            meter=m,
+        )
         for sock in socks.values():
             sock.close()
 

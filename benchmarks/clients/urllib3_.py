@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
-import urllib3
+from collections.abc import Iterator
 
 import _common as C
+import urllib3
 
 NAME = "urllib3"
 VERSION = urllib3.__version__
@@ -22,8 +21,9 @@ def main() -> None:
 
     def pool() -> urllib3.HTTPConnectionPool:
         if ctx is not None:
-            return urllib3.HTTPSConnectionPool(host, port, maxsize=1, block=True, retries=False,
-                                               ssl_context=ctx)
+            return urllib3.HTTPSConnectionPool(
+                host, port, maxsize=1, block=True, retries=False, ssl_context=ctx
+            )
         return urllib3.HTTPConnectionPool(host, port, maxsize=1, block=True, retries=False)
 
     if s == "a":
@@ -71,14 +71,19 @@ def main() -> None:
         with C.Meter() as m:
             for i in range(n):
                 # urllib3 sends each chunk with sock.sendall: any bytes-like object will do
-                resp = p.urlopen("PUT", path, body=chunks(),  # type: ignore[arg-type]
-                                 headers={"Content-Length": str(size)}, chunked=False)
+                resp = p.urlopen(
+                    "PUT",
+                    path,
+                    body=chunks(),  # type: ignore[arg-type]
+                    headers={"Content-Length": str(size)},
+                    chunked=False,
+                )
                 body = resp.data
                 C.check_body(resp.status, len(body), (201, 204), len(body), i)
-        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size,
-               nbytes=n * size, meter=m)
+        C.emit(NAME, VERSION, args, requests=n, connections=1, units=n * size, nbytes=n * size, meter=m)
 
     elif s == "f":
+
         def open_one() -> object:
             p = pool()
             resp = p.request("GET", args.path)

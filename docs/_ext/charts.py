@@ -38,10 +38,22 @@ CHARTS = DOCS / "_charts"
 
 #: The peers in the order of the benchmark's tables.
 CLIENTS = (
-    "http.client", "urllib3", "httpx", "aiohttp", "aiohttp-uvloop", "pycurl",
-    "dugong", "dugong-resume", "dugong.Client", "dugong.Client-no-resume", "dugong.Client-depth-1",
+    "http.client",
+    "urllib3",
+    "httpx",
+    "aiohttp",
+    "aiohttp-uvloop",
+    "pycurl",
+    "dugong",
+    "dugong-resume",
+    "dugong.Client",
+    "dugong.Client-no-resume",
+    "dugong.Client-depth-1",
     "dugong-3.8.2",
-    "raw-socket", "raw-socket-resume", "wrk", "curl",
+    "raw-socket",
+    "raw-socket-resume",
+    "wrk",
+    "curl",
 )
 SCENARIO_TITLES = {
     "a": "a. sequential GETs of 1 KiB, one connection",
@@ -59,9 +71,9 @@ MANY_TITLES = {
     "m-tls": "m-tls. the same over 8 TLS 1.3 origins (-no-resume: no session resumed)",
 }
 
-DUGONG = "#1f6f8b"      # dugong itself
-FLOOR = "#99c1b9"       # the Python floor and the native ceilings
-OTHER = "#b0b0b0"       # everyone else
+DUGONG = "#1f6f8b"  # dugong itself
+FLOOR = "#99c1b9"  # the Python floor and the native ceilings
+OTHER = "#b0b0b0"  # everyone else
 INK = "#333333"
 
 
@@ -77,17 +89,19 @@ def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams.update({
-        "font.size": 9,
-        "axes.edgecolor": INK,
-        "axes.labelcolor": INK,
-        "xtick.color": INK,
-        "ytick.color": INK,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "svg.fonttype": "none",      # text stays text: small files, the page's font
-        "svg.hashsalt": "dugong",    # the same input draws the same file
-    })
+    matplotlib.rcParams.update(
+        {
+            "font.size": 9,
+            "axes.edgecolor": INK,
+            "axes.labelcolor": INK,
+            "xtick.color": INK,
+            "ytick.color": INK,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.fonttype": "none",  # text stays text: small files, the page's font
+            "svg.hashsalt": "dugong",  # the same input draws the same file
+        }
+    )
     import matplotlib.pyplot as plt
 
     return plt
@@ -98,21 +112,39 @@ def _save(fig: Any, path: Path) -> None:
     fig.clear()
 
 
-def _barh(ax: Any, labels: list[str], values: list[float], text: Callable[[float], str],
-          low: list[float] | None = None, high: list[float] | None = None) -> None:
+def _barh(
+    ax: Any,
+    labels: list[str],
+    values: list[float],
+    text: Callable[[float], str],
+    low: list[float] | None = None,
+    high: list[float] | None = None,
+) -> None:
     """Horizontal bars, the first label on top, each value written after its bar."""
     ys = [len(labels) - 1 - i for i in range(len(labels))]
     bars = ax.barh(ys, values, color=[_colour(c) for c in labels], height=0.7)
     if low is not None and high is not None:
-        ax.errorbar(values, ys, xerr=[[v - lo for v, lo in zip(values, low)],
-                                      [hi - v for v, hi in zip(values, high)]],
-                    fmt="none", ecolor=INK, elinewidth=0.8, capsize=2)
+        ax.errorbar(
+            values,
+            ys,
+            xerr=[[v - lo for v, lo in zip(values, low)], [hi - v for v, hi in zip(values, high)]],
+            fmt="none",
+            ecolor=INK,
+            elinewidth=0.8,
+            capsize=2,
+        )
     ax.set_yticks(ys, labels)
     right = max(high or values)
     ax.set_xlim(0, right * 1.3)
     for bar, value, top in zip(bars, values, high or values):
-        ax.text(top + right * 0.02, bar.get_y() + bar.get_height() / 2, text(value),
-                va="center", fontsize=8, color=INK)
+        ax.text(
+            top + right * 0.02,
+            bar.get_y() + bar.get_height() / 2,
+            text(value),
+            va="center",
+            fontsize=8,
+            color=INK,
+        )
 
 
 def scenario(plt: Any, results: dict[str, Any], name: str, path: Path) -> None:
@@ -122,21 +154,31 @@ def scenario(plt: Any, results: dict[str, Any], name: str, path: Path) -> None:
     clients = [c for c in CLIENTS if "median" in per.get(c, {})]
     by_bytes = next(iter(per.values())).get("unit") == "MB/s"
     fig, (rate, cpu) = plt.subplots(1, 2, figsize=(7.2, 0.32 * len(clients) + 1.0), sharey=True)
-    _barh(rate, clients, [per[c]["median"] for c in clients], lambda v: f"{v:,.0f}",
-          [per[c]["min"] for c in clients], [per[c]["max"] for c in clients])
-    rate.set_xlabel("MB per second (median, min-max)" if by_bytes
-                    else "requests per second (median, min-max)")
-    _barh(cpu, clients, [per[c]["cpu_median"] for c in clients],
-          (lambda v: f"{v:.2f}") if by_bytes else (lambda v: f"{v:.1f}"))
-    cpu.set_xlabel("client CPU s per GB (less is better)" if by_bytes
-                   else "client CPU µs per request (less is better)")
+    _barh(
+        rate,
+        clients,
+        [per[c]["median"] for c in clients],
+        lambda v: f"{v:,.0f}",
+        [per[c]["min"] for c in clients],
+        [per[c]["max"] for c in clients],
+    )
+    rate.set_xlabel(
+        "MB per second (median, min-max)" if by_bytes else "requests per second (median, min-max)"
+    )
+    _barh(
+        cpu,
+        clients,
+        [per[c]["cpu_median"] for c in clients],
+        (lambda v: f"{v:.2f}") if by_bytes else (lambda v: f"{v:.1f}"),
+    )
+    cpu.set_xlabel(
+        "client CPU s per GB (less is better)" if by_bytes else "client CPU µs per request (less is better)"
+    )
     rate.xaxis.set_major_locator(plt.MaxNLocator(4))
     rate.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
     cpu.xaxis.set_major_locator(plt.MaxNLocator(4))
-    cpu.xaxis.set_major_formatter((lambda v, _: f"{v:.1f}") if by_bytes
-                                  else (lambda v, _: f"{v:,.0f}"))
-    fig.suptitle({**SCENARIO_TITLES, **TLS_TITLES, **MANY_TITLES}[name], x=0.02, ha="left",
-                 fontsize=10)
+    cpu.xaxis.set_major_formatter((lambda v, _: f"{v:.1f}") if by_bytes else (lambda v, _: f"{v:,.0f}"))
+    fig.suptitle({**SCENARIO_TITLES, **TLS_TITLES, **MANY_TITLES}[name], x=0.02, ha="left", fontsize=10)
     _save(fig, path)
 
 
@@ -161,13 +203,18 @@ def reactor_scaling(plt: Any, reactor: dict[str, Any], path: Path) -> None:
     system = [lv["system_us_per_request"] for lv in levels]
     cpu.bar(xs, user, color=DUGONG, width=0.6, label="user")
     cpu.bar(xs, system, bottom=user, color=FLOOR, width=0.6, label="system (kernel)")
-    cpu.plot(xs, [off[lv["concurrency"]] for lv in levels], "D", color=INK, markersize=4,
-             label="total, collector off")
+    cpu.plot(
+        xs,
+        [off[lv["concurrency"]] for lv in levels],
+        "D",
+        color=INK,
+        markersize=4,
+        label="total, collector off",
+    )
     base = next(lv["cpu_us_per_request"] for lv in levels if lv["concurrency"] == 100)
     for x, lv in zip(xs, levels):
         top = max(lv["cpu_us_per_request"], off[lv["concurrency"]])
-        cpu.text(x, top + 1.2, f"{lv['cpu_us_per_request'] / base:.2f}x",
-                 ha="center", fontsize=8, color=INK)
+        cpu.text(x, top + 1.2, f"{lv['cpu_us_per_request'] / base:.2f}x", ha="center", fontsize=8, color=INK)
     cpu.set_ylim(0, max(lv["cpu_us_per_request"] for lv in levels) * 1.6)
     cpu.set_ylabel("client CPU µs per request")
     cpu.legend(loc="upper left", fontsize=7, frameon=False, ncols=2)
@@ -177,8 +224,12 @@ def reactor_scaling(plt: Any, reactor: dict[str, Any], path: Path) -> None:
     for ax in (cpu, rate):
         ax.set_xticks(list(xs), labels)
         ax.set_xlabel("connections on one reactor")
-    fig.suptitle("dugong.loop, sequential GETs on every connection (medians of 5; "
-                 "ratios to 100 connections)", x=0.02, ha="left", fontsize=10)
+    fig.suptitle(
+        "dugong.loop, sequential GETs on every connection (medians of 5; ratios to 100 connections)",
+        x=0.02,
+        ha="left",
+        fontsize=10,
+    )
     fig.tight_layout()
     _save(fig, path)
 
@@ -186,13 +237,21 @@ def reactor_scaling(plt: Any, reactor: dict[str, Any], path: Path) -> None:
 def pipelining(plt: Any, path: Path) -> None:
     """Three requests on one connection, one after the other and pipelined."""
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6), sharey=True)
-    rtt, gap = 1.0, 0.12   # a round trip, and the time between two requests sent at once
+    rtt, gap = 1.0, 0.12  # a round trip, and the time between two requests sent at once
 
     def exchange(ax: Any, sent: float, answered: float) -> None:
-        ax.annotate("", xy=(sent + rtt / 2, 0), xytext=(sent, 1),
-                    arrowprops={"arrowstyle": "->", "color": DUGONG, "lw": 1.4})
-        ax.annotate("", xy=(answered + rtt / 2, 1), xytext=(answered, 0),
-                    arrowprops={"arrowstyle": "->", "color": INK, "lw": 1.4, "ls": "--"})
+        ax.annotate(
+            "",
+            xy=(sent + rtt / 2, 0),
+            xytext=(sent, 1),
+            arrowprops={"arrowstyle": "->", "color": DUGONG, "lw": 1.4},
+        )
+        ax.annotate(
+            "",
+            xy=(answered + rtt / 2, 1),
+            xytext=(answered, 0),
+            arrowprops={"arrowstyle": "->", "color": INK, "lw": 1.4, "ls": "--"},
+        )
 
     sequential, pipelined = axes
     for n in range(3):
@@ -201,8 +260,10 @@ def pipelining(plt: Any, path: Path) -> None:
         exchange(pipelined, n * gap, rtt / 2 + n * gap)
     pipelined.text(0.0, 1.08, "GET 1, 2, 3", fontsize=8, color=DUGONG)
     pipelined.text(rtt / 2 + 3 * gap + 0.3, 0.12, "responses 1, 2, 3\nin order", fontsize=8, color=INK)
-    titles = ((sequential, "one after the other: 3 round trips", 3 * rtt),
-              (pipelined, "pipelined: about 1 round trip", rtt + 2 * gap))
+    titles = (
+        (sequential, "one after the other: 3 round trips", 3 * rtt),
+        (pipelined, "pipelined: about 1 round trip", rtt + 2 * gap),
+    )
     for ax, title, end in titles:
         ax.set_title(title, fontsize=10, loc="left")
         ax.axvline(end, color=OTHER, lw=0.8, ls=":")
@@ -250,8 +311,7 @@ def _on_builder_inited(app: Any) -> None:
         import matplotlib  # noqa: F401
     except ImportError as exc:
         raise ExtensionError(
-            "docs/_ext/charts.py needs matplotlib to draw the charts: "
-            "python -m pip install -e '.[docs]'"
+            "docs/_ext/charts.py needs matplotlib to draw the charts: python -m pip install -e '.[docs]'"
         ) from exc
     written = draw_all(CHARTS)
     logging.getLogger(__name__).info(f"charts: drew {len(written)} charts into {CHARTS}")

@@ -101,7 +101,9 @@ class _Job:
 
 
 def _expects_100(request: Request) -> bool:
-    return any(n.lower() == "expect" and v.strip().lower() == "100-continue" for n, v in request.headers.items())
+    return any(
+        n.lower() == "expect" and v.strip().lower() == "100-continue" for n, v in request.headers.items()
+    )
 
 
 def _merge(send: PollNeeded | None, read: PollNeeded | None) -> PollNeeded:
@@ -166,7 +168,9 @@ class Engine:
             state = self._origins[origin] = _OriginState(origin, self.client.pipeline_depth)
         return state
 
-    def finish(self, job: _Job, response: HTTPResponse | None, body: bytes, error: BaseException | None) -> None:
+    def finish(
+        self, job: _Job, response: HTTPResponse | None, body: bytes, error: BaseException | None
+    ) -> None:
         """Give *job* its one result."""
         if job.result is not None:
             return
@@ -243,7 +247,9 @@ class Engine:
             for worker in list(state.workers):
                 if now - worker.progress_at > seconds:
                     worker.stalled(ConnectionTimedOut(seconds))
-        self._watchdog = self.reactor.call_later(self._watch_interval(), self._watch) if self.workers else None
+        self._watchdog = (
+            self.reactor.call_later(self._watch_interval(), self._watch) if self.workers else None
+        )
 
     def _stopped(self, worker: _Worker, task: Task[None]) -> None:
         state = worker.state
@@ -399,7 +405,9 @@ class _Worker:
                     except ConnectionClosed as exc:
                         reading = None
                         return self._connection_lost(exc)
-                yield _merge(send_wait if sending is not None else None, read_wait if reading is not None else None)
+                yield _merge(
+                    send_wait if sending is not None else None, read_wait if reading is not None else None
+                )
                 self.progress_at = self.engine.reactor.time()
         except _ConnectFailed as failed:
             self._connect_failed(failed.error)
@@ -420,7 +428,8 @@ class _Worker:
         if self.answered:
             log.info(
                 "%s: connection closed after %d response(s); sending the others on a new one",
-                self.state.origin.authority, self.answered,
+                self.state.origin.authority,
+                self.answered,
             )
             self.answered = 0
         conn.reset()  # (after a close the connection may still list what it was not answered)
@@ -441,7 +450,9 @@ class _Worker:
         self.engine.client._note_head(request)
         data = None if body is None else memoryview(body)  # type: ignore[arg-type]
         try:
-            yield from self.conn.co_send_request(request.method, request.target, self.headers_of(request), data)
+            yield from self.conn.co_send_request(
+                request.method, request.target, self.headers_of(request), data
+            )
         except ConnectionClosed:
             if len(self.inflight) == 1 and not self.conn.response_pending():
                 # The idle connection was closed by the server: not a byte was sent.
@@ -495,12 +506,14 @@ class _Worker:
             return
         left = job.request.body_length
         # read1() returns what a pipe has now instead of waiting for a full buffer.
-        read: Callable[[int], bytes] = getattr(body, "read1", None) or getattr(body, "read")
+        read: Callable[[int], bytes] = getattr(body, "read1", None) or getattr(body, "read")  # noqa: B009
         while left is None or left > 0:
             chunk = read(BUFFER_SIZE if left is None else min(BUFFER_SIZE, left))
             if not chunk:
                 if left is not None:
-                    raise OSError(f"the body of {job.request.method} {job.request.url} ended {left} bytes short of its length")
+                    raise OSError(
+                        f"the body of {job.request.method} {job.request.url} ended {left} bytes short of its length"
+                    )
                 break
             yield from self.conn.co_write(chunk)
             if left is not None:
@@ -531,7 +544,11 @@ class _Worker:
     def _co_body(self, job: _Job, resp: HTTPResponse) -> PollCoroutine[None]:
         """Read the body of *resp*, the response to *job* (the head of the connection)."""
         engine = self.engine
-        assert resp.path == job.request.target and resp.method == job.request.method, (resp, job.request, list(self.inflight))
+        assert resp.path == job.request.target and resp.method == job.request.method, (
+            resp,
+            job.request,
+            list(self.inflight),
+        )
         if not self.answered:
             engine.client._note_answer(self.state.origin, self.conn)  # while the socket is open
         if job.result is None:
@@ -607,7 +624,8 @@ class _Worker:
         if state.queue:
             log.info(
                 "%s: connection closed after %d response(s); sending the others on a new one",
-                state.origin.authority, self.answered,
+                state.origin.authority,
+                self.answered,
             )
             self.answered = 0
         return bool(state.queue)
@@ -634,7 +652,10 @@ class _Worker:
                 self.sent.discard(moved)
             log.info(
                 "%s: the response to %s %s is late; %d request(s) move to another connection",
-                self.state.origin.authority, job.request.method, job.request.url, len(movable),
+                self.state.origin.authority,
+                job.request.method,
+                job.request.url,
+                len(movable),
             )
             self.engine.requeue(self.state, movable)
         self.engine.kick(self.state)

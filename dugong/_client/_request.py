@@ -157,7 +157,9 @@ def _split(url: str) -> tuple[Origin, str, str | None, str]:
         raise ValueError(f"invalid URL: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise ValueError(f"not an http:// or https:// URL: {parts._replace(netloc=parts.hostname or '').geturl()!r}")
+        raise ValueError(
+            f"not an http:// or https:// URL: {parts._replace(netloc=parts.hostname or '').geturl()!r}"
+        )
     if not parts.hostname:
         raise ValueError(f"no host in URL {scheme}://{parts.path}")
     origin = Origin(scheme, parts.hostname.lower(), port if port is not None else _DEFAULT_PORTS[scheme])

@@ -114,37 +114,72 @@ def _directory(text: str) -> Path:
 
 def _add_output_options(get: argparse.ArgumentParser) -> None:
     get.add_argument(
-        "-o", "--output", action="append", default=[], metavar="FILE",
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
         help="write the body of the next URL to FILE ('-': standard output); repeatable, in URL order",
     )
-    get.add_argument("-O", "--remote-name", action="store_true", help="a single URL too goes to a file named after it")
-    get.add_argument("--output-dir", metavar="DIR", type=_directory, help="where files are written (default: here)")
-    get.add_argument("-i", "--input-file", metavar="FILE", help="read URLs from FILE ('-': standard input), one a line")
     get.add_argument(
-        "-C", "--continue-at", metavar="-", type=_resume,
+        "-O", "--remote-name", action="store_true", help="a single URL too goes to a file named after it"
+    )
+    get.add_argument(
+        "--output-dir", metavar="DIR", type=_directory, help="where files are written (default: here)"
+    )
+    get.add_argument(
+        "-i", "--input-file", metavar="FILE", help="read URLs from FILE ('-': standard input), one a line"
+    )
+    get.add_argument(
+        "-C",
+        "--continue-at",
+        metavar="-",
+        type=_resume,
         help="resume partial downloads (files only): ask for the rest with a Range request",
     )
     get.add_argument("-I", "--head", action="store_true", help="send HEAD; print the response heads")
 
 
 def _add_request_options(get: argparse.ArgumentParser) -> None:
-    get.add_argument("-X", "--request", metavar="METHOD", help="request method (default GET, POST with a body)")
     get.add_argument(
-        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="add a request header (repeatable)"
+        "-X", "--request", metavar="METHOD", help="request method (default GET, POST with a body)"
     )
     get.add_argument(
-        "-d", "--data", metavar="@FILE|-|TEXT",
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="add a request header (repeatable)",
+    )
+    get.add_argument(
+        "-d",
+        "--data",
+        metavar="@FILE|-|TEXT",
         help="upload a body (form data by default): a file, standard input (chunked) or the text itself",
     )
-    get.add_argument("--json", metavar="@FILE|-|TEXT", help="upload a JSON body (POST, Content-Type and Accept JSON)")
-    get.add_argument("--expect100", action="store_true", help="ask with Expect: 100-continue before uploading")
-    get.add_argument("-u", "--user", metavar="USER[:PASSWORD]", help="Basic authentication (asks for a missing password)")
-    get.add_argument("-L", "--location", action="store_true", help="follow redirects")
     get.add_argument(
-        "--max-redirs", type=_redirect_limit, default=50, metavar="N", help="redirects followed per URL (default 50)"
+        "--json", metavar="@FILE|-|TEXT", help="upload a JSON body (POST, Content-Type and Accept JSON)"
     )
     get.add_argument(
-        "--retry", type=_count, default=0, metavar="N",
+        "--expect100", action="store_true", help="ask with Expect: 100-continue before uploading"
+    )
+    get.add_argument(
+        "-u", "--user", metavar="USER[:PASSWORD]", help="Basic authentication (asks for a missing password)"
+    )
+    get.add_argument("-L", "--location", action="store_true", help="follow redirects")
+    get.add_argument(
+        "--max-redirs",
+        type=_redirect_limit,
+        default=50,
+        metavar="N",
+        help="redirects followed per URL (default 50)",
+    )
+    get.add_argument(
+        "--retry",
+        type=_count,
+        default=0,
+        metavar="N",
         help="try again up to N times after a transient failure (time-outs, resets, 408/429/5xx)",
     )
     get.add_argument(
@@ -154,27 +189,44 @@ def _add_request_options(get: argparse.ArgumentParser) -> None:
 
 def _add_connection_options(get: argparse.ArgumentParser) -> None:
     get.add_argument(
-        "--timeout", type=_positive_float, default=60.0, metavar="SECONDS",
+        "--timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
         help="give up on a host after this long without progress (default 60)",
     )
     get.add_argument(
-        "--max-connections", type=_positive_int, default=10, metavar="N",
+        "--max-connections",
+        type=_positive_int,
+        default=10,
+        metavar="N",
         help="hosts fetched at the same time (default 10)",
     )
     get.add_argument(
-        "--pipeline-depth", type=_positive_int, default=32, metavar="N",
+        "--pipeline-depth",
+        type=_positive_int,
+        default=32,
+        metavar="N",
         help="requests sent ahead of their responses, per connection (default 32)",
     )
-    get.add_argument("--proxy", metavar="[USER:PASS@]HOST:PORT", help="HTTP proxy (https goes through CONNECT)")
+    get.add_argument(
+        "--proxy", metavar="[USER:PASS@]HOST:PORT", help="HTTP proxy (https goes through CONNECT)"
+    )
     get.add_argument("--cacert", metavar="FILE", help="trust the CA certificates in FILE (PEM)")
     get.add_argument("-k", "--insecure", action="store_true", help="do not verify TLS certificates")
-    get.add_argument("-v", "--verbose", action="store_true", help="print request and response heads on stderr")
+    get.add_argument(
+        "-v", "--verbose", action="store_true", help="print request and response heads on stderr"
+    )
     get.add_argument("-s", "--silent", action="store_true", help="no progress and no summary (errors still)")
     get.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="show progress (default: when stderr is a terminal and the body does not go there)",
     )
-    get.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT:ADDR", help=argparse.SUPPRESS)
+    get.add_argument(
+        "--resolve", action="append", default=[], metavar="HOST:PORT:ADDR", help=argparse.SUPPRESS
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,14 +261,27 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument(
-        "-n", "--requests", type=_positive_int, default=3000, metavar="N", help="documents to fetch (default 3000)"
+        "-n",
+        "--requests",
+        type=_positive_int,
+        default=3000,
+        metavar="N",
+        help="documents to fetch (default 3000)",
     )
     demo.add_argument(
-        "--pipeline-depth", type=_positive_int, default=32, metavar="N", help="requests in flight (default 32)"
+        "--pipeline-depth",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="requests in flight (default 32)",
     )
-    demo.add_argument("--rounds", type=_positive_int, default=5, metavar="N", help="rounds to run (default 5)")
     demo.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        "--rounds", type=_positive_int, default=5, metavar="N", help="rounds to run (default 5)"
+    )
+    demo.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="show progress (default: when stderr is a terminal)",
     )
     return parser
@@ -278,7 +343,9 @@ def parse_headers(values: Sequence[str]) -> dict[str, str]:
             check_request(headers={name: value})
         except ValueError as exc:
             shown = f"{name}: ..." if "authorization" in name.lower() else text
-            raise UsageError(f"invalid header {shown!r}: {exc if shown == text else 'invalid value'}") from None
+            raise UsageError(
+                f"invalid header {shown!r}: {exc if shown == text else 'invalid value'}"
+            ) from None
         if name.lower() in ("content-length", "transfer-encoding"):
             raise UsageError(f"dugong sets {name} itself; use --data for a body")
         headers[name] = value
@@ -374,7 +441,9 @@ def _bypassed(host: str, no_proxy: str) -> bool:
     return False
 
 
-def make_proxy_chooser(explicit: str | None, environ: Mapping[str, str]) -> Callable[[str, str], Proxy | None]:
+def make_proxy_chooser(
+    explicit: str | None, environ: Mapping[str, str]
+) -> Callable[[str, str], Proxy | None]:
     """Choose the proxy of each ``(scheme, host)``: ``--proxy``, else the environment.
 
     Raises:

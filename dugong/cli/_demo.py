@@ -24,7 +24,9 @@ from ._output import DiscardSink, format_bytes, make_display, summary_line
 __all__ = ["DemoServer", "document", "run_demo"]
 
 _MAX_HEAD: Final = 64 * 1024
-_NOT_FOUND: Final = b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\nnot found\n"
+_NOT_FOUND: Final = (
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\nnot found\n"
+)
 
 
 def document(i: int) -> bytes:
@@ -55,7 +57,12 @@ class _Handler(socketserver.BaseRequestHandler):
                 method, _, rest = line.partition(b" ")
                 target = rest.partition(b" ")[0]
                 number = target[5:]
-                if method == b"GET" and target.startswith(b"/doc/") and number.isdigit() and int(number) < len(responses):
+                if (
+                    method == b"GET"
+                    and target.startswith(b"/doc/")
+                    and number.isdigit()
+                    and int(number) < len(responses)
+                ):
                     answers.append(responses[int(number)])
                 else:
                     answers.append(_NOT_FOUND)
@@ -85,13 +92,16 @@ class DemoServer:
         for i in range(count):
             body = document(i)
             responses.append(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body)
+                + body
             )
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.responses = responses
         self.host = "127.0.0.1"
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dugong-demo-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="dugong-demo-server", daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str) -> str:
@@ -132,7 +142,9 @@ class _CheckSink:
 
 def _fetch(server: DemoServer, count: int, depth: int, show: bool) -> tuple[Totals, list[str]]:
     fetches = [
-        Fetch(url=server.url(f"/doc/{i}"), scheme="http", host=server.host, port=server.port, target=f"/doc/{i}")
+        Fetch(
+            url=server.url(f"/doc/{i}"), scheme="http", host=server.host, port=server.port, target=f"/doc/{i}"
+        )
         for i in range(count)
     ]
     index = {id(fetch): i for i, fetch in enumerate(fetches)}
@@ -157,7 +169,9 @@ def _median(runs: list[Totals]) -> Totals:
     return sorted(runs, key=lambda totals: totals.seconds)[len(runs) // 2]
 
 
-def _rounds(server: DemoServer, count: int, depth: int, rounds: int, show: bool) -> tuple[Totals, Totals, list[str]]:
+def _rounds(
+    server: DemoServer, count: int, depth: int, rounds: int, show: bool
+) -> tuple[Totals, Totals, list[str]]:
     """Run *rounds* rounds of pipelined then sequential fetches; the median runs and the problems."""
     pipelined: list[Totals] = []
     sequential: list[Totals] = []

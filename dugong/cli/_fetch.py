@@ -32,13 +32,15 @@ from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO, cast
 
 from .. import (
     Client,
-    Origin,
     ConnectionObserver,
     HTTPResponse,
-    Proxy as ClientProxy,
+    Origin,
     Request,
     Result,
     is_temp_network_error,
+)
+from .. import (
+    Proxy as ClientProxy,
 )
 from ..loop import ProgressState, Reactor
 from ._model import (
@@ -218,7 +220,9 @@ class _Watcher(ConnectionObserver):
         """A connection is being opened."""
         self._hosts(authority(conn.hostname, conn.port)).connections += 1
 
-    def connect_finished(self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr) -> None:
+    def connect_finished(
+        self, conn: HTTPConnection, at: float, address: SockAddr, local_address: SockAddr
+    ) -> None:
         """It was made: count it, and name the peer's address."""
         label = authority(conn.hostname, conn.port)
         self._hosts(label).established += 1
@@ -237,12 +241,18 @@ class _Watcher(ConnectionObserver):
         """-v: the TLS version, cipher and the certificate's subject."""
         if self._log is not None:
             subject = peer_subject if peer_subject is not None else "not verified (--insecure)"
-            self._log(f"* {authority(conn.hostname, conn.port)}: {version}, {cipher}, certificate subject: {subject}")
+            self._log(
+                f"* {authority(conn.hostname, conn.port)}: {version}, {cipher}, certificate subject: {subject}"
+            )
 
-    def response_head_read(self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str) -> None:
+    def response_head_read(
+        self, conn: HTTPConnection, at: float, response: HTTPResponse, http_version: str
+    ) -> None:
         """-v: the HTTP version of the status line."""
         if self._log is not None:
-            self._log(f"* {authority(conn.hostname, conn.port)}: {http_version} {response.status} {response.reason}")
+            self._log(
+                f"* {authority(conn.hostname, conn.port)}: {http_version} {response.status} {response.reason}"
+            )
 
 
 class _LogLines(logging.Handler):
@@ -328,7 +338,12 @@ class _Run:
         url = f"{fetch.scheme}://{authority(fetch.host, fetch.port)}{fetch.target}"
         try:
             request = Request(
-                method, url, headers, cast("BinaryIO | None", body), sink=lambda data: self.write(fetch, data), delay=delay
+                method,
+                url,
+                headers,
+                cast("BinaryIO | None", body),
+                sink=lambda data: self.write(fetch, data),
+                delay=delay,
             )
         except ValueError as exc:  # a redirect to a URL that cannot be sent
             self.finish(fetch, RedirectError(f"cannot follow the redirect: {redact(str(exc))}"))
@@ -592,4 +607,3 @@ def fetch_all(
         sum(h.connections for h in hosts),
         sum(h.established for h in hosts),
     )
-

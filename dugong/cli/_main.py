@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         resume = getattr(args, "continue_at", None) is not None
-        print(f"dugong: interrupted{'; the .part files are kept for -C -' if resume else ''}", file=sys.stderr)
+        print(
+            f"dugong: interrupted{'; the .part files are kept for -C -' if resume else ''}", file=sys.stderr
+        )
         return EXIT_INTERRUPTED
-

@@ -130,7 +130,9 @@ class Fetch:
 
     def again(self) -> Fetch:
         """Hand over to a fetch of the same URL (a retry) and return it."""
-        hop = Fetch(self.url, self.scheme, self.host, self.port, self.target, auth=self.auth, method=self.method)
+        hop = Fetch(
+            self.url, self.scheme, self.host, self.port, self.target, auth=self.auth, method=self.method
+        )
         hop.redirects = self.redirects
         hop.attempts = self.attempts + 1
         hop.root = self.first

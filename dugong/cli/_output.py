@@ -431,8 +431,15 @@ class TqdmDisplay:
         # smoothing=0: tqdm's rate and ETA are averages since the start, which keep
         # moving (down) while a server stalls, as the bar is redrawn on a timer.
         self._total: _Bar = bar_factory(
-            total=None, desc="dugong", unit="B", unit_scale=True, unit_divisor=1000, smoothing=0,
-            file=stream, dynamic_ncols=True, leave=True,
+            total=None,
+            desc="dugong",
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1000,
+            smoothing=0,
+            file=stream,
+            dynamic_ncols=True,
+            leave=True,
         )
         self._hosts: dict[str, _Bar] = {}
 
@@ -457,8 +464,12 @@ class TqdmDisplay:
             running = _running(job)
             if bar is None and running and len(self._hosts) < _MAX_HOST_LINES:
                 bar = self._factory(
-                    total=len(job.fetches), desc=job.label, unit="req", file=self._stream,
-                    dynamic_ncols=True, leave=False,
+                    total=len(job.fetches),
+                    desc=job.label,
+                    unit="req",
+                    file=self._stream,
+                    dynamic_ncols=True,
+                    leave=False,
                 )
                 self._hosts[job.label] = bar
             if bar is not None:

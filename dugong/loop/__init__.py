@@ -4,10 +4,10 @@ It knows :class:`~dugong.PollNeeded`, not HTTP: importing it loads no HTTP
 module.  See the chapter on the reactor in the documentation.
 """
 
-from ._gather import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, ReturnWhen, run_all, wait
-from ._plugins import Plugin, Progress, ProgressState, Statistics, Tracer
 from ._fdtable import ResourceBusy
+from ._gather import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, ReturnWhen, run_all, wait
 from ._handles import Handle
+from ._plugins import Plugin, Progress, ProgressState, Statistics, Tracer
 from ._pollers import events_to_poll_mask, poll_mask_to_events
 from ._reactor import Interest, Reactor
 from ._task import InvalidStateError, Task, TaskCancelled, TaskDeadlineExceeded, TaskState

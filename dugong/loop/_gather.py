@@ -16,7 +16,7 @@ also be a :exc:`BaseException`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Final, Generic, Literal, TypeAlias, TypeVar, Union, overload
+from typing import Final, Generic, Literal, TypeAlias, TypeVar, overload
 
 from .._poll import PollCoroutine
 from ._handles import Handle
@@ -34,7 +34,7 @@ _T4 = TypeVar("_T4")
 # ``PollCoroutine[_T]``, short, for the overloads.
 _C: TypeAlias = PollCoroutine[_T]
 # A result or the exception that took its place (return_exceptions=True).
-_E: TypeAlias = Union[_T, BaseException]
+_E: TypeAlias = _T | BaseException
 
 #: When :func:`wait` returns, see its *return_when*.
 ReturnWhen: TypeAlias = Literal["FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED"]
@@ -53,79 +53,105 @@ _RETURN_WHEN: Final = (ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION)
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[False] = ...,
 ) -> tuple[_T1]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1], _C[_T2]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[False] = ...,
 ) -> tuple[_T1, _T2]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1], _C[_T2], _C[_T3]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[False] = ...,
 ) -> tuple[_T1, _T2, _T3]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1], _C[_T2], _C[_T3], _C[_T4]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[False] = ...,
 ) -> tuple[_T1, _T2, _T3, _T4]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T], ...],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[False] = ...,
 ) -> tuple[_T, ...]: ...
 @overload
 def run_all(
     coroutines: Iterable[_C[_T]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[False] = ...,
 ) -> list[_T]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[True],
 ) -> tuple[_E[_T1]]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1], _C[_T2]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[True],
 ) -> tuple[_E[_T1], _E[_T2]]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1], _C[_T2], _C[_T3]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[True],
 ) -> tuple[_E[_T1], _E[_T2], _E[_T3]]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T1], _C[_T2], _C[_T3], _C[_T4]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[True],
 ) -> tuple[_E[_T1], _E[_T2], _E[_T3], _E[_T4]]: ...
 @overload
 def run_all(  # type: ignore[overload-overlap]
     coroutines: tuple[_C[_T], ...],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[True],
 ) -> tuple[_E[_T], ...]: ...
 @overload
 def run_all(
     coroutines: Iterable[_C[_T]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: Literal[True],
 ) -> list[_E[_T]]: ...
 @overload
 def run_all(
     coroutines: Iterable[_C[_T]],
-    *, max_concurrency: int | None = ..., reactor: Reactor | None = ...,
+    *,
+    max_concurrency: int | None = ...,
+    reactor: Reactor | None = ...,
     return_exceptions: bool,
 ) -> Sequence[_E[_T]]: ...
 
@@ -225,7 +251,7 @@ class _Gather(Generic[_T]):
             # done, after the done callbacks of the last tasks (run_all
             # itself hears of a finished task at once).  A stop() of somebody
             # else only ends one run_forever(): it does not end run_all.
-            while self._running or self._end_handle is not None and not self._ended:
+            while self._running or (self._end_handle is not None and not self._ended):
                 reactor.run_forever()
         except BaseException:
             for task in list(self._running):

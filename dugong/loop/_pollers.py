@@ -95,9 +95,7 @@ def events_to_poll_mask(events: int) -> int:
     try:
         return _EVENTS_TO_POLL[events]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"selector events {events!r} are not EVENT_READ, EVENT_WRITE or both"
-        ) from None
+        raise ValueError(f"selector events {events!r} are not EVENT_READ, EVENT_WRITE or both") from None
 
 
 class Poller(Protocol):

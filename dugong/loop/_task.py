@@ -134,7 +134,8 @@ def log_unretrieved(task: Task[object], error: BaseException) -> None:
     """Log the exception of *task* that nobody read: when it is collected or its reactor closes."""
     try:
         log.error(
-            "the exception of %r was never retrieved", task,
+            "the exception of %r was never retrieved",
+            task,
             exc_info=(type(error), error, error.__traceback__),
         )
     except Exception:  # pragma: no cover - logging torn down at interpreter exit
@@ -235,9 +236,7 @@ class Task(Generic[_T_co]):
         self._deadline_handle: Handle | None = None
         if deadline is not None:
             seconds = max(0.0, deadline - reactor.time())
-            self._deadline_handle = reactor.call_at(
-                deadline, functools.partial(self._on_deadline, seconds)
-            )
+            self._deadline_handle = reactor.call_at(deadline, functools.partial(self._on_deadline, seconds))
         host.start(self, self._handle)  # queues the first step
 
     # ------------------------------------------------------------ public API

@@ -39,6 +39,7 @@ MEMORY_BOUND: Final = 1024 * 1024
 
 Suite = Literal["hostile", "early-close", "fault", "injection", "property"]
 
+
 @dataclasses.dataclass
 class Record:
     """One case tried, as the reliability document shows it."""

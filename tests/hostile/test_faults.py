@@ -88,7 +88,9 @@ def _expect(error: type[Exception], match: str, action: Callable[[], object]) ->
 def test_reset_during_upload_answer_still_readable(raw_server: RawServerFactory, chunked: bool) -> None:
     def handler(sock: socket.socket) -> None:
         read_request(sock, with_body=False)
-        send_all(sock, make_response(413, b"too large", [("Connection", "close")], reason="Content Too Large"))
+        send_all(
+            sock, make_response(413, b"too large", [("Connection", "close")], reason="Content Too Large")
+        )
         time.sleep(0.1)  # the client keeps writing; we read none of it
         _reset_on_close(sock)
 
@@ -201,7 +203,7 @@ def test_pipelined_batch_cut_short_by_a_reset(raw_server: RawServerFactory) -> N
                 answered.append(response)
         # How a caller tells which requests got no response:
         assert [r.path for r in answered] == ["/0", "/1"]
-        unanswered = paths[len(answered):]
+        unanswered = paths[len(answered) :]
         assert unanswered == ["/2", "/3", "/4", "/5"]
         assert re.search("95 bytes of the body missing|lost while reading a response body", str(info.value))
         assert conn.response_pending()
@@ -306,8 +308,9 @@ def _trickle(
 _RESPONSE = make_response(200, b"0123456789")
 
 
-def _slow_server(raw_server: RawServerFactory, interval: float, prefix: bytes = b"",
-                 data: bytes = _RESPONSE) -> tuple[RawServer, threading.Event]:
+def _slow_server(
+    raw_server: RawServerFactory, interval: float, prefix: bytes = b"", data: bytes = _RESPONSE
+) -> tuple[RawServer, threading.Event]:
     event = threading.Event()
     return raw_server(_trickle(data, interval, event, prefix)), event
 
@@ -325,7 +328,8 @@ def test_one_byte_per_second_blocking_timeout(raw_server: RawServerFactory, wher
             conn.send_request("GET", "/")
             if where == "head":
                 error, elapsed = _expect(
-                    ConnectionTimedOut, f"no answer to GET / from {server.host}:{server.port} for {_TIMEOUT:g} s",
+                    ConnectionTimedOut,
+                    f"no answer to GET / from {server.host}:{server.port} for {_TIMEOUT:g} s",
                     conn.read_response,
                 )
             else:
@@ -425,14 +429,20 @@ def test_silent_server(raw_server: RawServerFactory) -> None:
             conn.timeout = _TIMEOUT
             conn.send_request("GET", "/")
             error, elapsed = _expect(
-                ConnectionTimedOut, f"no answer to GET / from {server.host}:{server.port} for {_TIMEOUT:g} s",
+                ConnectionTimedOut,
+                f"no answer to GET / from {server.host}:{server.port} for {_TIMEOUT:g} s",
                 conn.read_response,
             )
     finally:
         stopped.set()
     assert elapsed < _TIME_BOUND
-    _record("server never answers", "nothing", f"ConnectionTimedOut after timeout={_TIMEOUT:g} s",
-            describe_error(error, 60) + f" after {elapsed:.2f} s", elapsed)
+    _record(
+        "server never answers",
+        "nothing",
+        f"ConnectionTimedOut after timeout={_TIMEOUT:g} s",
+        describe_error(error, 60) + f" after {elapsed:.2f} s",
+        elapsed,
+    )
 
 
 # ------------------------------------------------------- resets and closes
@@ -449,8 +459,12 @@ def test_reset_instead_of_an_answer(raw_server: RawServerFactory) -> None:
         conn.send_request("GET", "/")
         error, _ = _expect(ConnectionClosed, "GET /", conn.read_response)
         assert not conn.connected
-    _record("reset instead of an answer", "a reset after reading the request",
-            "ConnectionClosed naming the request", describe_error(error, 120))
+    _record(
+        "reset instead of an answer",
+        "a reset after reading the request",
+        "ConnectionClosed naming the request",
+        describe_error(error, 120),
+    )
 
 
 def test_reset_in_the_middle_of_a_body(raw_server: RawServerFactory) -> None:
@@ -475,8 +489,12 @@ def test_reset_in_the_middle_of_a_body(raw_server: RawServerFactory) -> None:
         error, _ = _expect(ConnectionClosed, "", read)
         assert not conn.connected
     assert data == b"x" * len(data) and len(data) <= 5000
-    _record("reset in the middle of a body", "head with Content-Length: 1000000, 5000 bytes, a reset",
-            "the bytes sent, then ConnectionClosed", f"{len(data)} bytes, then {describe_error(error, 80)}")
+    _record(
+        "reset in the middle of a body",
+        "head with Content-Length: 1000000, 5000 bytes, a reset",
+        "the bytes sent, then ConnectionClosed",
+        f"{len(data)} bytes, then {describe_error(error, 80)}",
+    )
 
 
 # ------------------------------------------------------------ half-closed
@@ -506,14 +524,20 @@ def test_half_closed_after_a_complete_response_idle(raw_server: RawServerFactory
         conn.read_response()
         assert conn.readall() == b"done"
         time.sleep(0.2)
-        error, _ = _expect(ConnectionClosed, "idle connection; the request was not sent",
-                           lambda: conn.send_request("GET", "/second"))
+        error, _ = _expect(
+            ConnectionClosed,
+            "idle connection; the request was not sent",
+            lambda: conn.send_request("GET", "/second"),
+        )
         assert not conn.response_pending()
     server.wait_idle()
     assert log == [b""]  # the second request never left
-    _record("half-closed after a complete response, reused later", "a response, then shutdown(SHUT_WR)",
-            "the response is read; the next request is not sent: ConnectionClosed",
-            describe_error(error, 120))
+    _record(
+        "half-closed after a complete response, reused later",
+        "a response, then shutdown(SHUT_WR)",
+        "the response is read; the next request is not sent: ConnectionClosed",
+        describe_error(error, 120),
+    )
 
 
 def test_half_closed_after_a_complete_response_reused_at_once(raw_server: RawServerFactory) -> None:
@@ -533,14 +557,21 @@ def test_half_closed_after_a_complete_response_reused_at_once(raw_server: RawSer
     server.wait_idle()
     # Whether the request left depends on timing (the idle check): either way it was refused.
     assert len(log) == 1 and (log[0] == b"" or log[0].startswith(b"GET /second HTTP/1.1\r\n"))
-    _record("half-closed after a complete response, reused at once", "a response, then shutdown(SHUT_WR)",
-            "the next request fails with ConnectionClosed (sent or not)", describe_error(error, 120))
+    _record(
+        "half-closed after a complete response, reused at once",
+        "a response, then shutdown(SHUT_WR)",
+        "the next request fails with ConnectionClosed (sent or not)",
+        describe_error(error, 120),
+    )
 
 
 _CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 _HALF_CASES = {
     "in the head": (b"HTTP/1.1 200 OK\r\nContent-Le", r"in the middle of the response head to GET /"),
-    "in a Content-Length body": (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234", "5 bytes of the body missing"),
+    "in a Content-Length body": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234",
+        "5 bytes of the body missing",
+    ),
     "in chunk data": (_CHUNKED_HEAD + b"5\r\n012", "in the middle of a chunked body"),
     "in a chunk-size line": (_CHUNKED_HEAD + b"5\r\n01234\r\n1", "chunk-size line"),
     "in the trailer section": (_CHUNKED_HEAD + b"0\r\nT: v\r\n", "trailer section"),
@@ -564,8 +595,12 @@ def test_half_closed_in_the_middle_of_a_response(raw_server: RawServerFactory, w
         assert elapsed < _TIME_BOUND and not conn.connected
     server.wait_idle()
     assert log == [b""]
-    _record(f"half-closed {where}", f"{response!r}"[2:-1] + " then shutdown(SHUT_WR)",
-            f"ConnectionClosed: /{match}/", describe_error(error, 120))
+    _record(
+        f"half-closed {where}",
+        f"{response!r}"[2:-1] + " then shutdown(SHUT_WR)",
+        f"ConnectionClosed: /{match}/",
+        describe_error(error, 120),
+    )
 
 
 def test_half_closed_after_an_until_close_head(raw_server: RawServerFactory) -> None:
@@ -583,6 +618,9 @@ def test_half_closed_after_an_until_close_head(raw_server: RawServerFactory) -> 
         assert conn.readall() == b"the body ends at the close"
     server.wait_idle()
     assert log == [b"", b""]  # one request on each connection
-    _record("half-closed ending a body delimited by the close", "a head without length, a body, shutdown(SHUT_WR)",
-            "the body is complete; the connection is not reused",
-            "body read; the next request opens a new connection")
+    _record(
+        "half-closed ending a body delimited by the close",
+        "a head without length, a body, shutdown(SHUT_WR)",
+        "the body is complete; the connection is not reused",
+        "body read; the next request opens a new connection",
+    )

@@ -156,92 +156,319 @@ def _build_cases() -> list[Case]:
 
     # ---------------------------------------------------------- status line
     long_reason = b"R" * (MAX_LINE_SIZE - len(b"HTTP/1.1 200 "))
-    add(Case("status line at MAX_LINE_SIZE", _head(b"HTTP/1.1 200 " + long_reason, b"Content-Length: 2") + b"ok",
-             None, f"a {MAX_LINE_SIZE}-byte status line", body=b"ok", check=_reason_length(len(long_reason))))
-    add(Case("status line over MAX_LINE_SIZE", _head(b"HTTP/1.1 200 " + long_reason + b"R", b"Content-Length: 0"),
-             inv, f"status line longer than {MAX_LINE_SIZE} bytes"))
-    add(Case("status line that never ends", b"HTTP/1.1 200 ", inv, "larger than MAX_HEADER_SIZE", endless=b"O" * 4096))
-    add(Case("SSH banner instead of HTTP", b"SSH-2.0-OpenSSH_9.6\r\n", inv,
-             r"expected a status line 'HTTP/1\.x \.\.\.'"))
-    add(Case("HTML without a head (HTTP/0.9 style)", b"<html><body>hello</body></html>", inv,
-             r"expected a status line 'HTTP/1\.x"))
-    add(Case("lower-case protocol name", _head(b"http/1.1 200 OK", b"Content-Length: 0"), inv,
-             r"expected a status line"))
-    add(Case("empty line before the status line", b"\r\n" + _ok(b"Content-Length: 0"), inv, r"expected a status line"))
+    add(
+        Case(
+            "status line at MAX_LINE_SIZE",
+            _head(b"HTTP/1.1 200 " + long_reason, b"Content-Length: 2") + b"ok",
+            None,
+            f"a {MAX_LINE_SIZE}-byte status line",
+            body=b"ok",
+            check=_reason_length(len(long_reason)),
+        )
+    )
+    add(
+        Case(
+            "status line over MAX_LINE_SIZE",
+            _head(b"HTTP/1.1 200 " + long_reason + b"R", b"Content-Length: 0"),
+            inv,
+            f"status line longer than {MAX_LINE_SIZE} bytes",
+        )
+    )
+    add(
+        Case(
+            "status line that never ends",
+            b"HTTP/1.1 200 ",
+            inv,
+            "larger than MAX_HEADER_SIZE",
+            endless=b"O" * 4096,
+        )
+    )
+    add(
+        Case(
+            "SSH banner instead of HTTP",
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+            inv,
+            r"expected a status line 'HTTP/1\.x \.\.\.'",
+        )
+    )
+    add(
+        Case(
+            "HTML without a head (HTTP/0.9 style)",
+            b"<html><body>hello</body></html>",
+            inv,
+            r"expected a status line 'HTTP/1\.x",
+        )
+    )
+    add(
+        Case(
+            "lower-case protocol name",
+            _head(b"http/1.1 200 OK", b"Content-Length: 0"),
+            inv,
+            r"expected a status line",
+        )
+    )
+    add(
+        Case(
+            "empty line before the status line",
+            b"\r\n" + _ok(b"Content-Length: 0"),
+            inv,
+            r"expected a status line",
+        )
+    )
     add(Case("HTTP/2.0 status line", _head(b"HTTP/2.0 200 OK", b"Content-Length: 0"), uns, "another version"))
     add(Case("HTTP/2 status line", _head(b"HTTP/2 200 OK", b"Content-Length: 0"), uns, "another version"))
     add(Case("HTTP/0.9 status line", _head(b"HTTP/0.9 200 OK", b"Content-Length: 0"), uns, "another version"))
-    add(Case("HTTP/1.10 (two-digit minor version)", _head(b"HTTP/1.10 200 OK"), inv, r"expected a status line like"))
-    add(Case("HTTP/1.x with a letter as minor version", _head(b"HTTP/1.a 200 OK"), inv,
-             r"HTTP/1\.<digit> <3-digit status>"))
-    add(Case("tab instead of space after the version", _head(b"HTTP/1.1\t200 OK"), inv, r"expected a status line like"))
-    add(Case("no status code, no reason", _head(b"HTTP/1.1"), inv, r"expected a status line like 'HTTP/1\.1 200 OK'"))
+    add(
+        Case(
+            "HTTP/1.10 (two-digit minor version)",
+            _head(b"HTTP/1.10 200 OK"),
+            inv,
+            r"expected a status line like",
+        )
+    )
+    add(
+        Case(
+            "HTTP/1.x with a letter as minor version",
+            _head(b"HTTP/1.a 200 OK"),
+            inv,
+            r"HTTP/1\.<digit> <3-digit status>",
+        )
+    )
+    add(
+        Case(
+            "tab instead of space after the version",
+            _head(b"HTTP/1.1\t200 OK"),
+            inv,
+            r"expected a status line like",
+        )
+    )
+    add(
+        Case(
+            "no status code, no reason",
+            _head(b"HTTP/1.1"),
+            inv,
+            r"expected a status line like 'HTTP/1\.1 200 OK'",
+        )
+    )
     add(Case("no status code, only a space", _head(b"HTTP/1.1 "), inv, r"expected a status line like"))
     add(Case("no status code, reason only", _head(b"HTTP/1.1 Not Found"), inv, r"<3-digit status>"))
     add(Case("two-digit status code", _head(b"HTTP/1.1 20 OK"), inv, r"<3-digit status>"))
-    add(Case("four-digit status code", _head(b"HTTP/1.1 2000 OK"), inv, r"expected a space after the status code"))
+    add(
+        Case(
+            "four-digit status code",
+            _head(b"HTTP/1.1 2000 OK"),
+            inv,
+            r"expected a space after the status code",
+        )
+    )
     add(Case("negative status code", _head(b"HTTP/1.1 -20 OK"), inv, r"<3-digit status>"))
     add(Case("non-ASCII digit in the status code", _head(b"HTTP/1.1 2\xb20 OK"), inv, r"<3-digit status>"))
     for code in (b"000", b"099", b"600", b"999"):
-        add(Case(f"status code {code.decode()} out of range", _head(b"HTTP/1.1 " + code + b" X"), inv,
-                 f"status code {int(code)} out of range 100-599"))
-    add(Case("status line without reason phrase", _head(b"HTTP/1.1 200", b"Content-Length: 1") + b"x",
-             None, "empty reason phrase", body=b"x"))
+        add(
+            Case(
+                f"status code {code.decode()} out of range",
+                _head(b"HTTP/1.1 " + code + b" X"),
+                inv,
+                f"status code {int(code)} out of range 100-599",
+            )
+        )
+    add(
+        Case(
+            "status line without reason phrase",
+            _head(b"HTTP/1.1 200", b"Content-Length: 1") + b"x",
+            None,
+            "empty reason phrase",
+            body=b"x",
+        )
+    )
 
     # ------------------------------------------------------- header section
     filler = b"X-Filler: " + b"f" * 990  # 1000 bytes, 1002 with its CRLF
     big_head = _head(_OK[:-2], *[filler] * 70)
-    add(Case("header section over MAX_HEADER_SIZE", big_head, inv, r"larger than MAX_HEADER_SIZE \(65536 bytes\)"))
-    add(Case("header section that never ends", _OK, inv, r"larger than MAX_HEADER_SIZE",
-             endless=(b"X-Filler: " + b"f" * 100 + b"\r\n") * 40))
+    add(
+        Case(
+            "header section over MAX_HEADER_SIZE",
+            big_head,
+            inv,
+            r"larger than MAX_HEADER_SIZE \(65536 bytes\)",
+        )
+    )
+    add(
+        Case(
+            "header section that never ends",
+            _OK,
+            inv,
+            r"larger than MAX_HEADER_SIZE",
+            endless=(b"X-Filler: " + b"f" * 100 + b"\r\n") * 40,
+        )
+    )
     # Exactly MAX_HEADER_SIZE bytes, CRLF CRLF included.
     at_limit = [b"Content-Length: 2", *[filler] * 64]
     size = len(_head(_OK[:-2], *at_limit))
     at_limit.append(b"X-Pad: " + b"p" * (MAX_HEADER_SIZE - size - len(b"\r\nX-Pad: ")))
     exact = _head(_OK[:-2], *at_limit)
     assert len(exact) == MAX_HEADER_SIZE
-    add(Case("header section of exactly MAX_HEADER_SIZE", exact + b"ok", None, f"a {MAX_HEADER_SIZE}-byte head",
-             body=b"ok", check=_field_count(66)))
-    add(Case("header section one byte over MAX_HEADER_SIZE", _head(_OK[:-2], *at_limit[:-1], at_limit[-1] + b"p"),
-             inv, "larger than MAX_HEADER_SIZE"))
+    add(
+        Case(
+            "header section of exactly MAX_HEADER_SIZE",
+            exact + b"ok",
+            None,
+            f"a {MAX_HEADER_SIZE}-byte head",
+            body=b"ok",
+            check=_field_count(66),
+        )
+    )
+    add(
+        Case(
+            "header section one byte over MAX_HEADER_SIZE",
+            _head(_OK[:-2], *at_limit[:-1], at_limit[-1] + b"p"),
+            inv,
+            "larger than MAX_HEADER_SIZE",
+        )
+    )
     long_value = b"v" * (MAX_LINE_SIZE - len(b"X-Long: "))
-    add(Case("header line at MAX_LINE_SIZE", _ok(b"X-Long: " + long_value, b"Content-Length: 0"), None,
-             f"a {MAX_LINE_SIZE}-byte field line", body=b"", check=_value_is("X-Long", long_value.decode())))
-    add(Case("header line over MAX_LINE_SIZE", _ok(b"X-Long: " + long_value + b"v", b"Content-Length: 0"), inv,
-             f"header line longer than {MAX_LINE_SIZE} bytes"))
+    add(
+        Case(
+            "header line at MAX_LINE_SIZE",
+            _ok(b"X-Long: " + long_value, b"Content-Length: 0"),
+            None,
+            f"a {MAX_LINE_SIZE}-byte field line",
+            body=b"",
+            check=_value_is("X-Long", long_value.decode()),
+        )
+    )
+    add(
+        Case(
+            "header line over MAX_LINE_SIZE",
+            _ok(b"X-Long: " + long_value + b"v", b"Content-Length: 0"),
+            inv,
+            f"header line longer than {MAX_LINE_SIZE} bytes",
+        )
+    )
     fields = [b"X-F%d: v" % i for i in range(MAX_HEADER_FIELDS - 1)]
-    add(Case(f"{MAX_HEADER_FIELDS} header fields", _ok(*fields, b"Content-Length: 0"), None,
-             f"{MAX_HEADER_FIELDS} fields", body=b"", check=_field_count(MAX_HEADER_FIELDS)))
-    add(Case(f"{MAX_HEADER_FIELDS + 1} header fields", _ok(*fields, b"X-One: more", b"Content-Length: 0"), inv,
-             f"more than {MAX_HEADER_FIELDS} header fields"))
-    add(Case("obsolete line folding", _ok(b"X-Folded: a", b"   b", b"\tc", b"Content-Length: 0"), None,
-             "unfolded to 'a b c' (RFC 9112 section 5.2)", body=b"", check=_value_is("X-Folded", "a b c")))
-    add(Case("obsolete line folding of Content-Length", _ok(b"Content-Length: 1", b" 0", body=b"x" * 10), inv,
-             r"Content-Length '1 0' is not a non-negative integer"))
-    add(Case("line folding before the first field", _ok(b" X-Folded: a", b"Content-Length: 0"), inv,
-             "whitespace before the first header field"))
+    add(
+        Case(
+            f"{MAX_HEADER_FIELDS} header fields",
+            _ok(*fields, b"Content-Length: 0"),
+            None,
+            f"{MAX_HEADER_FIELDS} fields",
+            body=b"",
+            check=_field_count(MAX_HEADER_FIELDS),
+        )
+    )
+    add(
+        Case(
+            f"{MAX_HEADER_FIELDS + 1} header fields",
+            _ok(*fields, b"X-One: more", b"Content-Length: 0"),
+            inv,
+            f"more than {MAX_HEADER_FIELDS} header fields",
+        )
+    )
+    add(
+        Case(
+            "obsolete line folding",
+            _ok(b"X-Folded: a", b"   b", b"\tc", b"Content-Length: 0"),
+            None,
+            "unfolded to 'a b c' (RFC 9112 section 5.2)",
+            body=b"",
+            check=_value_is("X-Folded", "a b c"),
+        )
+    )
+    add(
+        Case(
+            "obsolete line folding of Content-Length",
+            _ok(b"Content-Length: 1", b" 0", body=b"x" * 10),
+            inv,
+            r"Content-Length '1 0' is not a non-negative integer",
+        )
+    )
+    add(
+        Case(
+            "line folding before the first field",
+            _ok(b" X-Folded: a", b"Content-Length: 0"),
+            inv,
+            "whitespace before the first header field",
+        )
+    )
     add(Case("NUL in a field value", _ok(b"X: a\x00b", b"Content-Length: 0"), inv, r"NUL byte at \d+"))
     add(Case("NUL in a field name", _ok(b"X\x00Y: a", b"Content-Length: 0"), inv, r"NUL byte at \d+"))
-    add(Case("NUL in the reason phrase", _head(b"HTTP/1.1 200 O\x00K", b"Content-Length: 0"), inv, r"NUL byte at \d+"))
+    add(
+        Case(
+            "NUL in the reason phrase",
+            _head(b"HTTP/1.1 200 O\x00K", b"Content-Length: 0"),
+            inv,
+            r"NUL byte at \d+",
+        )
+    )
     add(Case("bare CR in a field value", _ok(b"X: a\rb", b"Content-Length: 0"), inv, r"bare CR at byte \d+"))
     add(Case("bare CR ending a field line", _ok(b"X: a\rContent-Length: 0"), inv, r"bare CR at byte \d+"))
-    add(Case("bare LF in a field value", _ok(b"X: a\nContent-Length: 5", b"Content-Length: 0"), inv,
-             r"bare LF at byte \d+"))
-    add(Case("bare LF line ends (server keeps the connection)", b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", inv,
-             r"bare LF at byte \d+"))
-    add(Case("bare LF line ends (server closes)", b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", inv,
-             r"bare LF at byte \d+", close=True))
+    add(
+        Case(
+            "bare LF in a field value",
+            _ok(b"X: a\nContent-Length: 5", b"Content-Length: 0"),
+            inv,
+            r"bare LF at byte \d+",
+        )
+    )
+    add(
+        Case(
+            "bare LF line ends (server keeps the connection)",
+            b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+            inv,
+            r"bare LF at byte \d+",
+        )
+    )
+    add(
+        Case(
+            "bare LF line ends (server closes)",
+            b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+            inv,
+            r"bare LF at byte \d+",
+            close=True,
+        )
+    )
     add(Case("bare LF ending the head only", _OK + b"Content-Length: 2\r\n\nok", inv, r"bare LF at byte \d+"))
-    add(Case("space before the colon", _ok(b"Content-Length : 5", body=b"hello"), inv,
-             r"field name is not a token \(no whitespace before the colon\)"))
-    add(Case("tab before the colon", _ok(b"Transfer-Encoding\t: chunked", b"Content-Length: 0"), inv,
-             "field name is not a token"))
-    add(Case("space inside a field name", _ok(b"Content Length: 5", body=b"hello"), inv, "field name is not a token"))
+    add(
+        Case(
+            "space before the colon",
+            _ok(b"Content-Length : 5", body=b"hello"),
+            inv,
+            r"field name is not a token \(no whitespace before the colon\)",
+        )
+    )
+    add(
+        Case(
+            "tab before the colon",
+            _ok(b"Transfer-Encoding\t: chunked", b"Content-Length: 0"),
+            inv,
+            "field name is not a token",
+        )
+    )
+    add(
+        Case(
+            "space inside a field name",
+            _ok(b"Content Length: 5", body=b"hello"),
+            inv,
+            "field name is not a token",
+        )
+    )
     add(Case("empty field name", _ok(b": value", b"Content-Length: 0"), inv, "field name is not a token"))
-    add(Case("non-token character in a field name", _ok(b"X(y): z", b"Content-Length: 0"), inv,
-             "field name is not a token"))
-    add(Case("field line without a colon", _ok(b"just some text", b"Content-Length: 0"), inv,
-             r"expected 'name: value' header line"))
+    add(
+        Case(
+            "non-token character in a field name",
+            _ok(b"X(y): z", b"Content-Length: 0"),
+            inv,
+            "field name is not a token",
+        )
+    )
+    add(
+        Case(
+            "field line without a colon",
+            _ok(b"just some text", b"Content-Length: 0"),
+            inv,
+            r"expected 'name: value' header line",
+        )
+    )
 
     # --------------------------------------------------- transfer codings
     def te(value: bytes, *more: bytes) -> bytes:
@@ -252,123 +479,450 @@ def _build_cases() -> list[Case]:
     add(Case("Transfer-Encoding: xchunked", te(b"xchunked"), uns, r"'xchunked' is not supported"))
     add(Case("empty Transfer-Encoding", te(b""), inv, r"empty Transfer-Encoding field"))
     add(Case("Transfer-Encoding: ' , '", te(b" , "), inv, r"empty Transfer-Encoding field"))
-    add(Case("Transfer-Encoding: chunked, (an empty list element)", te(b"chunked,"), None,
-             "empty list elements are ignored (RFC 9110 section 5.6.1.2)", body=b"hello"))
-    add(Case("Transfer-Encoding: , chunked", te(b", chunked"), None,
-             "empty list elements are ignored (RFC 9110 section 5.6.1.2)", body=b"hello"))
+    add(
+        Case(
+            "Transfer-Encoding: chunked, (an empty list element)",
+            te(b"chunked,"),
+            None,
+            "empty list elements are ignored (RFC 9110 section 5.6.1.2)",
+            body=b"hello",
+        )
+    )
+    add(
+        Case(
+            "Transfer-Encoding: , chunked",
+            te(b", chunked"),
+            None,
+            "empty list elements are ignored (RFC 9110 section 5.6.1.2)",
+            body=b"hello",
+        )
+    )
     add(Case("Transfer-Encoding: chunked, gzip", te(b"chunked, gzip"), uns, r"only a final 'chunked'"))
-    add(Case("Transfer-Encoding: gzip, chunked", te(b"gzip, chunked"), uns, r"only 'chunked' alone is supported"))
-    add(Case("Transfer-Encoding: gzip then chunked in two fields", te(b"gzip", b"Transfer-Encoding: chunked"), uns,
-             r"'gzip, chunked': only 'chunked' alone"))
+    add(
+        Case(
+            "Transfer-Encoding: gzip, chunked",
+            te(b"gzip, chunked"),
+            uns,
+            r"only 'chunked' alone is supported",
+        )
+    )
+    add(
+        Case(
+            "Transfer-Encoding: gzip then chunked in two fields",
+            te(b"gzip", b"Transfer-Encoding: chunked"),
+            uns,
+            r"'gzip, chunked': only 'chunked' alone",
+        )
+    )
     add(Case("Transfer-Encoding: chunked, chunked", te(b"chunked, chunked"), inv, r"only 'chunked' alone"))
-    add(Case("Transfer-Encoding and Content-Length", te(b"chunked", b"Content-Length: 5"), inv,
-             "both Transfer-Encoding and Content-Length"))
-    add(Case("Content-Length and Transfer-Encoding", _ok(b"Content-Length: 3", b"Transfer-Encoding: chunked",
-             body=b"3\r\nabc\r\n0\r\n\r\n"), inv, "both Transfer-Encoding and Content-Length"))
-    add(Case("Transfer-Encoding in an HTTP/1.0 response", _head(b"HTTP/1.0 200 OK", b"Transfer-Encoding: chunked")
-             + b"5\r\nhello\r\n0\r\n\r\n", inv, "HTTP/1.0 response with Transfer-Encoding"))
-    add(Case("Transfer-Encoding: Chunked (any case)", te(b"Chunked"), None, "coding names are case-insensitive",
-             body=b"hello"))
+    add(
+        Case(
+            "Transfer-Encoding and Content-Length",
+            te(b"chunked", b"Content-Length: 5"),
+            inv,
+            "both Transfer-Encoding and Content-Length",
+        )
+    )
+    add(
+        Case(
+            "Content-Length and Transfer-Encoding",
+            _ok(b"Content-Length: 3", b"Transfer-Encoding: chunked", body=b"3\r\nabc\r\n0\r\n\r\n"),
+            inv,
+            "both Transfer-Encoding and Content-Length",
+        )
+    )
+    add(
+        Case(
+            "Transfer-Encoding in an HTTP/1.0 response",
+            _head(b"HTTP/1.0 200 OK", b"Transfer-Encoding: chunked") + b"5\r\nhello\r\n0\r\n\r\n",
+            inv,
+            "HTTP/1.0 response with Transfer-Encoding",
+        )
+    )
+    add(
+        Case(
+            "Transfer-Encoding: Chunked (any case)",
+            te(b"Chunked"),
+            None,
+            "coding names are case-insensitive",
+            body=b"hello",
+        )
+    )
 
     # ------------------------------------------------------ Content-Length
-    add(Case("two different Content-Length fields", _ok(b"Content-Length: 5", b"Content-Length: 6", body=b"hello!"),
-             inv, r"conflicting Content-Length values \['5', '6'\]"))
-    add(Case("Content-Length list of different values", _ok(b"Content-Length: 5, 6", body=b"hello!"), inv,
-             "conflicting Content-Length values"))
-    add(Case("Content-Length with a trailing comma", _ok(b"Content-Length: 5,", body=b"hello"), None,
-             "empty list elements are ignored (RFC 9110 section 5.6.1.2)", body=b"hello"))
-    add(Case("Content-Length: ', 5, , 5'", _ok(b"Content-Length: , 5, , 5", body=b"hello"), None,
-             "empty list elements are ignored (RFC 9110 section 5.6.1.2)", body=b"hello"))
-    add(Case("Content-Length: ','", _ok(b"Content-Length: ,", body=b"hello"), inv,
-             "Content-Length '' is not a non-negative integer"))
-    add(Case("two identical Content-Length fields", _ok(b"Content-Length: 5", b"Content-Length: 5", body=b"hello"),
-             None, "identical values (RFC 9110 section 8.6)", body=b"hello"))
-    add(Case("Content-Length list of identical values", _ok(b"Content-Length: 5, 5", body=b"hello"), None,
-             "identical values (RFC 9110 section 8.6)", body=b"hello"))
-    for value in (b"-1", b"abc", b"0x10", b"1e3", b"+5", b"", b"5 5", b"99999999999999999999", b"\xb2", b"5;q=1"):
-        add(Case(f"Content-Length: {value.decode('latin-1')!r}",
-                 _ok(b"Content-Length: " + value, body=b"hello"), inv,
-                 "Content-Length '.*' is not a non-negative integer"))
+    add(
+        Case(
+            "two different Content-Length fields",
+            _ok(b"Content-Length: 5", b"Content-Length: 6", body=b"hello!"),
+            inv,
+            r"conflicting Content-Length values \['5', '6'\]",
+        )
+    )
+    add(
+        Case(
+            "Content-Length list of different values",
+            _ok(b"Content-Length: 5, 6", body=b"hello!"),
+            inv,
+            "conflicting Content-Length values",
+        )
+    )
+    add(
+        Case(
+            "Content-Length with a trailing comma",
+            _ok(b"Content-Length: 5,", body=b"hello"),
+            None,
+            "empty list elements are ignored (RFC 9110 section 5.6.1.2)",
+            body=b"hello",
+        )
+    )
+    add(
+        Case(
+            "Content-Length: ', 5, , 5'",
+            _ok(b"Content-Length: , 5, , 5", body=b"hello"),
+            None,
+            "empty list elements are ignored (RFC 9110 section 5.6.1.2)",
+            body=b"hello",
+        )
+    )
+    add(
+        Case(
+            "Content-Length: ','",
+            _ok(b"Content-Length: ,", body=b"hello"),
+            inv,
+            "Content-Length '' is not a non-negative integer",
+        )
+    )
+    add(
+        Case(
+            "two identical Content-Length fields",
+            _ok(b"Content-Length: 5", b"Content-Length: 5", body=b"hello"),
+            None,
+            "identical values (RFC 9110 section 8.6)",
+            body=b"hello",
+        )
+    )
+    add(
+        Case(
+            "Content-Length list of identical values",
+            _ok(b"Content-Length: 5, 5", body=b"hello"),
+            None,
+            "identical values (RFC 9110 section 8.6)",
+            body=b"hello",
+        )
+    )
+    for value in (
+        b"-1",
+        b"abc",
+        b"0x10",
+        b"1e3",
+        b"+5",
+        b"",
+        b"5 5",
+        b"99999999999999999999",
+        b"\xb2",
+        b"5;q=1",
+    ):
+        add(
+            Case(
+                f"Content-Length: {value.decode('latin-1')!r}",
+                _ok(b"Content-Length: " + value, body=b"hello"),
+                inv,
+                "Content-Length '.*' is not a non-negative integer",
+            )
+        )
 
     # ------------------------------------------------------------- chunked
-    add(Case("chunk size of 16 hex digits", _chunked(b"1000000000000000\r\n"), inv,
-             r"expected a chunk size \(hex digits, at most 15 significant\), got b'1000000000000000'"))
-    add(Case("chunk size with 100 leading zeros", _chunked(b"0" * 100 + b"5\r\nhello\r\n0\r\n\r\n"), None,
-             "leading zeros are hex digits too", body=b"hello"))
-    add(Case("negative chunk size", _chunked(b"-5\r\nhello\r\n0\r\n\r\n"), inv, r"expected a chunk size.*b'-5'"))
-    add(Case("chunk size with 0x prefix", _chunked(b"0x5\r\nhello\r\n0\r\n\r\n"), inv,
-             r"expected a chunk size.*b'0x5'"))
-    add(Case("non-hex chunk size", _chunked(b"zz\r\nhello\r\n0\r\n\r\n"), inv, r"expected a chunk size.*b'zz'"))
-    add(Case("empty chunk-size line", _chunked(b"\r\nhello\r\n0\r\n\r\n"), inv, r"expected a chunk size.*got b''"))
-    add(Case("chunk size with trailing space", _chunked(b"5 \r\nhello\r\n0\r\n\r\n"), inv, r"expected a chunk size"))
-    add(Case("chunk size with whitespace before an extension", _chunked(b"5 ;x=y\r\nhello\r\n0;z\r\n\r\n"), None,
-             "BWS before ';' (RFC 9112 section 7.1.1)", body=b"hello"))
-    add(Case("bare LF in a chunk extension", _chunked(b"5;a\nb\r\nhello\r\n0\r\n\r\n"), inv,
-             r"chunk extension"))
-    add(Case("bare CR in a chunk extension", _chunked(b"5;a\rb\r\nhello\r\n0\r\n\r\n"), inv, r"chunk extension"))
-    add(Case("NUL in a chunk extension", _chunked(b"5;a\x00b\r\nhello\r\n0\r\n\r\n"), inv, r"chunk extension"))
-    add(Case("chunk-size line that never ends", _chunked(b""), inv, r"a chunk-size line longer than MAX_LINE_SIZE",
-             endless=b"1" * 4096))
-    add(Case("chunk extension that never ends", _chunked(b"5;ext="), inv,
-             r"a chunk-size line longer than MAX_LINE_SIZE",
-             endless=b"e" * 4096))
-    add(Case("chunk data not followed by CRLF", _chunked(b"5\r\nhelloXX0\r\n\r\n"), inv,
-             r"expected CRLF after chunk data, got b'XX0"))
-    add(Case("chunk longer than its size", _chunked(b"3\r\nhello\r\n0\r\n\r\n"), inv,
-             r"expected CRLF after chunk data, got b'lo"))
+    add(
+        Case(
+            "chunk size of 16 hex digits",
+            _chunked(b"1000000000000000\r\n"),
+            inv,
+            r"expected a chunk size \(hex digits, at most 15 significant\), got b'1000000000000000'",
+        )
+    )
+    add(
+        Case(
+            "chunk size with 100 leading zeros",
+            _chunked(b"0" * 100 + b"5\r\nhello\r\n0\r\n\r\n"),
+            None,
+            "leading zeros are hex digits too",
+            body=b"hello",
+        )
+    )
+    add(
+        Case(
+            "negative chunk size", _chunked(b"-5\r\nhello\r\n0\r\n\r\n"), inv, r"expected a chunk size.*b'-5'"
+        )
+    )
+    add(
+        Case(
+            "chunk size with 0x prefix",
+            _chunked(b"0x5\r\nhello\r\n0\r\n\r\n"),
+            inv,
+            r"expected a chunk size.*b'0x5'",
+        )
+    )
+    add(
+        Case(
+            "non-hex chunk size", _chunked(b"zz\r\nhello\r\n0\r\n\r\n"), inv, r"expected a chunk size.*b'zz'"
+        )
+    )
+    add(
+        Case(
+            "empty chunk-size line",
+            _chunked(b"\r\nhello\r\n0\r\n\r\n"),
+            inv,
+            r"expected a chunk size.*got b''",
+        )
+    )
+    add(
+        Case(
+            "chunk size with trailing space",
+            _chunked(b"5 \r\nhello\r\n0\r\n\r\n"),
+            inv,
+            r"expected a chunk size",
+        )
+    )
+    add(
+        Case(
+            "chunk size with whitespace before an extension",
+            _chunked(b"5 ;x=y\r\nhello\r\n0;z\r\n\r\n"),
+            None,
+            "BWS before ';' (RFC 9112 section 7.1.1)",
+            body=b"hello",
+        )
+    )
+    add(
+        Case(
+            "bare LF in a chunk extension", _chunked(b"5;a\nb\r\nhello\r\n0\r\n\r\n"), inv, r"chunk extension"
+        )
+    )
+    add(
+        Case(
+            "bare CR in a chunk extension", _chunked(b"5;a\rb\r\nhello\r\n0\r\n\r\n"), inv, r"chunk extension"
+        )
+    )
+    add(
+        Case("NUL in a chunk extension", _chunked(b"5;a\x00b\r\nhello\r\n0\r\n\r\n"), inv, r"chunk extension")
+    )
+    add(
+        Case(
+            "chunk-size line that never ends",
+            _chunked(b""),
+            inv,
+            r"a chunk-size line longer than MAX_LINE_SIZE",
+            endless=b"1" * 4096,
+        )
+    )
+    add(
+        Case(
+            "chunk extension that never ends",
+            _chunked(b"5;ext="),
+            inv,
+            r"a chunk-size line longer than MAX_LINE_SIZE",
+            endless=b"e" * 4096,
+        )
+    )
+    add(
+        Case(
+            "chunk data not followed by CRLF",
+            _chunked(b"5\r\nhelloXX0\r\n\r\n"),
+            inv,
+            r"expected CRLF after chunk data, got b'XX0",
+        )
+    )
+    add(
+        Case(
+            "chunk longer than its size",
+            _chunked(b"3\r\nhello\r\n0\r\n\r\n"),
+            inv,
+            r"expected CRLF after chunk data, got b'lo",
+        )
+    )
     add(Case("chunk shorter than its size", _chunked(b"5\r\nhi\r\n0\r\n\r\n"), inv, r"expected a chunk size"))
-    add(Case("bare LF after chunk data", _chunked(b"5\r\nhello\n0\r\n\r\n"), inv, r"expected CRLF after chunk data"))
-    add(Case("bare LF ending a chunk-size line", _chunked(b"5\nhello\r\n0\r\n\r\n"), inv,
-             r"bare LF|expected a chunk size"))
+    add(
+        Case(
+            "bare LF after chunk data",
+            _chunked(b"5\r\nhello\n0\r\n\r\n"),
+            inv,
+            r"expected CRLF after chunk data",
+        )
+    )
+    add(
+        Case(
+            "bare LF ending a chunk-size line",
+            _chunked(b"5\nhello\r\n0\r\n\r\n"),
+            inv,
+            r"bare LF|expected a chunk size",
+        )
+    )
     add(Case("chunked body with bare LF line ends only", _chunked(b"5\nhello\n0\n\n"), inv, r"bare LF"))
-    add(Case("trailer section that never ends", _chunked(b"5\r\nhello\r\n0\r\n"), inv,
-             r"trailer section larger than MAX_HEADER_SIZE", endless=b"X-Trailer: t\r\n" * 300))
+    add(
+        Case(
+            "trailer section that never ends",
+            _chunked(b"5\r\nhello\r\n0\r\n"),
+            inv,
+            r"trailer section larger than MAX_HEADER_SIZE",
+            endless=b"X-Trailer: t\r\n" * 300,
+        )
+    )
     many_trailers = b"".join(b"T%d: v\r\n" % i for i in range(MAX_HEADER_FIELDS + 1))
-    add(Case(f"{MAX_HEADER_FIELDS + 1} trailer fields", _chunked(b"0\r\n" + many_trailers + b"\r\n"), inv,
-             f"more than {MAX_HEADER_FIELDS} trailer fields"))
-    add(Case("trailer line without a colon", _chunked(b"0\r\nno colon here\r\n\r\n"), inv,
-             r"expected 'name: value' trailer line"))
-    add(Case("line folding in the trailer section", _chunked(b"0\r\n folded\r\n\r\n"), inv,
-             "whitespace before the first trailer field"))
+    add(
+        Case(
+            f"{MAX_HEADER_FIELDS + 1} trailer fields",
+            _chunked(b"0\r\n" + many_trailers + b"\r\n"),
+            inv,
+            f"more than {MAX_HEADER_FIELDS} trailer fields",
+        )
+    )
+    add(
+        Case(
+            "trailer line without a colon",
+            _chunked(b"0\r\nno colon here\r\n\r\n"),
+            inv,
+            r"expected 'name: value' trailer line",
+        )
+    )
+    add(
+        Case(
+            "line folding in the trailer section",
+            _chunked(b"0\r\n folded\r\n\r\n"),
+            inv,
+            "whitespace before the first trailer field",
+        )
+    )
     add(Case("NUL in a trailer field", _chunked(b"0\r\nT: a\x00b\r\n\r\n"), inv, "invalid trailer section"))
-    add(Case("bare LF in the trailer section", _chunked(b"0\r\nT: a\nU: b\r\n\r\n"), inv,
-             r"invalid trailer section|bare LF"))
-    add(Case("bare CR and bare LF in one trailer field", _chunked(b"0\r\nT: a\rb\nc\r\n\r\n"), inv,
-             r"invalid trailer section|bare"))
+    add(
+        Case(
+            "bare LF in the trailer section",
+            _chunked(b"0\r\nT: a\nU: b\r\n\r\n"),
+            inv,
+            r"invalid trailer section|bare LF",
+        )
+    )
+    add(
+        Case(
+            "bare CR and bare LF in one trailer field",
+            _chunked(b"0\r\nT: a\rb\nc\r\n\r\n"),
+            inv,
+            r"invalid trailer section|bare",
+        )
+    )
     add(Case("trailer section with bare LF line ends only", _chunked(b"0\r\nT: a\n\n"), inv, r"bare LF"))
 
     # ------------------------------------------------ informational responses
     info = b"HTTP/1.1 102 Processing\r\n\r\n"
-    add(Case(f"{MAX_INFORMATIONAL_RESPONSES} informational responses, then 200",
-             info * MAX_INFORMATIONAL_RESPONSES + _ok(b"Content-Length: 2", body=b"ok"), None,
-             f"up to {MAX_INFORMATIONAL_RESPONSES} 1xx are skipped", body=b"ok"))
-    add(Case(f"{MAX_INFORMATIONAL_RESPONSES + 1} informational responses", info * (MAX_INFORMATIONAL_RESPONSES + 1)
-             + _ok(b"Content-Length: 2", body=b"ok"), inv,
-             f"more than {MAX_INFORMATIONAL_RESPONSES} informational responses to GET /"))
+    add(
+        Case(
+            f"{MAX_INFORMATIONAL_RESPONSES} informational responses, then 200",
+            info * MAX_INFORMATIONAL_RESPONSES + _ok(b"Content-Length: 2", body=b"ok"),
+            None,
+            f"up to {MAX_INFORMATIONAL_RESPONSES} 1xx are skipped",
+            body=b"ok",
+        )
+    )
+    add(
+        Case(
+            f"{MAX_INFORMATIONAL_RESPONSES + 1} informational responses",
+            info * (MAX_INFORMATIONAL_RESPONSES + 1) + _ok(b"Content-Length: 2", body=b"ok"),
+            inv,
+            f"more than {MAX_INFORMATIONAL_RESPONSES} informational responses to GET /",
+        )
+    )
     add(Case("endless informational responses", info, inv, "informational responses", endless=info * 100))
-    add(Case("101 Switching Protocols nobody asked for", _head(b"HTTP/1.1 101 Switching Protocols", b"Upgrade: evil")
-             + _ok(b"Content-Length: 0"), None, "returned as is; the connection then speaks another protocol",
-             body=b"", check=_status(101)))
-    add(Case("informational response with a body", _head(b"HTTP/1.1 103 Early Hints", b"Content-Length: 5")
-             + b"hello" + _ok(b"Content-Length: 0"), inv, r"expected a status line.*got b'helloHTTP/1\.1 200"))
+    add(
+        Case(
+            "101 Switching Protocols nobody asked for",
+            _head(b"HTTP/1.1 101 Switching Protocols", b"Upgrade: evil") + _ok(b"Content-Length: 0"),
+            None,
+            "returned as is; the connection then speaks another protocol",
+            body=b"",
+            check=_status(101),
+        )
+    )
+    add(
+        Case(
+            "informational response with a body",
+            _head(b"HTTP/1.1 103 Early Hints", b"Content-Length: 5") + b"hello" + _ok(b"Content-Length: 0"),
+            inv,
+            r"expected a status line.*got b'helloHTTP/1\.1 200",
+        )
+    )
 
     # ------------------------------------------- more data than announced
     smuggled = _ok(b"Content-Length: 4", body=b"evil")
-    add(Case("body longer than Content-Length", _ok(b"Content-Length: 3", body=b"abc" + smuggled), ConnectionClosed,
-             "server sent more data than its response announced", on_next=True, body=b"abc"))
-    add(Case("data after the last chunk", _chunked(b"3\r\nabc\r\n0\r\n\r\n" + smuggled), ConnectionClosed,
-             "server sent more data than its response announced", on_next=True, body=b"abc"))
-    add(Case("HEAD response with a body", _ok(b"Content-Length: 5", body=b"hello"), ConnectionClosed,
-             "more data than its response announced", method="HEAD", on_next=True, body=b""))
-    add(Case("204 response with a body", _head(b"HTTP/1.1 204 No Content") + b"hello", ConnectionClosed,
-             "more data than its response announced", on_next=True, body=b""))
-    add(Case("304 response with a body", _head(b"HTTP/1.1 304 Not Modified", b"Content-Length: 5") + b"hello",
-             ConnectionClosed, "more data than its response announced", on_next=True, body=b""))
-    add(Case("more data 0.2 s after the response", _ok(b"Content-Length: 3", body=b"abc"), InvalidResponse,
-             r"server sent data while no request was pending: b'HTTP/1\.1 200 OK", then=smuggled, delay=0.2,
-             on_next=True, body=b"abc"))
-    add(Case("response before any request", smuggled, InvalidResponse,
-             r"server sent data while no request was pending: b'HTTP/1\.1 200 OK", before_request=True))
+    add(
+        Case(
+            "body longer than Content-Length",
+            _ok(b"Content-Length: 3", body=b"abc" + smuggled),
+            ConnectionClosed,
+            "server sent more data than its response announced",
+            on_next=True,
+            body=b"abc",
+        )
+    )
+    add(
+        Case(
+            "data after the last chunk",
+            _chunked(b"3\r\nabc\r\n0\r\n\r\n" + smuggled),
+            ConnectionClosed,
+            "server sent more data than its response announced",
+            on_next=True,
+            body=b"abc",
+        )
+    )
+    add(
+        Case(
+            "HEAD response with a body",
+            _ok(b"Content-Length: 5", body=b"hello"),
+            ConnectionClosed,
+            "more data than its response announced",
+            method="HEAD",
+            on_next=True,
+            body=b"",
+        )
+    )
+    add(
+        Case(
+            "204 response with a body",
+            _head(b"HTTP/1.1 204 No Content") + b"hello",
+            ConnectionClosed,
+            "more data than its response announced",
+            on_next=True,
+            body=b"",
+        )
+    )
+    add(
+        Case(
+            "304 response with a body",
+            _head(b"HTTP/1.1 304 Not Modified", b"Content-Length: 5") + b"hello",
+            ConnectionClosed,
+            "more data than its response announced",
+            on_next=True,
+            body=b"",
+        )
+    )
+    add(
+        Case(
+            "more data 0.2 s after the response",
+            _ok(b"Content-Length: 3", body=b"abc"),
+            InvalidResponse,
+            r"server sent data while no request was pending: b'HTTP/1\.1 200 OK",
+            then=smuggled,
+            delay=0.2,
+            on_next=True,
+            body=b"abc",
+        )
+    )
+    add(
+        Case(
+            "response before any request",
+            smuggled,
+            InvalidResponse,
+            r"server sent data while no request was pending: b'HTTP/1\.1 200 OK",
+            before_request=True,
+        )
+    )
     return cases
 
 
@@ -501,11 +1055,17 @@ def test_hostile_response(raw_server: RawServerFactory, case: Case) -> None:
 _ENDLESS_BODIES: dict[str, tuple[bytes, bytes, int]] = {
     # name: (head, block repeated forever, bytes to read)
     "endless body delimited by the close": (_ok(), b"b" * 65536, 16 << 20),
-    "endless chunked body, 64 KiB chunks": (_ok(b"Transfer-Encoding: chunked"), b"10000\r\n" + b"c" * 65536 + b"\r\n",
-                                            16 << 20),
+    "endless chunked body, 64 KiB chunks": (
+        _ok(b"Transfer-Encoding: chunked"),
+        b"10000\r\n" + b"c" * 65536 + b"\r\n",
+        16 << 20,
+    ),
     "endless chunked body, 1-byte chunks": (_ok(b"Transfer-Encoding: chunked"), b"1\r\nc\r\n" * 4096, 30_000),
-    "Content-Length of 10**17 (the most digits accepted)": (_ok(b"Content-Length: %d" % 10**17), b"l" * 65536,
-                                                           16 << 20),
+    "Content-Length of 10**17 (the most digits accepted)": (
+        _ok(b"Content-Length: %d" % 10**17),
+        b"l" * 65536,
+        16 << 20,
+    ),
 }
 
 

@@ -17,6 +17,7 @@ the client, and hypothesis chooses where the reads split the stream.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import socket
 import time
 from collections import deque
@@ -116,13 +117,15 @@ class Response:
     reader: str
 
 
-_reasons = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                   max_size=20).map(lambda s: s.strip(" \t"))
+_reasons = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=20
+).map(lambda s: s.strip(" \t"))
 _names = st.text(alphabet=_TCHAR, min_size=1, max_size=15).filter(
     lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection")
 )
-_values = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0xFF, exclude_characters="\x7f"),
-                  max_size=30)
+_values = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=30
+)
 _readers = st.sampled_from(["readall", "read(1)", "read(7)", "readinto(5)", "readinto(4096)"])
 
 
@@ -192,7 +195,7 @@ def _splits(data_size: int) -> st.SearchStrategy[list[int]]:
 
 def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
     bounds = [0, *[c for c in cuts if 0 < c < len(data)], len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
 _counts = {"split": 0, "garbage": 0, "garbage-accepted": 0}
@@ -215,8 +218,11 @@ def test_any_split_parses_the_same(connect: Callable[[], Link]) -> None:
             for response in batch:
                 got = link.drive(link.conn.co_read_response())
                 assert (got.status, got.reason) == (response.status, response.reason)
-                assert [(n, v) for n, v in got.headers.items() if n != "Content-Length"
-                        and n not in ("Transfer-Encoding", "Connection")] == response.fields
+                assert [
+                    (n, v)
+                    for n, v in got.headers.items()
+                    if n != "Content-Length" and n not in ("Transfer-Encoding", "Connection")
+                ] == response.fields
                 assert _read_body(link, response.reader) == response.body
             assert not link.conn.response_pending()
             assert not link.pieces

@@ -48,7 +48,9 @@ _SETTINGS = settings(
 class ParsedRequest:
     """One request as the strict parser read it."""
 
-    def __init__(self, method: str, target: str, fields: list[tuple[str, str]], body: bytes, size: int) -> None:
+    def __init__(
+        self, method: str, target: str, fields: list[tuple[str, str]], body: bytes, size: int
+    ) -> None:
         self.method = method
         self.target = target
         self.fields = fields
@@ -110,7 +112,9 @@ def parse_request(data: bytes) -> ParsedRequest | None:
             assert data[pos + size : pos + size + 2] == b"\r\n"
             pos += size + 2
     elif lengths:
-        assert len(lengths) == 1 and lengths[0].isdigit() and lengths[0].isascii(), f"Content-Length {lengths!r}"
+        assert len(lengths) == 1 and lengths[0].isdigit() and lengths[0].isascii(), (
+            f"Content-Length {lengths!r}"
+        )
         size = int(lengths[0])
         if len(data) < pos + size:
             return None
@@ -168,7 +172,9 @@ def _target_form_allowed(method: str, target: str) -> bool:
     return method == "CONNECT" and re.fullmatch(r"[^/@]+:[0-9]+", target) is not None
 
 
-def acceptable(method: str, path: str, headers: Mapping[str, str], body: bytes | BodyFollowing | None) -> bool:
+def acceptable(
+    method: str, path: str, headers: Mapping[str, str], body: bytes | BodyFollowing | None
+) -> bool:
     """Whether the request can be sent exactly as passed (RFC 9110 section 5, RFC 9112 section 3)."""
     if not _token(method.encode("utf-8")) or not path or not all("!" <= c <= "~" for c in path):
         return False
@@ -216,7 +222,16 @@ def expected_fields(
 
 # Arbitrary text, and as often valid values (so that both outcomes are common)
 # and known-nasty ones, so that every branch is hit.
-_INJECTIONS = ["\r\n", "\n", "\r", "\x00", " HTTP/1.1\r\nX-Evil: 1", "\r\n\r\nGET /evil HTTP/1.1\r\n", "\u2028", "\x85"]
+_INJECTIONS = [
+    "\r\n",
+    "\n",
+    "\r",
+    "\x00",
+    " HTTP/1.1\r\nX-Evil: 1",
+    "\r\n\r\nGET /evil HTTP/1.1\r\n",
+    "\u2028",
+    "\x85",
+]
 _TOKENS = st.text(alphabet="".join(map(chr, sorted(_TCHAR))), min_size=1, max_size=12)
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "M-SEARCH", "get"]
 _methods = st.one_of(
@@ -233,8 +248,19 @@ _paths = st.one_of(
     st.text(max_size=30),
     st.sampled_from(_INJECTIONS).map(lambda s: "/a" + s + "b"),
     st.sampled_from(
-        ["*", "http://example.org/x", "HTTPS://example.org", "http://", "http://u:p@example.org/", "@evil.example/x",
-         "example.org:443", "example.org", "/x#frag", "x/y", "http://h?q"]
+        [
+            "*",
+            "http://example.org/x",
+            "HTTPS://example.org",
+            "http://",
+            "http://u:p@example.org/",
+            "@evil.example/x",
+            "example.org:443",
+            "example.org",
+            "/x#frag",
+            "x/y",
+            "http://h?q",
+        ]
     ),
     _valid_paths,
     _valid_paths,
@@ -243,8 +269,22 @@ _names = st.one_of(
     st.text(max_size=12),
     _TOKENS,
     st.sampled_from(
-        ["Host", "host", "Content-Length", "content-length", "Transfer-Encoding", "Expect", "Connection",
-         "Accept-Encoding", "Content-MD5", "X-A", "X A", "X:A", "X\r\nY", "\u00e9"]
+        [
+            "Host",
+            "host",
+            "Content-Length",
+            "content-length",
+            "Transfer-Encoding",
+            "Expect",
+            "Connection",
+            "Accept-Encoding",
+            "Content-MD5",
+            "X-A",
+            "X A",
+            "X:A",
+            "X\r\nY",
+            "\u00e9",
+        ]
     ),
 )
 _valid_values = st.text(
@@ -332,7 +372,7 @@ def test_nothing_a_caller_passes_injects_a_request_or_header(link: tuple[HTTPCon
             written = _send_body(conn, body, pieces)
             received = peer.next_request()
             assert (received.method, received.target) == (method, path)
-            assert received.fields == expected_fields("127.0.0.1:%d" % conn.port, method, headers, body)
+            assert received.fields == expected_fields(f"127.0.0.1:{conn.port}", method, headers, body)
             assert received.body == written
         conn.send_request("GET", sentinel)
         following = peer.next_request()
@@ -406,7 +446,11 @@ def test_host_names_cannot_inject() -> None:
         port = listener.getsockname()[1]
 
         @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-        @given(hostname=st.one_of(st.text(max_size=20), st.sampled_from(["a\r\nX-Evil: 1", "h o s t", "é.example"])))
+        @given(
+            hostname=st.one_of(
+                st.text(max_size=20), st.sampled_from(["a\r\nX-Evil: 1", "h o s t", "é.example"])
+            )
+        )
         def example(hostname: str) -> None:
             assume(hostname and not _is_ip(hostname))
             counts["examples"] += 1

@@ -214,9 +214,7 @@ class NginxServer:
             if proc.poll() is not None:
                 if "Address already in use" in self.error_log_text():
                     return False
-                raise RuntimeError(
-                    f"nginx exited with status {proc.returncode}:\n{self.error_log_text()}"
-                )
+                raise RuntimeError(f"nginx exited with status {proc.returncode}:\n{self.error_log_text()}")
             try:
                 socket.create_connection((self.host, self.port), timeout=1).close()
             except OSError:

@@ -260,9 +260,7 @@ def read_body(conn: socket.socket, request: RawRequest) -> tuple[bytes, bytes]:
     return data, data
 
 
-def read_request(
-    conn: socket.socket, *, with_body: bool = True, send_continue: bool = True
-) -> RawRequest:
+def read_request(conn: socket.socket, *, with_body: bool = True, send_continue: bool = True) -> RawRequest:
     """Read one request: its head and (if *with_body*) its body.
 
     Args:
@@ -329,9 +327,7 @@ class RawServer:
         self.port: int = self._listener.getsockname()[1]
         self._wake_r, self._wake_w = socket.socketpair()
         self._closed = False
-        self._thread = threading.Thread(
-            target=self._accept_loop, name=f"raw-server-{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._accept_loop, name=f"raw-server-{self.port}", daemon=True)
         self._thread.start()
 
     def __enter__(self) -> RawServer:
