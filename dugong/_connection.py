@@ -285,6 +285,9 @@ class HTTPConnection:
         self._resolver = resolver
         self._observer = observer
         self._notify = make_notifier(self, observer)
+        # Whether anybody listens to the per-request events: the observer, or
+        # the DEBUG log as it was when the connection opened (see _co_open).
+        self._tell = self._notify is not None or log.isEnabledFor(_DEBUG)
         self._proxy_fields = _proxy_fields(proxy_headers, proxy, ssl_context)
         #: The TLS session offered for resumption when the connection opens.
         self.ssl_session = ssl_session
@@ -485,6 +488,9 @@ class HTTPConnection:
             self._close_socket(f"opening the connection failed: {exc or type(exc).__name__}")
             raise
         self._idle_since = time.monotonic()
+        # One test per connection instead of two per request (design notes,
+        # "Events and log lines at no cost").
+        self._tell = notify is not None or log.isEnabledFor(_DEBUG)
         log.debug("connected to %s:%d (fd %d)", self.hostname, self.port, self._fd)
 
     def connect(self) -> None:
@@ -938,7 +944,7 @@ class HTTPConnection:
             ):
                 self._pending.append(request)
                 flush = self._coalesce(head)
-                if self._notify is not None or log.isEnabledFor(_DEBUG):
+                if self._tell:
                     self._request_sent(method, path)
                 if flush:
                     yield from self.co_flush()
@@ -953,7 +959,7 @@ class HTTPConnection:
             if self._life not in _SENDING_ENDED and self._pending and self._pending[-1] is request:
                 self._pending.pop()  # not a byte was sent: withdraw the request
             raise
-        if self._notify is not None or log.isEnabledFor(_DEBUG):
+        if self._tell:
             self._request_sent(method, path)
         if isinstance(body, BodyFollowing):
             if body.length != 0 or expect100:
@@ -1261,7 +1267,7 @@ class HTTPConnection:
             raise self._timed_out(exc, f"no answer to {described} from {self.name}") from None
         response = HTTPResponse(method, path, head.status, head.reason, head.headers, framing.length)
         self._response = response
-        if self._notify is not None or log.isEnabledFor(_DEBUG):
+        if self._tell:
             self._head_read(response, head.minor_version)
         self._start_body(described, head, framing, cancels=upload is not None and upload.request is request)
         return response
