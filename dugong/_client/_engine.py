@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Final, cast
 
 from .._buffer import BUFFER_SIZE
@@ -381,21 +382,13 @@ class _Worker:
                         return False
                     continue  # the server closed after its last response: the next request reopens
                 if sending is not None:
-                    try:
-                        send_wait = next(sending)
-                    except StopIteration:
+                    step = self._step_sending(sending)
+                    if isinstance(step, _SendEnd):
                         sending = None
+                        # After a close, the responses to what was sent may still come.
+                        send_closed = send_closed or step is _SendEnd.CLOSED
                         continue
-                    except _NotSent:
-                        sending = None
-                        unsent = list(self.inflight)
-                        self.inflight.clear()
-                        self.engine.requeue(self.state, unsent)
-                        continue
-                    except ConnectionClosed:
-                        sending = None
-                        send_closed = True  # the responses to what was sent may still come
-                        continue
+                    send_wait = step
                 if reading is not None:
                     try:
                         read_wait = next(reading)
@@ -417,6 +410,24 @@ class _Worker:
                 sending.close()
             if reading is not None:
                 reading.close()
+
+    def _step_sending(self, sending: PollCoroutine[None]) -> PollNeeded | _SendEnd:
+        """Run *sending* to its next wait: that wait, or how the sending ended.
+
+        A request the connection refused before its first byte (``_NotSent``)
+        goes back to the origin's queue with everything in flight.
+        """
+        try:
+            return next(sending)
+        except StopIteration:
+            return _SendEnd.SENT
+        except _NotSent:
+            unsent = list(self.inflight)
+            self.inflight.clear()
+            self.engine.requeue(self.state, unsent)
+            return _SendEnd.SENT
+        except ConnectionClosed:
+            return _SendEnd.CLOSED
 
     # ------------------------------------------------------------ sending
 
@@ -695,6 +706,13 @@ class _Worker:
             self._connection_lost(ConnectionClosed("the connection was closed (a request's deadline passed)"))
         if self.state.queue:
             self.engine.reactor.call_soon(lambda: self.engine.kick(self.state))
+
+
+class _SendEnd(Enum):
+    """How a worker's sending coroutine ended (see :meth:`_Worker._step_sending`)."""
+
+    SENT = "the request went out, or went back to the queue"
+    CLOSED = "the connection closed while sending"
 
 
 class _NotSent(Exception):
