@@ -389,7 +389,12 @@ def request_head(
         if section is None:
             section = serialize_head("GET", "/", request_fields(host))[len("GET / HTTP/1.1") :]
             PLAIN_FIELDS.put(host, section)
-        return request_line(method, target).encode("ascii") + section
+        key = f"{method} {target}"
+        line = KNOWN_REQUEST_LINES.get(key)
+        if line is None:
+            line = request_line(method, target).encode("ascii")
+            KNOWN_REQUEST_LINES.put(key, line)
+        return line + section
     md5 = None
     if body is not None:
         view = memoryview(body).cast("B")
@@ -414,13 +419,19 @@ def request_head(
 # --------------------------------------------------------------- responses
 
 
-class ResponseHead(NamedTuple):
-    """A parsed status line and header section."""
+class ResponseHead:
+    """A parsed status line and header section (shared: heads are memoised, see :data:`KNOWN_HEADS`)."""
 
-    minor_version: int
-    status: int
-    reason: str
-    headers: ResponseHeaders
+    __slots__ = ("framing", "headers", "minor_version", "reason", "status")
+
+    def __init__(self, minor_version: int, status: int, reason: str, headers: ResponseHeaders) -> None:
+        self.minor_version = minor_version
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        #: What :func:`response_framing` decided for this head and any method
+        #: but HEAD, once it has (it depends on nothing else).
+        self.framing: Framing | None = None
 
 
 def line_fault(raw: bytes) -> str | None:
@@ -497,11 +508,21 @@ KNOWN_NAMES: Final[Memo[str, tuple[str, str]]] = Memo(limit=512, max_key=200)
 KNOWN_STATUS_LINES: Final[Memo[str, tuple[int, int, str]]] = Memo(limit=64, max_key=200)
 #: The header section of requests without a body or extra fields, by Host value.
 PLAIN_FIELDS: Final[Memo[str, bytes]] = Memo(limit=64, max_key=1024)
+#: Validated request lines with their CRLF, by ``"METHOD target"`` (a valid
+#: method and target hold no space, so the key has one meaning).
+KNOWN_REQUEST_LINES: Final[Memo[str, bytes]] = Memo(limit=1024, max_key=200)
 
 
 def clear_memos() -> None:
     """Empty every parser memo."""
-    for memo in (KNOWN_HEADS, KNOWN_LINES, KNOWN_NAMES, KNOWN_STATUS_LINES, PLAIN_FIELDS):
+    for memo in (
+        KNOWN_HEADS,
+        KNOWN_LINES,
+        KNOWN_NAMES,
+        KNOWN_STATUS_LINES,
+        PLAIN_FIELDS,
+        KNOWN_REQUEST_LINES,
+    ):
         memo.clear()
 
 
@@ -665,10 +686,23 @@ def _tokens(values: Sequence[str]) -> list[str]:
 def response_framing(method: str, head: ResponseHead) -> Framing:
     """Decide how the body of a final response is delimited (RFC 9112 section 6.3).
 
+    The decision depends on the method only for HEAD, so for any other it is
+    kept on the head (``head.framing``): a memoised head is decided once.
+
     Raises:
         InvalidResponse: the framing is contradictory or malformed.
         UnsupportedResponse: a transfer coding other than chunked was applied.
     """
+    if method == "HEAD":
+        return _decide_framing(method, head)
+    framing = head.framing
+    if framing is None:
+        framing = head.framing = _decide_framing(method, head)
+    return framing
+
+
+def _decide_framing(method: str, head: ResponseHead) -> Framing:
+    """:func:`response_framing`, every time."""
     headers = head.headers
     connection, transfer_encoding, content_length = field_values(
         headers, "connection", "transfer-encoding", "content-length"

@@ -26,6 +26,7 @@ from dugong._http11 import (
     parse_fields,
     parse_response_head,
     request_fields,
+    request_head,
     response_framing,
     serialize_head,
     validate_field,
@@ -545,3 +546,36 @@ def test_request_heads_without_body_or_fields_share_one_header_section() -> None
     assert b"\r\nContent-Length: 3\r\nContent-MD5: kAFQmDzST7DWlj99KOF/cg==\r\n" in with_body
     chunked = _http11.request_head("PUT", "/", host="h", chunked=True, expect100=True)
     assert b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n" in chunked
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_a_heads_framing_is_decided_once_for_every_method_but_head() -> None:
+    head = parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: 5")
+    assert head.framing is None
+    framing = response_framing("GET", head)
+    assert framing == (LENGTH, 5, True) and head.framing is framing
+    assert response_framing("POST", head) is framing
+    assert response_framing("HEAD", head) == (NO_BODY, 0, True)  # decided apart: HEAD has no body
+    assert head.framing is framing
+    bad = parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: x")
+    for _ in range(2):  # an error is not kept: it is raised every time
+        with pytest.raises(InvalidResponse, match="Content-Length 'x'"):
+            response_framing("GET", bad)
+    assert bad.framing is None
+    assert response_framing("HEAD", bad) == (NO_BODY, 0, True)
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_request_lines_are_validated_once_and_only_valid_ones_kept() -> None:
+    first = request_head("GET", "/a", host="h")
+    assert first == b"GET /a HTTP/1.1\r\n" + serialize_head("GET", "/", request_fields("h"))[16:]
+    assert _http11.KNOWN_REQUEST_LINES == {"GET /a": b"GET /a HTTP/1.1"}
+    assert request_head("GET", "/a", host="other").startswith(b"GET /a HTTP/1.1\r\nHost: other\r\n")
+    for method, target in (("GET", "/a b"), ("GET /a", "b"), ("GET", "/\r\nX: y"), ("G\x00T", "/")):
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                request_head(method, target, host="h")
+    assert list(_http11.KNOWN_REQUEST_LINES) == ["GET /a"]
+    long = "/" + "x" * _http11.KNOWN_REQUEST_LINES.max_key
+    assert request_head("GET", long, host="h").startswith(f"GET {long} HTTP/1.1\r\n".encode())
+    assert list(_http11.KNOWN_REQUEST_LINES) == ["GET /a"]
