@@ -10,7 +10,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HTTP_MODULES = {"dugong._connection", "dugong._http11", "dugong._headers", "dugong._net"}
+HTTP_MODULES = {
+    "dugong._connection",
+    "dugong._conn_state",
+    "dugong._conn_io",
+    "dugong._conn_open",
+    "dugong._conn_send",
+    "dugong._conn_read",
+    "dugong._http11",
+    "dugong._headers",
+    "dugong._net",
+}
 
 
 def dugong_modules_after(imports: str) -> set[str]:

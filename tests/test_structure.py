@@ -20,11 +20,10 @@ PACKAGE = Path(dugong.__file__ or "").resolve().parent
 MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 60  # of code: docstrings, blank lines and comments not counted
 
-#: Modules not yet held to the sizes (issue 14 stays open until they are):
-#: the connection (1,300 lines; its sender and reader sides are to become
-#: rooms of their own) and the Client's engine (one 64-line function, being
-#: reworked for the command line).
-PENDING_SIZES = {"_connection.py"}
+#: Modules not yet held to the sizes: none left (the connection and the
+#: Client's engine, the last two of issue 14, are held to them now).  A module
+#: named here is skipped, while it is being reworked.
+PENDING_SIZES: set[str] = set()
 
 
 def _modules() -> dict[str, Path]:
