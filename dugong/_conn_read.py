@@ -27,7 +27,7 @@ from ._conn_state import _DEBUG, _READING_ENDED, _Life, _Request, _Upload, log
 from ._errors import ConnectionClosed, ConnectionTimedOut, InvalidResponse, StateError, UnsupportedResponse
 from ._http11 import LENGTH, MAX_INFORMATIONAL_RESPONSES, NO_BODY, UNTIL_CLOSE, HTTPResponse, excerpt
 from ._observer import Notifier
-from ._poll import PollCoroutine, eval_coroutine
+from ._poll import PollCoroutine, PollNeeded, eval_coroutine
 from ._trailers import NO_FIELDS
 
 
@@ -77,26 +77,80 @@ class ReaderSide(Opener):
                 yield from self._co_wait_opened()
             except ConnectionTimedOut as exc:
                 raise self._timed_out(exc, f"could not connect to {self._peer()}", "within") from None
-        request, upload = self._next_response()
-        method, path = request
-        described = f"{method} {path}"
-        self._reader_ident = threading.get_ident()
-        try:
-            if self._notify is not None and self._started is not request:
+        request, upload, described = self._next_response()
+        if self._notify is not None and self._started is not request:
+            try:
                 yield from self._co_first_byte(self._notify, request, described)
-            for _ in range(MAX_INFORMATIONAL_RESPONSES + 1):
-                while not isinstance(raw := self._read_head(described), bytes):
-                    yield raw  # the one place a connection waits for a response
-                head = _http11.parse_response_head(raw)
-                if head.status >= 200 or head.status == 101:
-                    break
+            except ConnectionClosed as exc:
+                self._fail_after(exc, f"an unusable response to {described}")
+                raise
+            except ConnectionTimedOut as exc:  # nothing was consumed: the same read can be tried again
+                raise self._timed_out(exc, f"no answer to {described} from {self.name}") from None
+        step = self._response_step(request, upload, described)
+        if isinstance(step, HTTPResponse):
+            return step
+        return (yield from self._co_response(request, upload, described, step))
+
+    def read_response(self) -> HTTPResponse:
+        """Blocking twin of :meth:`co_read_response`.
+
+        On an open connection without an observer it takes the coroutine's
+        first step itself, and needs no coroutine when the head is already
+        in the buffer (design notes: "Blocking methods take the first step").
+        """
+        if self._life is _Life.OPENING or self._notify is not None:
+            return eval_coroutine(self.co_read_response(), self.timeout)
+        request, upload, described = self._next_response()
+        step = self._response_step(request, upload, described)
+        if isinstance(step, HTTPResponse):
+            return step
+        return eval_coroutine(self._co_response(request, upload, described, step), self.timeout)
+
+    def _co_response(
+        self, request: _Request, upload: _Upload | None, described: str, step: PollNeeded | None
+    ) -> PollCoroutine[HTTPResponse]:
+        """Go on from a first :meth:`_response_step` that did not give the response: wait, step again."""
+        skipped = 0
+        while True:
+            if step is None:  # an informational response was skipped
+                skipped += 1
+                if skipped > MAX_INFORMATIONAL_RESPONSES:
+                    error = InvalidResponse(
+                        f"more than {MAX_INFORMATIONAL_RESPONSES} informational responses to {described}"
+                    )
+                    self._fail_after(error, f"an unusable response to {described}")
+                    raise error
+            else:
+                try:
+                    yield step  # the one place a connection waits for a response
+                except ConnectionTimedOut as exc:  # nothing was consumed: the same read can be tried again
+                    raise self._timed_out(exc, f"no answer to {described} from {self.name}") from None
+            result = self._response_step(request, upload, described)
+            if isinstance(result, HTTPResponse):
+                return result
+            step = result
+
+    def _response_step(
+        self, request: _Request, upload: _Upload | None, described: str
+    ) -> HTTPResponse | PollNeeded | None:
+        """Take the next response head from the buffer, reading what the socket has, without waiting.
+
+        Returns:
+            The response (a final one, or the ``100 Continue`` the request's
+            body waits for), the :class:`PollNeeded` to wait for before
+            stepping again, or None if an informational response was skipped.
+        """
+        method, path = request
+        try:
+            raw = self._read_head(described)
+            if not isinstance(raw, bytes):
+                return raw
+            head = _http11.parse_response_head(raw)
+            if head.status < 200 and head.status != 101:
                 if self._is_continue(head, request, upload):
                     return HTTPResponse(method, path, 100, head.reason, head.headers, 0)
                 log.debug("skipping informational response %d to %s", head.status, described)
-            else:
-                raise InvalidResponse(
-                    f"more than {MAX_INFORMATIONAL_RESPONSES} informational responses to {described}"
-                )
+                return None
             self._pending.popleft()
             if head.status == 101 or (method == "CONNECT" and head.status < 300):
                 # The connection now speaks another protocol: read it with read_raw().
@@ -109,8 +163,6 @@ class ReaderSide(Opener):
         except (InvalidResponse, UnsupportedResponse, ConnectionClosed) as exc:
             self._fail_after(exc, f"an unusable response to {described}")
             raise
-        except ConnectionTimedOut as exc:  # nothing was consumed: the same read can be tried again
-            raise self._timed_out(exc, f"no answer to {described} from {self.name}") from None
         response = HTTPResponse(method, path, head.status, head.reason, head.headers, framing.length)
         self._response = response
         if self._tell:
@@ -152,8 +204,11 @@ class ReaderSide(Opener):
                 "chunked or until close" if response.length is None else f"{response.length} bytes",
             )
 
-    def _next_response(self) -> tuple[_Request, _Upload | None]:
-        """The request whose response is next, and the body being sent, if any; or why none can be read."""
+    def _next_response(self) -> tuple[_Request, _Upload | None, str]:
+        """The request whose response is next, the body being sent (if any) and ``"METHOD path"``.
+
+        Raises why no response can be read now; records the thread that reads.
+        """
         if (self._body.kind is not NO_BODY or self._unread) and self._life not in _READING_ENDED:
             # (After the connection was lost in the middle of a body: ConnectionClosed below.)
             raise StateError("the body of the previous response has not been read completely")
@@ -167,7 +222,8 @@ class ReaderSide(Opener):
             raise StateError(f"the body of {' '.join(request)} has not been sent completely")
         if self._life in _READING_ENDED:
             raise ConnectionClosed(self._reason)
-        return request, upload
+        self._reader_ident = threading.get_ident()
+        return request, upload, f"{request[0]} {request[1]}"
 
     def _is_continue(self, head: _http11.ResponseHead, request: _Request, upload: _Upload | None) -> bool:
         """Is *head* the ``100 Continue`` that the body of *request* waits for? Then it may be sent."""
@@ -199,10 +255,6 @@ class ReaderSide(Opener):
         self._body.start(framing)
         if self._body.kind is NO_BODY:
             self._end_body()
-
-    def read_response(self) -> HTTPResponse:
-        """Blocking twin of :meth:`co_read_response`."""
-        return eval_coroutine(self.co_read_response(), self.timeout)
 
     def _end_body(self) -> None:
         """The current response is complete."""
@@ -385,14 +437,9 @@ class ReaderSide(Opener):
         body returns it first, so calling ``readall()`` again returns the whole
         rest of the body.
         """
-        rbuf = self._rbuf
-        if self._body.kind is LENGTH and not self._unread:
-            size = self._body.left
-            if rbuf.available >= size:
-                data = rbuf.take(size)
-                self._body.consumed(size)  # (all of it)
-                self._end_body()
-                return data
+        data = self._buffered_body()
+        if data is not None:
+            return data
         parts: list[bytes] = []
         try:
             while True:
@@ -405,8 +452,27 @@ class ReaderSide(Opener):
                 self._unread = b"".join(parts)
             raise
 
+    def _buffered_body(self) -> bytes | None:
+        """The rest of a ``Content-Length`` body if the buffer holds all of it (taken), else None.
+
+        The first step of :meth:`co_readall`, which :meth:`readall` takes
+        without a coroutine.
+        """
+        rbuf = self._rbuf
+        if self._body.kind is LENGTH and not self._unread:
+            size = self._body.left
+            if rbuf.available >= size:
+                data = rbuf.take(size)
+                self._body.consumed(size)  # (all of it)
+                self._end_body()
+                return data
+        return None
+
     def readall(self) -> bytes:
-        """Blocking twin of :meth:`co_readall`."""
+        """Blocking twin of :meth:`co_readall` (its first step taken without a coroutine)."""
+        data = self._buffered_body()
+        if data is not None:
+            return data
         return eval_coroutine(self.co_readall(), self.timeout)
 
     def co_discard(self) -> PollCoroutine[None]:

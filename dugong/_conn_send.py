@@ -75,35 +75,67 @@ class SenderSide(Opener):
             StateError: the body of the previous request is not complete.
             ConnectionClosed: the connection was closed; call :meth:`reset`.
         """
+        rest = self._start_request(method, path, headers, body, expect100)
+        if rest is not None:
+            yield from rest
+
+    def _start_request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None,
+        body: BytesLike | BodyFollowing | None,
+        expect100: bool,
+    ) -> PollCoroutine[None] | None:
+        """The first step of :meth:`co_send_request`, which never waits.
+
+        Checks the request, makes its head and queues it when it is
+        coalesced.  Returns None when that was all, else the coroutine that
+        sends the rest (and opens the connection first if need be).
+        :meth:`send_request` takes this step without a coroutine.
+        """
         head, data = self._request_head(method, path, headers, body, expect100)
         if self._on_request_head is not None:
             self._on_request_head(head)
         request = (method, path)
         if self._sock is None:
-            yield from self._co_open_for(request)
-        else:
-            if (
-                not self._pending
-                and self._body.kind is NO_BODY
-                and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
-            ):
-                self._check_idle()
-            # Coalesce the head (see the rules of _conn_io) if an earlier response
-            # is pending and this thread reads the responses.
-            if (
-                body is None
-                and self._pending
-                and self._reader_ident == threading.get_ident()
-                and self._life not in _SENDING_ENDED
-            ):
-                self._pending.append(request)
-                flush = self._coalesce(head)
-                if self._tell:
-                    self._request_sent(method, path)
-                if flush:
-                    yield from self.co_flush()
-                return
+            return self._co_send_head(request, head, data, body, expect100, opening=True)
+        if (
+            not self._pending
+            and self._body.kind is NO_BODY
+            and time.monotonic() - self._idle_since > _IDLE_CHECK_AFTER
+        ):
+            self._check_idle()
+        # Coalesce the head (see the rules of _conn_io) if an earlier response
+        # is pending and this thread reads the responses.
+        if (
+            body is None
+            and self._pending
+            and self._reader_ident == threading.get_ident()
+            and self._life not in _SENDING_ENDED
+        ):
             self._pending.append(request)
+            flush = self._coalesce(head)
+            if self._tell:
+                self._request_sent(method, path)
+            return self.co_flush() if flush else None
+        self._pending.append(request)
+        return self._co_send_head(request, head, data, body, expect100)
+
+    def _co_send_head(
+        self,
+        request: _Request,
+        head: bytes,
+        data: memoryview | None,
+        body: BytesLike | BodyFollowing | None,
+        expect100: bool,
+        *,
+        opening: bool = False,
+    ) -> PollCoroutine[None]:
+        """Send the head of *request* (pending already, unless *opening*) and a body given with it."""
+        method, path = request
+        if opening:
+            yield from self._co_open_for(request)
         try:
             if data is not None and len(data) <= _COALESCE_LIMIT:
                 yield from self._co_send_all(head + data, f"sending {method} {path}")
@@ -212,8 +244,10 @@ class SenderSide(Opener):
         body: BytesLike | BodyFollowing | None = None,
         expect100: bool = False,
     ) -> None:
-        """Blocking twin of :meth:`co_send_request`."""
-        eval_coroutine(self.co_send_request(method, path, headers, body, expect100), self.timeout)
+        """Blocking twin of :meth:`co_send_request` (its first step taken without a coroutine)."""
+        rest = self._start_request(method, path, headers, body, expect100)
+        if rest is not None:
+            eval_coroutine(rest, self.timeout)
 
     def _check_idle(self) -> None:
         """Before reusing a connection idle for a while: has the server closed it or sent junk?"""
