@@ -27,7 +27,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
-import queue
 import socket
 import ssl
 import threading
@@ -45,6 +44,7 @@ from ._errors import (
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded
 
 if TYPE_CHECKING:
+    import queue
     from concurrent.futures import Future
 
 __all__ = [
@@ -171,6 +171,8 @@ class _Pool:
     def __init__(self, max_workers: int) -> None:
         self.pid = os.getpid()
         self._max_workers = max_workers
+        import queue  # (here: an IP literal needs no resolver pool)
+
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()

@@ -53,7 +53,8 @@ TRACEFILE_ENV: Final[str] = "DUGONG_TRACEFILE"
 Direction: TypeAlias = Literal["sent", "received"]
 
 _ARROWS: Final[dict[Direction, bytes]] = {"sent": b"-->", "received": b"<--"}
-_HEADER: Final[re.Pattern[bytes]] = re.compile(rb"(-->|<--) (\d+) bytes(?: [^\n]*)?\n")
+#: A record's header line (compiled when a trace is read: not at every start-up).
+_HEADER: Final = rb"(-->|<--) (\d+) bytes(?: [^\n]*)?\n"
 
 _counter = itertools.count(1)
 _counter_lock = threading.Lock()
@@ -187,9 +188,10 @@ def read_trace(path: str) -> list[tuple[Direction, bytes]]:
     with open(path, "rb") as file:
         content = file.read()
     records: list[tuple[Direction, bytes]] = []
+    header = re.compile(_HEADER)
     pos = 0
     while pos < len(content):
-        match = _HEADER.match(content, pos)
+        match = header.match(content, pos)
         if match is None:
             raise ValueError(f"{path}: no record header at offset {pos}")
         direction: Direction = "sent" if match[1] == b"-->" else "received"

@@ -6,6 +6,7 @@ Most tests call ``main(argv)`` in-process; a few run the real entry points
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ from dugong import (
 from dugong.cli import _demo as _cli_demo
 from dugong.cli import _main as cli
 from dugong.cli import _output as _cli_output
+from dugong.cli._args import build_parser
 from dugong.cli._fetch import Fetch, Host, LocalError, Plan, Totals, Upload, fetch_all
 from dugong.cli._output import (
     DiscardSink,
@@ -1149,6 +1151,19 @@ def test_no_command_prints_help(capsysbinary: pytest.CaptureFixture[bytes]) -> N
     assert "dugong get URL..." in result.err
 
 
+@pytest.mark.parametrize("columns", [None, "100", "30", "0", "-5", "wide"])
+def test_help_is_as_wide_as_argparse_makes_it(monkeypatch: pytest.MonkeyPatch, columns: str | None) -> None:
+    """The width the command line reads without shutil is the one argparse's own formatter reads."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    expected = argparse.HelpFormatter("dugong")._width  # (shutil.get_terminal_size's columns - 2)
+    assert build_parser()._get_formatter()._width == expected
+    if columns in ("100", "30"):
+        assert expected == int(columns) - 2
+
+
 def test_help_and_version(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     result = run(capsysbinary, "--help")
     assert result.code == 0
@@ -1522,15 +1537,21 @@ def test_fetch_all_of_nothing() -> None:
 def test_run_as_main_module(
     capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``python -m dugong`` runs main() and exits with its status."""
+    """``python -m dugong`` runs main(), freezes the objects for the exit and exits with its status."""
+    import gc
     import runpy
     import warnings
 
     monkeypatch.setattr(sys, "argv", ["dugong", "--version"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # dugong.__main__ is already imported
-        with pytest.raises(SystemExit) as exit_info:
-            runpy.run_module("dugong", run_name="__main__")
+    assert gc.get_freeze_count() == 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # dugong.__main__ is already imported
+            with pytest.raises(SystemExit) as exit_info:
+                runpy.run_module("dugong", run_name="__main__")
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this process goes on
     assert exit_info.value.code == 0
     assert capsysbinary.readouterr().out == f"dugong {dugong.__version__}\n".encode()
 

@@ -9,6 +9,6 @@ network errors and bad usage, 130 when interrupted.  Errors are reported as
 one line each on standard error, and never show a credential.
 """
 
-from ._main import main
+from ._main import entry_point, main
 
-__all__ = ["main"]
+__all__ = ["entry_point", "main"]

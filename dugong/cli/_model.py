@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import BinaryIO, Final, NamedTuple, Protocol, TextIO
 
 from .. import HTTPResponse, Origin, Resolver
@@ -48,7 +47,8 @@ class RedirectError(Exception):
     """A redirect that cannot be followed."""
 
 
-@dataclass(eq=False)
+# Fetch, Plan and Totals are plain classes, not dataclasses: dataclasses (with inspect) costs
+# 4 ms of the command line's start-up ("Start-up of the command line" in docs/design.rst).
 class Fetch:
     """One request, and what became of it.
 
@@ -60,28 +60,47 @@ class Fetch:
     body; a redirect that turns a POST into a GET sets it.
     """
 
-    url: str
-    scheme: str
-    host: str
-    port: int
-    target: str
-    status: int | None = None
-    reason: str = ""
-    error: BaseException | None = None
-    received: int = 0
-    sent: int = 0
-    auth: str | None = field(default=None, repr=False)
-    method: str | None = None
-    length: int | None = None
-    location: str | None = None
-    offset: int = 0
-    redirects: int = 0
-    attempts: int = 0
-    started: bool = False
-    unfollowed: bool = False
-    complete_already: bool = False
-    root: Fetch | None = None
-    next: Fetch | None = None
+    def __init__(
+        self,
+        url: str,
+        scheme: str,
+        host: str,
+        port: int,
+        target: str,
+        *,
+        auth: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+        reason: str = "",
+        error: BaseException | None = None,
+        received: int = 0,
+        sent: int = 0,
+    ) -> None:
+        self.url = url
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.target = target
+        self.status = status
+        self.reason = reason
+        self.error = error
+        self.received = received
+        self.sent = sent
+        self.auth = auth
+        self.method = method
+        self.length: int | None = None
+        self.location: str | None = None
+        self.offset = 0
+        self.redirects = 0
+        self.attempts = 0
+        self.started = False
+        self.unfollowed = False
+        self.complete_already = False
+        self.root: Fetch | None = None
+        self.next: Fetch | None = None
+
+    def __repr__(self) -> str:  # (no auth: a credential never reaches a message)
+        return f"Fetch({self.url!r}, status={self.status!r}, error={self.error!r})"
 
     @classmethod
     def from_url(cls, parsed: ParsedURL, auth: str | None = None) -> Fetch:
@@ -217,9 +236,13 @@ def _no_proxy(scheme: str, host: str) -> Proxy | None:
     return None
 
 
-@dataclass
 class Plan:
     """How to fetch: the request and the limits.
+
+    The request and the limits are given to the constructor; the other
+    attributes start at their defaults (no TLS context, no proxy, the
+    system's resolver, no log, no redirects followed, at most 50, no
+    retries) and are set afterwards.
 
     Attributes:
         method: the request method.
@@ -240,22 +263,33 @@ class Plan:
         offset_for: the offset to resume a fetch at (``-C -``), or None.
     """
 
-    method: str = "GET"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    upload: Upload | None = None
-    expect100: bool = False
-    timeout: float | None = None
-    max_connections: int = 10
-    pipeline_depth: int = 32
-    tls: ssl.SSLContext | None = None
-    proxy_for: Callable[[str, str], Proxy | None] = _no_proxy
-    resolver: Resolver | None = None
-    log: TextIO | None = None
-    follow: bool = False
-    max_redirects: int = 50
-    retries: int = 0
-    retry_delay: float | None = None
-    offset_for: Callable[[Fetch], int] | None = None
+    def __init__(
+        self,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        upload: Upload | None = None,
+        expect100: bool = False,
+        timeout: float | None = None,
+        max_connections: int = 10,
+        pipeline_depth: int = 32,
+    ) -> None:
+        self.method = method
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.upload = upload
+        self.expect100 = expect100
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.pipeline_depth = pipeline_depth
+        self.tls: ssl.SSLContext | None = None
+        self.proxy_for: Callable[[str, str], Proxy | None] = _no_proxy
+        self.resolver: Resolver | None = None
+        self.log: TextIO | None = None
+        self.follow = False
+        self.max_redirects = 50
+        self.retries = 0
+        self.retry_delay: float | None = None
+        self.offset_for: Callable[[Fetch], int] | None = None
 
     def method_of(self, fetch: Fetch) -> str:
         """The method *fetch* is sent with."""
@@ -272,14 +306,17 @@ class Plan:
         return float(min(2 ** (attempts - 1), 600))
 
 
-@dataclass
 class Totals:
-    """What :func:`~dugong.cli._fetch.fetch_all` did."""
+    """What :func:`~dugong.cli._fetch.fetch_all` did: the fetches, in how many seconds, over
+    how many connections, of which how many were established (None: not counted)."""
 
-    fetches: Sequence[Fetch]
-    seconds: float
-    connections: int
-    established: int | None = None
+    def __init__(
+        self, fetches: Sequence[Fetch], seconds: float, connections: int, established: int | None = None
+    ) -> None:
+        self.fetches = fetches
+        self.seconds = seconds
+        self.connections = connections
+        self.established = established
 
     def _all(self) -> Iterator[Fetch]:
         for fetch in self.fetches:

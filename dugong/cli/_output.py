@@ -10,8 +10,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, NamedTuple, Protocol, TextIO
 from urllib.parse import unquote
 
 from .. import (
@@ -52,7 +51,8 @@ __all__ = [
 
 # At most this many hosts get a line of their own in the progress display.
 _MAX_HOST_LINES: Final = 4
-_ADDRESS_IN_MESSAGE: Final = re.compile(r"\(connecting to ([^)]*)\)")
+# Only error messages use it: compiled (and cached) by re at the first use, not at start-up.
+_ADDRESS_IN_MESSAGE: Final = r"\(connecting to ([^)]*)\)"
 
 
 # ------------------------------------------------------------------ sinks
@@ -267,7 +267,7 @@ def describe_error(exc: BaseException) -> str:
         return f"cannot resolve host: {exc.strerror or exc}"
     if isinstance(exc, OSError):
         message = exc.strerror or str(exc)
-        address = _ADDRESS_IN_MESSAGE.search(message)
+        address = re.search(_ADDRESS_IN_MESSAGE, message)
         where = f" by {address.group(1)}" if address else ""
         if isinstance(exc, ConnectionRefusedError):
             return f"connection refused{where}"
@@ -307,8 +307,7 @@ def error_lines(fetches: Sequence[Fetch]) -> list[str]:
 # ------------------------------------------------------------------ progress
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """What the progress displays show, read from the jobs at one moment.
 
     Attributes:

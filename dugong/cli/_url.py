@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 __all__ = [
@@ -42,8 +41,7 @@ class UsageError(Exception):
     """The command line asks for something impossible."""
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """A user name and password for Basic authentication (RFC 7617).
 
     Its ``repr`` hides the password, so that it cannot reach a message by accident.
@@ -67,8 +65,7 @@ class Credentials:
         return cls(user, password)
 
 
-@dataclass(frozen=True)
-class ParsedURL:
+class ParsedURL(NamedTuple):
     """An http or https URL taken apart.
 
     Attributes:
