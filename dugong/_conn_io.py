@@ -162,6 +162,33 @@ class ConnectionIO(ConnectionState):
             self._tracer.received(target[:received])
         return received
 
+    def _recv_more_into(self, target: memoryview, size: int, doing: str) -> int:
+        """After *size* bytes went into *target*, add what else has arrived, without waiting.
+
+        Returns how many bytes *target* holds now.  Only over TLS, where one
+        receive returns at most one TLS record (16 KiB) however much is there:
+        a large read then takes every record that has arrived in one call, not
+        one record per call (design notes, "Filling a large read over TLS").
+        On plain TCP one receive already returns all that the kernel holds,
+        so another would only cost a system call that finds nothing.
+
+        Stops when *target* is full, when nothing more has arrived, and at the
+        end of input (the next receive sees it again).  An error is raised at
+        once, the bytes of this call with it: the connection is lost anyway.
+        """
+        if not isinstance(self._sock, ssl.SSLSocket):
+            return size
+        end = len(target)
+        while size < end:
+            received = self._recv_into(target[size:], doing)
+            if not isinstance(received, int):
+                self._reader_waits_out = False  # (it returns what it has instead of waiting)
+                break
+            if not received:
+                break
+            size += received
+        return size
+
     def _co_recv_into(self, target: memoryview, doing: str) -> PollCoroutine[int]:
         """Receive at least one byte into *target*; return how many (0: the peer closed)."""
         while True:

@@ -422,6 +422,8 @@ class ReaderSide(Opener):
                 self._body_eof()
                 return 0
             size = received
+        if size < len(target):
+            size = self._recv_more_into(target, size, "reading a response body")
         self._consumed(size)
         return size
 
