@@ -39,6 +39,8 @@ from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
 class ConnectionIO(ConnectionState):
     """Sending and receiving bytes on the connection's socket."""
 
+    __slots__ = ()
+
     def co_flush(self) -> PollCoroutine[None]:
         """Send the coalesced heads of pipelined requests now.
 

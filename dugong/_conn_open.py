@@ -80,6 +80,8 @@ def _proxy_fields(
 class Opener(ConnectionIO):
     """Opening the connection's socket."""
 
+    __slots__ = ()
+
     def co_connect(self) -> PollCoroutine[None]:
         """Open the connection (resolve, connect, proxy tunnel, TLS), if not open.
 

@@ -44,6 +44,8 @@ def _close_reason(request: str, head: _http11.ResponseHead, framing: _http11.Fra
 class ReaderSide(Opener):
     """Reading responses and their bodies."""
 
+    __slots__ = ()
+
     def response_pending(self) -> bool:
         """True if a response (or part of its body) is still to be read."""
         return bool(self._pending) or self._body.kind is not NO_BODY or bool(self._unread)

@@ -44,6 +44,8 @@ _CRLF: Final = b"\r\n"
 class SenderSide(Opener):
     """Sending requests and their bodies."""
 
+    __slots__ = ()
+
     def co_send_request(
         self,
         method: str,

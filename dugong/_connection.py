@@ -96,6 +96,10 @@ class HTTPConnection(SenderSide, ReaderSide):
             fields into each request's headers).
     """
 
+    # The fields are the slots of ConnectionState; a dictionary (made only
+    # when used) keeps what a program or a subclass adds, as with 3.x.
+    __slots__ = ("__dict__", "__weakref__")
+
     def __init__(
         self,
         hostname: str,

@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -1078,3 +1079,22 @@ def test_a_sender_never_waits_for_pollout_while_the_reader_does(
         while True:
             next(reader)
     assert done.value.value.path == "/1"
+
+
+def test_the_fields_are_slots_and_programs_may_still_add_attributes(conn: HTTPConnection) -> None:
+    # More than 30 attributes in an instance dictionary would give every
+    # connection its own key table (design notes, "The connection's fields are slots").
+    conn.send_request("GET", "/bytes/10")
+    conn.read_response()
+    assert len(conn.readall()) == 10
+    assert vars(conn) == {}  # every field the connection set is a slot
+    conn.note = "kept"  # type: ignore[attr-defined]  # as a 3.x program may do
+    assert vars(conn) == {"note": "kept"}
+
+    class Traced(HTTPConnection):
+        def __init__(self, host: str, port: int) -> None:
+            super().__init__(host, port)
+            self.sent: list[str] = []
+
+    traced = Traced("localhost", 1)
+    assert traced.sent == [] and weakref.ref(traced)() is traced
