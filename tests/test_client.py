@@ -353,6 +353,33 @@ def test_follow_ups_and_hooks(http_server: StdlibServer) -> None:
     assert statuses == [200, 200]
 
 
+def test_an_exception_of_the_result_handler_is_raised_once_all_are_done(
+    http_server: StdlibServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+
+    def on_result(result: Result) -> list[Request]:
+        seen.append(result.request.url)
+        if len(seen) == 2:
+            raise KeyError("the handler's own bug")
+        return []
+
+    requests = [Request("GET", http_server.url(f"/bytes/{i}")) for i in range(1, 9)]
+    with Client(pipeline_depth=4) as client, pytest.raises(KeyError, match="the handler's own bug"):
+        client.fetch_all(requests, on_result=on_result)
+    assert sorted(seen) == sorted(r.url for r in requests)  # the other requests went on
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no worker died
+
+    async def main() -> None:
+        with Client() as client:
+            await dugong.AioFuture(client.co_fetch_all(requests[:3], on_result=on_result))
+
+    seen.clear()
+    with pytest.raises(KeyError, match="the handler's own bug"):
+        asyncio.run(main())
+    assert len(seen) == 3
+
+
 def test_requests_are_checked() -> None:
     with pytest.raises(ValueError, match="token"):
         Request("GE T", "http://h/")

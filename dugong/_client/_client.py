@@ -147,20 +147,25 @@ class Client:
                 :attr:`~Result.error` instead of raising.
             on_result: called with each result as it arrives (from within the
                 reactor); the requests it returns are fetched too, and their
-                results go to *on_result* as well, not into the list.
+                results go to *on_result* as well, not into the list.  If it
+                raises, the other requests go on, and the first such exception
+                is raised once every request has its result.
 
         Returns:
             One result per request, in the order of *requests*.
 
         Raises:
-            Exception: without *return_exceptions*, the error of the first
-                failed request (in the order given), once all are done.
+            Exception: what *on_result* raised first, once all are done; else,
+                without *return_exceptions*, the error of the first failed
+                request (in the order given).
         """
         with Reactor() as reactor:
             engine = Engine(self, reactor)
             results = self._submit(engine, requests, on_result)
             while engine.unfinished or engine.workers:
                 reactor.run_once()
+        if engine.handler_error is not None:
+            raise engine.handler_error
         return _outcome(results, return_exceptions)
 
     def co_fetch_all(
@@ -193,6 +198,8 @@ class Client:
         finally:
             alarm.close()
             reactor.close()
+        if engine.handler_error is not None:
+            raise engine.handler_error
         return _outcome(results, return_exceptions)
 
     def co_fetch(self, request: Request, *, return_exceptions: bool = False) -> PollCoroutine[Result]:
