@@ -380,6 +380,27 @@ def test_an_exception_of_the_result_handler_is_raised_once_all_are_done(
     assert len(seen) == 3
 
 
+@pytest.mark.parametrize("hook", ["on_request_head", "on_response"])
+def test_an_exception_of_a_hook_is_raised_once_all_are_done(
+    http_server: StdlibServer, caplog: pytest.LogCaptureFixture, hook: str
+) -> None:
+    called: list[str] = []
+
+    def broken(request: Request, what: object) -> None:
+        called.append(request.url)
+        if request.url.endswith("/bytes/3"):
+            raise ValueError(f"{hook} failed")
+
+    requests = [Request("GET", http_server.url(f"/bytes/{i}")) for i in range(1, 9)]
+    with Client(pipeline_depth=4, **{hook: broken}) as client:  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=f"{hook} failed"):
+            client.fetch_all(requests)
+        assert sorted(called) == sorted(r.url for r in requests)
+        results = client.fetch_all(requests[:2])  # the client is still usable; the error was raised once
+    assert [r.body for r in results] == [body_for(1), body_for(2)]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no worker died
+
+
 def test_requests_are_checked() -> None:
     with pytest.raises(ValueError, match="token"):
         Request("GE T", "http://h/")

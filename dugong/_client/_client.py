@@ -72,6 +72,8 @@ class Client:
             the connection sends them (e.g. to show them).
         on_response: called with the request and each response head (a
             ``100 Continue`` too, then the final one), before its body is read.
+            What a hook raises does not stop the other requests:
+            :meth:`fetch_all` raises it at the end.
         observer: given to every connection the client opens, to be told of
             their lifecycle events (see :class:`ConnectionObserver`).
     """
@@ -127,6 +129,7 @@ class Client:
         self._on_response = on_response
         self._observer = observer
         self._sending: Request | None = None  # whose head the next on_request_head call shows
+        self._hook_error: Exception | None = None  # the first a hook raised (see _call_hook)
         self._idle: dict[Origin, list[tuple[HTTPConnection, float]]] = {}
         self._sessions: dict[Origin, ssl.SSLSession] = {}
 
@@ -148,6 +151,7 @@ class Client:
             on_result: called with each result as it arrives (from within the
                 reactor); the requests it returns are fetched too, and their
                 results go to *on_result* as well, not into the list.  If it
+                (or the client's ``on_request_head`` or ``on_response``)
                 raises, the other requests go on, and the first such exception
                 is raised once every request has its result.
 
@@ -155,7 +159,7 @@ class Client:
             One result per request, in the order of *requests*.
 
         Raises:
-            Exception: what *on_result* raised first, once all are done; else,
+            Exception: what a hook raised first, once all are done; else,
                 without *return_exceptions*, the error of the first failed
                 request (in the order given).
         """
@@ -164,8 +168,7 @@ class Client:
             results = self._submit(engine, requests, on_result)
             while engine.unfinished or engine.workers:
                 reactor.run_once()
-        if engine.handler_error is not None:
-            raise engine.handler_error
+        self._raise_hook_error()
         return _outcome(results, return_exceptions)
 
     def co_fetch_all(
@@ -198,8 +201,7 @@ class Client:
         finally:
             alarm.close()
             reactor.close()
-        if engine.handler_error is not None:
-            raise engine.handler_error
+        self._raise_hook_error()
         return _outcome(results, return_exceptions)
 
     def co_fetch(self, request: Request, *, return_exceptions: bool = False) -> PollCoroutine[Result]:
@@ -307,12 +309,30 @@ class Client:
 
     def _head_sent(self, head: bytes) -> None:
         if self._on_request_head is not None and self._sending is not None:
-            self._on_request_head(self._sending, head)
+            self._call_hook(self._on_request_head, self._sending, head)
 
     def _note_response(self, request: Request, response: HTTPResponse) -> None:
         """*response* to *request* arrived (its body is next)."""
         if self._on_response is not None:
-            self._on_response(request, response)
+            self._call_hook(self._on_response, request, response)
+
+    def _call_hook(self, hook: Callable[..., object], *args: object) -> None:
+        """Call the program's *hook* (``on_request_head``, ``on_response``, ``on_result``).
+
+        What it raises must not break a connection in the middle of an
+        exchange: the first such exception is kept, the requests go on, and
+        :meth:`fetch_all` raises it once every request has its result.
+        """
+        try:
+            hook(*args)
+        except Exception as exc:
+            if self._hook_error is None:
+                self._hook_error = exc
+
+    def _raise_hook_error(self) -> None:
+        error, self._hook_error = self._hook_error, None
+        if error is not None:
+            raise error
 
     def close(self) -> None:
         """Close the idle connections and forget the TLS sessions."""

@@ -141,8 +141,6 @@ class Engine:
         self.unfinished = 0
         #: Workers (connections) running.
         self.workers = 0
-        #: The first exception the program's result handler raised (raised by fetch_all at the end).
-        self.handler_error: Exception | None = None
         self._origins: dict[Origin, _OriginState] = {}
         self._watchdog: TimerHandle | None = None
 
@@ -184,11 +182,7 @@ class Engine:
         if job.deadline is not None:
             job.deadline.cancel()
         self.unfinished -= 1
-        try:
-            job.on_done(job.result)
-        except Exception as exc:  # the program's on_result: the other requests go on
-            if self.handler_error is None:
-                self.handler_error = exc
+        self.client._call_hook(job.on_done, job.result)
 
     def fail_queue(self, state: _OriginState, error: BaseException) -> None:
         """Fail every request queued for *state*'s origin with *error* (the same object)."""
