@@ -100,50 +100,11 @@ class ConnectionState:
     """The fields of a connection, and what every room of it uses.
 
     The base of the rooms (see :mod:`dugong._connection`); not used alone.
-    Every field is a slot (declared below, and listed in ``__slots__``):
+    Every field is a slot (``__slots__`` is made from the declarations below):
     more than 30 attributes in an instance dictionary would cost each
     connection its own key table (design notes, "The connection's fields
     are slots").
     """
-
-    __slots__ = (
-        "hostname",
-        "port",
-        "ssl_context",
-        "proxy",
-        "timeout",
-        "happy_eyeballs_delay",
-        "ssl_session",
-        "_resolver",
-        "_observer",
-        "_notify",
-        "_proxy_fields",
-        "_on_request_head",
-        "_host",
-        "_target_prefix",
-        "_sock",
-        "_fd",
-        "_wait_in",
-        "_tracer",
-        "_tell",
-        "_open_waker",
-        "_open_error",
-        "_idle_since",
-        "_pending",
-        "_upload",
-        "_reader_ident",
-        "_wbuf",
-        "_reader_waits_out",
-        "_life",
-        "_reason",
-        "_rbuf",
-        "_body",
-        "_response",
-        "_keep_alive",
-        "_close_reason",
-        "_unread",
-        "_started",
-    )
 
     # Set by the constructor (the public ones are documented there).
     hostname: str
@@ -186,6 +147,8 @@ class ConnectionState:
     _close_reason: str  # why the server ends the connection after this response
     _unread: bytes  # body bytes that a readall() took before it was interrupted
     _started: _Request | None  # the last request told response_started
+    # Every field declared above, and nothing else, is a slot.
+    __slots__ = tuple(__annotations__)
 
     def _reset(self, life: _Life, reason: str = "", *, forget_requests: bool = False) -> None:
         """Close the socket and return every field to its starting value: the one reset.
