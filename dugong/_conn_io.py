@@ -22,11 +22,19 @@ Rules of this room
   a response keeps no chain of nested generators (and no exception) alive,
   which keeps the garbage collector's work per request low when thousands of
   connections wait at once.
+* A plain socket is left in blocking mode once open, and every send or
+  receive that must not wait says so with ``MSG_DONTWAIT`` (``_nowait``).
+  A blocking read without a timeout then waits in its receive, one system
+  call, instead of a receive that fails, a ``poll`` and a receive again
+  (:meth:`ConnectionIO._eval_read`; design notes, "A blocking read waits in
+  its receive").  TLS sockets take no flags and stay non-blocking.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
+from typing import Final, TypeVar
 
 from ._body import HEAD_TOO_LONG, closed_message, take_delimited
 from ._conn_state import _SENDING_ENDED, ConnectionState, _Life
@@ -34,6 +42,12 @@ from ._errors import ConnectionClosed, ConnectionTimedOut
 from ._http11 import MAX_HEADER_SIZE, BytesLike
 from ._net import PEER_GONE_ERRORS
 from ._poll import POLLIN, POLLOUT, PollCoroutine, PollNeeded, eval_coroutine
+
+_T = TypeVar("_T")
+
+#: The flag that makes one send or receive on a blocking socket not wait; 0
+#: where there is none (Windows), and plain sockets then stay non-blocking.
+MSG_DONTWAIT: Final[int] = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 class ConnectionIO(ConnectionState):
@@ -68,7 +82,7 @@ class ConnectionIO(ConnectionState):
         if sock is None or self._life in _SENDING_ENDED:
             return
         try:
-            sent = sock.send(self._wbuf)
+            sent = sock.send(self._wbuf, self._nowait)
         except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             return
         except PEER_GONE_ERRORS as exc:
@@ -103,7 +117,7 @@ class ConnectionIO(ConnectionState):
                 # Yield outside the except clauses: a generator suspended in
                 # one keeps the exception and its traceback alive while it waits.
                 try:
-                    sent += sock.send(view[sent:] if sent else view)
+                    sent += sock.send(view[sent:] if sent else view, self._nowait)
                 except (BlockingIOError, ssl.SSLWantWriteError):
                     wait = PollNeeded(self._fd, POLLOUT)
                 except ssl.SSLWantReadError:  # pragma: no cover - TLS renegotiation only
@@ -141,8 +155,11 @@ class ConnectionIO(ConnectionState):
         if sock is None:
             raise ConnectionClosed(self._reason or "connection is not open")
         self._reader_waits_out = False
+        # Coalesced heads must go out before a receive may wait (see _coalesce).
+        flags = self._nowait if self._wbuf else self._recv_flags
         try:
-            received = sock.recv_into(target)
+            # (SSLSocket.recv_into takes no flags, and would read 0 bytes if given nbytes=0)
+            received = sock.recv_into(target, 0, flags) if flags else sock.recv_into(target)
         except (BlockingIOError, ssl.SSLWantReadError):
             if self._wbuf:
                 # The responses we wait for may be to requests still here.
@@ -163,6 +180,22 @@ class ConnectionIO(ConnectionState):
         if self._tracer is not None and received:
             self._tracer.received(target[:received])
         return received
+
+    def _eval_read(self, crt: PollCoroutine[_T]) -> _T:
+        """Run the reader's coroutine *crt* for a blocking method: ``eval_coroutine(crt, self.timeout)``.
+
+        Without a timeout, on a plain socket, its receives wait in the kernel
+        instead of yielding :class:`PollNeeded` (``_recv_flags`` is 0 while it
+        runs): one system call per wait instead of three.  It is the same
+        code, resumed by the kernel instead of by ``poll``.
+        """
+        timeout = self.timeout
+        if timeout is None:
+            self._recv_flags = 0
+        try:
+            return eval_coroutine(crt, timeout)
+        finally:
+            self._recv_flags = self._nowait
 
     def _recv_more_into(self, target: memoryview, size: int, doing: str) -> int:
         """After *size* bytes went into *target*, add what else has arrived, without waiting.

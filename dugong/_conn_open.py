@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from . import _http11
-from ._conn_io import ConnectionIO
+from ._conn_io import MSG_DONTWAIT, ConnectionIO
 from ._conn_state import _DEBUG, _OPENING_LOCK, _Life, log
 from ._errors import ConnectionClosed, ConnectionTimedOut, InvalidResponse, ProxyError
 from ._http11 import excerpt
@@ -161,6 +161,11 @@ class Opener(ConnectionIO):
         except BaseException as exc:
             self._close_socket(f"opening the connection failed: {exc or type(exc).__name__}")
             raise
+        if self._sock is sock and MSG_DONTWAIT:
+            # Plain TCP: blocking mode, each call that must not wait says so
+            # (see the rules of dugong._conn_io).
+            sock.setblocking(True)
+            self._nowait = self._recv_flags = MSG_DONTWAIT
         self._idle_since = time.monotonic()
         # One test per connection instead of two per request (design notes,
         # "Events and log lines at no cost").

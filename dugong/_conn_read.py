@@ -101,12 +101,18 @@ class ReaderSide(Opener):
         in the buffer (design notes: "Blocking methods take the first step").
         """
         if self._life is _Life.OPENING or self._notify is not None:
-            return eval_coroutine(self.co_read_response(), self.timeout)
+            return self._eval_read(self.co_read_response())
         request, upload, described = self._next_response()
-        step = self._response_step(request, upload, described)
-        if isinstance(step, HTTPResponse):
-            return step
-        return eval_coroutine(self._co_response(request, upload, described, step), self.timeout)
+        timeout = self.timeout
+        if timeout is None:  # (the first step of _eval_read's: the receive may wait)
+            self._recv_flags = 0
+        try:
+            step = self._response_step(request, upload, described)
+            if isinstance(step, HTTPResponse):
+                return step
+            return eval_coroutine(self._co_response(request, upload, described, step), timeout)
+        finally:
+            self._recv_flags = self._nowait
 
     def _co_response(
         self, request: _Request, upload: _Upload | None, described: str, step: PollNeeded | None
@@ -387,7 +393,7 @@ class ReaderSide(Opener):
 
     def read(self, len_: int | None = None) -> bytes:
         """Blocking twin of :meth:`co_read`."""
-        return eval_coroutine(self.co_read(len_), self.timeout)
+        return self._eval_read(self.co_read(len_))
 
     def co_readinto(self, buf: bytearray | memoryview) -> PollCoroutine[int]:
         """Read response body data into *buf*; return how many bytes (0: end of body).
@@ -431,7 +437,7 @@ class ReaderSide(Opener):
 
     def readinto(self, buf: bytearray | memoryview) -> int:
         """Blocking twin of :meth:`co_readinto`."""
-        return eval_coroutine(self.co_readinto(buf), self.timeout)
+        return self._eval_read(self.co_readinto(buf))
 
     def co_readall(self) -> PollCoroutine[bytes]:
         """Read the rest of the response body and return it.
@@ -477,7 +483,7 @@ class ReaderSide(Opener):
         data = self._buffered_body()
         if data is not None:
             return data
-        return eval_coroutine(self.co_readall(), self.timeout)
+        return self._eval_read(self.co_readall())
 
     def co_discard(self) -> PollCoroutine[None]:
         """Read and throw away the rest of the response body."""
@@ -503,7 +509,7 @@ class ReaderSide(Opener):
 
     def discard(self) -> None:
         """Blocking twin of :meth:`co_discard`."""
-        eval_coroutine(self.co_discard(), self.timeout)
+        self._eval_read(self.co_discard())
 
     def co_read_raw(self, size: int) -> PollCoroutine[bytes]:
         """Read up to *size* bytes from the connection, ignoring HTTP framing.
@@ -523,4 +529,4 @@ class ReaderSide(Opener):
 
     def read_raw(self, size: int) -> bytes:
         """Blocking twin of :meth:`co_read_raw`."""
-        return eval_coroutine(self.co_read_raw(size), self.timeout)
+        return self._eval_read(self.co_read_raw(size))

@@ -258,7 +258,7 @@ class SenderSide(Opener):
         if isinstance(sock, ssl.SSLSocket):
             return  # TLS records (e.g. session tickets) may arrive unasked; MSG_PEEK is not allowed
         try:
-            peeked = sock.recv(80, socket.MSG_PEEK)
+            peeked = sock.recv(80, socket.MSG_PEEK | self._nowait)
         except BlockingIOError:
             return
         except OSError as exc:
