@@ -21,7 +21,6 @@ Rules this module keeps
 
 from __future__ import annotations
 
-import logging
 from enum import IntEnum
 from typing import Final
 
@@ -43,11 +42,12 @@ from ._http11 import (
     parse_chunk_size,
     parse_fields,
 )
+from ._log import LazyLogger
 from ._trailers import NO_FIELDS, without_forbidden_trailers
 
 __all__ = ["BodyReader", "HEAD_TOO_LONG", "UNLIMITED", "closed_message", "take_delimited"]
 
-log = logging.getLogger("dugong")
+log = LazyLogger("dugong")
 
 _CRLF: Final = b"\r\n"
 #: What :meth:`BodyReader.limit` returns for a body that lasts until the server closes.

@@ -32,7 +32,6 @@ Rules of every room
 
 from __future__ import annotations
 
-import logging
 import socket
 import ssl
 import threading
@@ -45,13 +44,14 @@ from ._body import BodyReader
 from ._buffer import ReceiveBuffer
 from ._errors import ConnectionClosed, ConnectionTimedOut, InvalidResponse, UnsupportedResponse, network_error
 from ._http11 import HTTPResponse
+from ._log import DEBUG, LazyLogger
 from ._net import PEER_GONE_ERRORS, Resolver, Waker
 from ._observer import ConnectionObserver, Notifier
 from ._poll import PollNeeded
 from ._trace import Tracer
 
-log = logging.getLogger("dugong")
-_DEBUG: Final = logging.DEBUG
+log = LazyLogger("dugong")
+_DEBUG: Final = DEBUG
 
 # Guards the hand-over between a sender opening the connection and a reader
 # waiting for that (see _co_wait_opened); taken once per connect, so one lock

@@ -33,11 +33,11 @@ connection is opened again, the sequence starts again.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, Protocol
 
+from ._log import LazyLogger
 from ._net import SockAddr
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionObserver", "EVENT_NAMES", "Notifier", "make_notifier"]
 
-log = logging.getLogger("dugong")
+log = LazyLogger("dugong")
 
 #: The hook names of :class:`ConnectionObserver`, in the order of a connection's life.
 EVENT_NAMES: Final = (

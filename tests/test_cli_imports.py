@@ -69,6 +69,8 @@ NOT_FOR_A_PLAIN_GET = {
     "getpass",  # only for a password prompt
     "encodings.idna",  # only for host names that are not ASCII
     "tqdm",  # only for a progress bar on a terminal
+    "logging",  # with traceback, linecache, tokenize: only for -v (dugong._log)
+    "traceback",
 }
 
 
@@ -101,3 +103,11 @@ def test_the_check_sees_a_module_that_is_needed(http_server: StdlibServer, tmp_p
     url = http_server.url("/bytes/100").replace("127.0.0.1", "localhost")
     loaded = modules_after(["get", "-s", url], tmp_path)
     assert {"queue", "concurrent.futures"} <= NOT_FOR_A_PLAIN_GET & loaded
+
+
+def test_the_check_sees_logging_when_v_needs_it(http_server: StdlibServer, tmp_path: Path) -> None:
+    """Control: -v prints the client's log lines, through logging."""
+    loaded = modules_after(
+        ["get", "-s", "-v", "-o", str(tmp_path / "out"), http_server.url("/bytes/100")], tmp_path
+    )
+    assert "logging" in loaded

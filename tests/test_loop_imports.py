@@ -46,7 +46,7 @@ def test_import_dugong_loop_loads_no_http_module() -> None:
     assert "dugong.loop" in loaded
     assert not HTTP_MODULES & loaded, loaded
     others = {m for m in loaded if not m.startswith("dugong.loop")}
-    assert others == {"dugong", "dugong._errors", "dugong._poll"}
+    assert others == {"dugong", "dugong._errors", "dugong._log", "dugong._poll"}
 
 
 def test_the_check_sees_an_http_module_that_is_loaded() -> None:

@@ -36,7 +36,6 @@ Rules
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
@@ -46,6 +45,7 @@ from .._buffer import BUFFER_SIZE
 from .._connection import HTTPConnection
 from .._errors import ConnectionClosed, ConnectionTimedOut, InvalidResponse, UnsupportedResponse
 from .._http11 import BodyFollowing, HTTPResponse
+from .._log import LazyLogger
 from .._poll import PollCoroutine, PollNeeded
 from ..loop import Reactor, Task, TimerHandle
 from ._request import Origin, Request, Result
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "RequestTimedOut", "ResponseLost"]
 
-log: Final = logging.getLogger("dugong.client")
+log: Final = LazyLogger("dugong.client")
 
 #: Strikes (connections that ended after at most one response with more in
 #: flight) after which an origin is served one request at a time.

@@ -24,11 +24,10 @@ connections" counts what the servers made necessary, as curl's would.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, TextIO, cast
+from typing import TYPE_CHECKING, BinaryIO, Final, Protocol, cast
 
 from .. import (
     Client,
@@ -253,19 +252,6 @@ class _Watcher(ConnectionObserver):
             self._log(
                 f"* {authority(conn.hostname, conn.port)}: {http_version} {response.status} {response.reason}"
             )
-
-
-class _LogLines(logging.Handler):
-    """Prints the records of the ``dugong.client`` logger as ``* message`` lines (for ``-v``)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(logging.INFO)
-        self.setFormatter(logging.Formatter("* %(message)s"))
-        self._stream = stream
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Print *record*."""
-        print(self.format(record), file=self._stream, flush=True)
 
 
 class _Run:
@@ -556,19 +542,27 @@ def _drive(client: Client, requests: list[Request], run: _Run) -> None:
 
 @contextmanager
 def _verbose_logging(plan: Plan) -> Iterator[None]:
-    """While running: the client's log lines on -v's stream."""
+    """While running: the client's log lines on -v's stream.
+
+    (Without -v, :mod:`logging` is not even imported: see :mod:`dugong._log`.)
+    """
+    if plan.log is None:
+        yield
+        return
+    import logging
+
+    from ._log_lines import LogLines
+
     logger = logging.getLogger("dugong.client")
-    handler = _LogLines(plan.log) if plan.log is not None else None
+    handler = LogLines(plan.log)
     level = logger.level
-    if handler is not None:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
         yield
     finally:
-        if handler is not None:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def fetch_all(

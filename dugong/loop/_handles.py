@@ -10,13 +10,14 @@ Nothing outside those rooms does (tasks use :meth:`Handle.cancel`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Final
 
+from .._log import LazyLogger
+
 __all__ = ["Handle"]
 
-log: Final = logging.getLogger("dugong.loop")
+log: Final = LazyLogger("dugong.loop")
 
 
 class Handle:

@@ -1,4 +1,4 @@
-"""Plugins: observers of a reactor, and the three we ship.
+"""Plugins: observers of a reactor, and two of the three we ship (the third: :mod:`._tracer`).
 
 A plugin implements any subset of the hooks of :class:`Plugin`.  The reactor
 keeps, per hook, a tuple of the bound methods of the plugins that override it,
@@ -9,20 +9,20 @@ the plugin, and goes on.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 
-from .._poll import POLLIN, POLLOUT, PollNeeded
+from .._log import LazyLogger
+from .._poll import PollNeeded
 
 if TYPE_CHECKING:
     from ._task import Task
 
-log: Final = logging.getLogger("dugong.loop")
+log: Final = LazyLogger("dugong.loop")
 
-__all__ = ["Plugin", "Statistics", "Tracer", "Progress", "ProgressState"]
+__all__ = ["Plugin", "Statistics", "Progress", "ProgressState"]
 
 #: The hook names of :class:`Plugin`, in the order of a task's life.
 HOOK_NAMES: Final = (
@@ -172,11 +172,6 @@ class Hooks:
             setattr(self, name, hooks)
 
 
-def _mask_name(mask: int) -> str:
-    names = [n for bit, n in ((POLLIN, "POLLIN"), (POLLOUT, "POLLOUT")) if mask & bit]
-    return "|".join(names) or str(mask)
-
-
 class Statistics(Plugin):
     """Counts what the reactor's tasks do.
 
@@ -253,56 +248,6 @@ class Statistics(Plugin):
             waited = self._clock() - since
             self.wait_time += waited
             self.wait_time_by_fd[fd] = self.wait_time_by_fd.get(fd, 0.0) + waited
-
-
-class Tracer(Plugin):
-    """Logs every task event at DEBUG level (and nothing at any other level).
-
-    Args:
-        logger: where to log; by default the logger ``dugong.loop``.
-        iterations: also log each iteration (its timeout and how many
-            callbacks ran); these are frequent, so off by default.
-    """
-
-    def __init__(self, logger: logging.Logger | None = None, *, iterations: bool = False) -> None:
-        self._log = logger if logger is not None else logging.getLogger("dugong.loop")
-        self._iterations = iterations
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} logger={self._log.name!r} iterations={self._iterations}>"
-
-    def task_spawned(self, task: Task[object]) -> None:
-        """Log the new task."""
-        self._log.debug("task %s spawned", task.name)
-
-    def task_suspended(self, task: Task[object], request: PollNeeded) -> None:
-        """Log what the task waits for."""
-        self._log.debug("task %s waits for fd %d %s", task.name, request.fd, _mask_name(request.mask))
-
-    def task_resumed(self, task: Task[object]) -> None:
-        """Log the resumption."""
-        self._log.debug("task %s resumed", task.name)
-
-    def task_finished(self, task: Task[object]) -> None:
-        """Log the outcome."""
-        if task.cancelled():
-            self._log.debug("task %s cancelled", task.name)
-            return
-        error = task.exception()
-        if error is None:
-            self._log.debug("task %s returned", task.name)
-        else:
-            self._log.debug("task %s raised %s: %s", task.name, type(error).__name__, error)
-
-    def before_iteration(self, timeout: float | None) -> None:
-        """Log the iteration's timeout, if iterations are traced."""
-        if self._iterations:
-            self._log.debug("iteration: polling with timeout %s", timeout)
-
-    def after_iteration(self, callbacks: int) -> None:
-        """Log how many callbacks ran, if iterations are traced."""
-        if self._iterations:
-            self._log.debug("iteration: %d callbacks ran", callbacks)
 
 
 #: The bytes_by_key of a state that has none (read-only, so that it can be shared).
