@@ -27,7 +27,8 @@ Rules of this room
   A blocking read without a timeout then waits in its receive, one system
   call, instead of a receive that fails, a ``poll`` and a receive again
   (:meth:`ConnectionIO._eval_read`; design notes, "A blocking read waits in
-  its receive").  TLS sockets take no flags and stay non-blocking.
+  its receive").  TLS sockets take no flags: they stay non-blocking, and a
+  waiting receive makes its socket blocking for that one call.
 """
 
 from __future__ import annotations
@@ -155,11 +156,13 @@ class ConnectionIO(ConnectionState):
         if sock is None:
             raise ConnectionClosed(self._reason or "connection is not open")
         self._reader_waits_out = False
-        # Coalesced heads must go out before a receive may wait (see _coalesce).
-        flags = self._nowait if self._wbuf else self._recv_flags
         try:
-            # (SSLSocket.recv_into takes no flags, and would read 0 bytes if given nbytes=0)
-            received = sock.recv_into(target, 0, flags) if flags else sock.recv_into(target)
+            if self._receive_waits and not self._wbuf:  # (coalesced heads must go out first)
+                received = self._receive_waiting(sock, target)
+            elif self._nowait:
+                received = sock.recv_into(target, 0, self._nowait)
+            else:  # (SSLSocket.recv_into takes no flags, and would read 0 bytes if given nbytes=0)
+                received = sock.recv_into(target)
         except (BlockingIOError, ssl.SSLWantReadError):
             if self._wbuf:
                 # The responses we wait for may be to requests still here.
@@ -184,18 +187,34 @@ class ConnectionIO(ConnectionState):
     def _eval_read(self, crt: PollCoroutine[_T]) -> _T:
         """Run the reader's coroutine *crt* for a blocking method: ``eval_coroutine(crt, self.timeout)``.
 
-        Without a timeout, on a plain socket, its receives wait in the kernel
-        instead of yielding :class:`PollNeeded` (``_recv_flags`` is 0 while it
-        runs): one system call per wait instead of three.  It is the same
-        code, resumed by the kernel instead of by ``poll``.
+        Without a timeout its receives wait in the kernel instead of yielding
+        :class:`PollNeeded` (``_receive_waits`` is set while it runs): one
+        system call per wait instead of three.  It is the same code, resumed
+        by the kernel instead of by ``poll``.
         """
         timeout = self.timeout
         if timeout is None:
-            self._recv_flags = 0
+            self._receive_waits = True
         try:
             return eval_coroutine(crt, timeout)
         finally:
-            self._recv_flags = self._nowait
+            self._receive_waits = False
+
+    def _receive_waiting(self, sock: socket.socket, target: memoryview) -> int:
+        """Receive into *target*, waiting in the kernel until something arrives.
+
+        A plain socket is in blocking mode already.  A TLS socket, which takes
+        no ``MSG_DONTWAIT``, is put in blocking mode for this one receive (two
+        ``ioctl`` calls, cheaper than the ``SSLWantReadError``, ``poll`` and
+        second receive they replace).
+        """
+        if self._nowait:
+            return sock.recv_into(target)
+        sock.settimeout(None)
+        try:
+            return sock.recv_into(target)
+        finally:
+            sock.settimeout(0.0)
 
     def _recv_more_into(self, target: memoryview, size: int, doing: str) -> int:
         """After *size* bytes went into *target*, add what else has arrived, without waiting.

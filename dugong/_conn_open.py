@@ -165,7 +165,7 @@ class Opener(ConnectionIO):
             # Plain TCP: blocking mode, each call that must not wait says so
             # (see the rules of dugong._conn_io).
             sock.setblocking(True)
-            self._nowait = self._recv_flags = MSG_DONTWAIT
+            self._nowait = MSG_DONTWAIT
         self._idle_since = time.monotonic()
         # One test per connection instead of two per request (design notes,
         # "Events and log lines at no cost").

@@ -105,14 +105,14 @@ class ReaderSide(Opener):
         request, upload, described = self._next_response()
         timeout = self.timeout
         if timeout is None:  # (the first step of _eval_read's: the receive may wait)
-            self._recv_flags = 0
+            self._receive_waits = True
         try:
             step = self._response_step(request, upload, described)
             if isinstance(step, HTTPResponse):
                 return step
             return eval_coroutine(self._co_response(request, upload, described, step), timeout)
         finally:
-            self._recv_flags = self._nowait
+            self._receive_waits = False
 
     def _co_response(
         self, request: _Request, upload: _Upload | None, described: str, step: PollNeeded | None

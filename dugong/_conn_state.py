@@ -128,9 +128,9 @@ class ConnectionState:
     # Flags of a send or receive that must not wait: MSG_DONTWAIT on a plain
     # socket, which is left in blocking mode, 0 on a non-blocking (TLS) one.
     _nowait: int
-    # Flags of the reader's receives: _nowait, or 0 while a blocking read
-    # without a timeout runs, which then waits in its receive (see _eval_read).
-    _recv_flags: int
+    # A blocking read without a timeout runs: its receives wait in the kernel
+    # (see ConnectionIO._eval_read).
+    _receive_waits: bool
     _tracer: Tracer | None
     _tell: bool  # an observer or the DEBUG log listens to per-request events
     _open_waker: Waker | None  # wakes a reader waiting for the opening
@@ -190,7 +190,7 @@ class ConnectionState:
             log.debug("closing connection to %s:%d (fd %d)", self.hostname, self.port, self._fd)
             self._sock.close()
             self._sock, self._fd = None, -1
-            self._nowait = self._recv_flags = 0
+            self._nowait = 0
             if self._notify is not None:
                 self._notify.connection_closed(reason)
         if self._tracer is not None:

@@ -148,7 +148,8 @@ class HTTPConnection(SenderSide, ReaderSide):
         self._target_prefix = f"http://{self._host}" if proxy is not None and ssl_context is None else ""
         self._sock = None
         self._fd = -1
-        self._nowait = self._recv_flags = 0
+        self._nowait = 0
+        self._receive_waits = False
         # What a connection waiting for a response yields, made once per socket.
         self._wait_in = PollNeeded(-1, POLLIN)
         self._tracer = None

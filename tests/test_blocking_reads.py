@@ -1,30 +1,30 @@
 """A blocking read without a timeout waits in its receive (design notes, "A blocking read waits in its receive").
 
 On a plain connection the socket is left in blocking mode; every send and
-receive that must not wait passes ``MSG_DONTWAIT``.  A blocking read with
-:attr:`~dugong.HTTPConnection.timeout` None lets its receive wait instead of
-failing with ``EAGAIN`` and waiting in ``poll``.  The tests count the waits
-in :meth:`PollNeeded.poll`, which :func:`~dugong.eval_coroutine` calls for
-every wait, and check that coroutines, whoever ran before them, never wait
-in a receive.
+receive that must not wait passes ``MSG_DONTWAIT``.  A TLS socket stays
+non-blocking and is made blocking for the one receive that may wait.  A
+blocking read with :attr:`~dugong.HTTPConnection.timeout` None lets its
+receive wait instead of failing with ``EAGAIN`` and waiting in ``poll``.
+The tests count the waits in :meth:`PollNeeded.poll`, which
+:func:`~dugong.eval_coroutine` calls for every wait, and check that
+coroutines, whoever ran before them, never wait in a receive; each runs over
+plain TCP and over TLS.
 """
 
 from __future__ import annotations
 
 import signal
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+import trustme
 
 from dugong import POLLIN, HTTPConnection, PollNeeded
 from tests.servers.raw import RawServerFactory, make_response, read_request, send_all
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(socket, "MSG_DONTWAIT"), reason="plain sockets stay non-blocking without MSG_DONTWAIT"
-)
 
 #: How long the scripted servers wait before they answer: long enough that a
 #: read which did not wait would be seen to return early.
@@ -46,7 +46,49 @@ def polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[PollNeeded]]:
     yield seen
 
 
-def _slow_server(raw_server: RawServerFactory, body: bytes = b"x" * 1000) -> int:
+class _Peer:
+    """Scripted servers over plain TCP or TLS, and connections to them."""
+
+    def __init__(self, raw_server: RawServerFactory, ca: trustme.CA | None) -> None:
+        self._raw_server = raw_server
+        self._server_context: ssl.SSLContext | None = None
+        self._client_context: ssl.SSLContext | None = None
+        if ca is not None:
+            self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ca.issue_cert("127.0.0.1").configure_cert(self._server_context)
+            self._client_context = ssl.create_default_context()
+            ca.configure_trust(self._client_context)
+
+    def serve(self, script: Callable[[socket.socket], None]) -> int:
+        """Start a server running *script* on each connection; return its port."""
+        context = self._server_context
+
+        def handler(conn: socket.socket) -> None:
+            if context is None:
+                script(conn)
+                return
+            with context.wrap_socket(conn, server_side=True) as tls:
+                script(tls)
+
+        return self._raw_server(handler).address[1]
+
+    def connect(self, port: int, timeout: float | None = None) -> HTTPConnection:
+        return HTTPConnection("127.0.0.1", port, ssl_context=self._client_context, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(params=["plain", "tls"])
+def peer(request: pytest.FixtureRequest, raw_server: RawServerFactory, ca: trustme.CA) -> _Peer:
+    if request.param == "plain" and not hasattr(socket, "MSG_DONTWAIT"):
+        pytest.skip("plain sockets stay non-blocking without MSG_DONTWAIT")
+    return _Peer(raw_server, ca if request.param == "tls" else None)
+
+
+def _slow_server(peer: _Peer, body: bytes = b"x" * 1000) -> int:
     """A server that answers each request after DELAY, the head and the body DELAY apart."""
 
     def handler(conn: socket.socket) -> None:
@@ -62,14 +104,14 @@ def _slow_server(raw_server: RawServerFactory, body: bytes = b"x" * 1000) -> int
             time.sleep(DELAY)
             send_all(conn, response[head_end:])
 
-    return raw_server(handler).address[1]
+    return peer.serve(handler)
 
 
-def test_blocking_reads_without_a_timeout_wait_in_the_receive(
-    raw_server: RawServerFactory, polls: list[PollNeeded]
-) -> None:
-    port = _slow_server(raw_server)
-    with HTTPConnection("127.0.0.1", port) as conn:
+def test_blocking_reads_without_a_timeout_wait_in_the_receive(peer: _Peer, polls: list[PollNeeded]) -> None:
+    port = _slow_server(peer)
+    with peer.connect(port) as conn:
+        conn.connect()
+        polls.clear()  # (the TLS handshake waits in poll)
         for _ in range(2):
             conn.send_request("GET", "/")
             started = time.monotonic()
@@ -80,11 +122,9 @@ def test_blocking_reads_without_a_timeout_wait_in_the_receive(
     assert polls == []
 
 
-def test_blocking_reads_with_a_timeout_wait_in_poll(
-    raw_server: RawServerFactory, polls: list[PollNeeded]
-) -> None:
-    port = _slow_server(raw_server)
-    with HTTPConnection("127.0.0.1", port, timeout=30) as conn:
+def test_blocking_reads_with_a_timeout_wait_in_poll(peer: _Peer, polls: list[PollNeeded]) -> None:
+    port = _slow_server(peer)
+    with peer.connect(port, timeout=30) as conn:
         conn.send_request("GET", "/")
         assert conn.read_response().status == 200
         buf = bytearray(4096)
@@ -95,9 +135,9 @@ def test_blocking_reads_with_a_timeout_wait_in_poll(
     assert len(polls) >= 2  # the head and the body each waited, with the timeout
 
 
-def test_coroutine_reads_never_wait_in_the_receive(raw_server: RawServerFactory) -> None:
-    port = _slow_server(raw_server)
-    with HTTPConnection("127.0.0.1", port) as conn:
+def test_coroutine_reads_never_wait_in_the_receive(peer: _Peer) -> None:
+    port = _slow_server(peer)
+    with peer.connect(port) as conn:
         conn.send_request("GET", "/")  # a blocking exchange first
         assert conn.read_response().status == 200
         assert conn.readall() == b"x" * 1000
@@ -130,13 +170,11 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
-def test_a_signal_interrupts_a_waiting_receive_and_coroutines_stay_non_blocking(
-    raw_server: RawServerFactory,
-) -> None:
-    port = _slow_server(raw_server)
+def test_a_signal_interrupts_a_waiting_receive_and_coroutines_stay_non_blocking(peer: _Peer) -> None:
+    port = _slow_server(peer)
     previous = signal.signal(signal.SIGALRM, _raise_interrupted)
     try:
-        with HTTPConnection("127.0.0.1", port) as conn:
+        with peer.connect(port) as conn:
             conn.send_request("GET", "/")
             signal.setitimer(signal.ITIMER_REAL, DELAY / 3)
             with pytest.raises(_Interrupted):
@@ -153,7 +191,7 @@ def test_a_signal_interrupts_a_waiting_receive_and_coroutines_stay_non_blocking(
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_coalesced_heads_go_out_before_a_blocking_read_waits(raw_server: RawServerFactory) -> None:
+def test_coalesced_heads_go_out_before_a_blocking_read_waits(peer: _Peer) -> None:
     # After one exchange, the server answers only once it has three more
     # requests: a read that waited in its receive with the heads still held
     # back would never end (until the server's socket timeout, with an error).
@@ -163,8 +201,8 @@ def test_coalesced_heads_go_out_before_a_blocking_read_waits(raw_server: RawServ
         for path in paths:
             send_all(conn, make_response(200, path.encode()))
 
-    port = raw_server(handler).address[1]
-    with HTTPConnection("127.0.0.1", port) as conn:
+    port = peer.serve(handler)
+    with peer.connect(port) as conn:
         conn.send_request("GET", "/first")
         assert conn.read_response().status == 200
         assert conn.readall() == b"/first"  # this thread reads: its pipelined heads are coalesced
