@@ -157,7 +157,9 @@ class ConnectionIO(ConnectionState):
             raise ConnectionClosed(self._reason or "connection is not open")
         self._reader_waits_out = False
         try:
-            if self._receive_waits and not self._wbuf:  # (coalesced heads must go out first)
+            # Not while coalesced heads must go out first, nor in the opener's
+            # CONNECT to a proxy (another thread's reader may be waiting to read).
+            if self._receive_waits and not self._wbuf and self._life is not _Life.OPENING:
                 received = self._receive_waiting(sock, target)
             elif self._nowait:
                 received = sock.recv_into(target, 0, self._nowait)
