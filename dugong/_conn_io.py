@@ -157,9 +157,7 @@ class ConnectionIO(ConnectionState):
             raise ConnectionClosed(self._reason or "connection is not open")
         self._reader_waits_out = False
         try:
-            # Not while coalesced heads must go out first, nor in the opener's
-            # CONNECT to a proxy (another thread's reader may be waiting to read).
-            if self._receive_waits and not self._wbuf and self._life is not _Life.OPENING:
+            if self._receive_waits and not self._wbuf:  # (coalesced heads must go out first)
                 received = self._receive_waiting(sock, target)
             elif self._nowait:
                 received = sock.recv_into(target, 0, self._nowait)
@@ -195,8 +193,7 @@ class ConnectionIO(ConnectionState):
         by the kernel instead of by ``poll``.
         """
         timeout = self.timeout
-        if timeout is None:
-            self._receive_waits = True
+        self._receive_waits = timeout is None
         try:
             return eval_coroutine(crt, timeout)
         finally:

@@ -100,19 +100,21 @@ class ReaderSide(Opener):
         first step itself, and needs no coroutine when the head is already
         in the buffer (design notes: "Blocking methods take the first step").
         """
-        if self._life is _Life.OPENING or self._notify is not None:
+        if self._life is _Life.OPENING:
+            # Not _eval_read: while the connection opens, the opener's read of
+            # a proxy's answer to CONNECT must not wait in its receive.
+            return eval_coroutine(self.co_read_response(), self.timeout)
+        if self._notify is not None:
             return self._eval_read(self.co_read_response())
         request, upload, described = self._next_response()
-        timeout = self.timeout
-        if timeout is None:  # (the first step of _eval_read's: the receive may wait)
-            self._receive_waits = True
+        self._receive_waits = self.timeout is None  # (as _eval_read does for the rest)
         try:
             step = self._response_step(request, upload, described)
-            if isinstance(step, HTTPResponse):
-                return step
-            return eval_coroutine(self._co_response(request, upload, described, step), timeout)
         finally:
             self._receive_waits = False
+        if isinstance(step, HTTPResponse):
+            return step
+        return self._eval_read(self._co_response(request, upload, described, step))
 
     def _co_response(
         self, request: _Request, upload: _Upload | None, described: str, step: PollNeeded | None
