@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import signal
 import socket
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import trustme
 
-from dugong import POLLIN, HTTPConnection, PollNeeded
+from dugong import POLLIN, PollNeeded
 from tests.servers.raw import RawServerFactory, make_response, read_request, send_all
+from tests.servers.tls import ScriptedPeer
 
 #: How long the scripted servers wait before they answer: long enough that a
 #: read which did not wait would be seen to return early.
@@ -46,49 +46,19 @@ def polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[PollNeeded]]:
     yield seen
 
 
-class _Peer:
-    """Scripted servers over plain TCP or TLS, and connections to them."""
-
-    def __init__(self, raw_server: RawServerFactory, ca: trustme.CA | None) -> None:
-        self._raw_server = raw_server
-        self._server_context: ssl.SSLContext | None = None
-        self._client_context: ssl.SSLContext | None = None
-        if ca is not None:
-            self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ca.issue_cert("127.0.0.1").configure_cert(self._server_context)
-            self._client_context = ssl.create_default_context()
-            ca.configure_trust(self._client_context)
-
-    def serve(self, script: Callable[[socket.socket], None]) -> int:
-        """Start a server running *script* on each connection; return its port."""
-        context = self._server_context
-
-        def handler(conn: socket.socket) -> None:
-            if context is None:
-                script(conn)
-                return
-            with context.wrap_socket(conn, server_side=True) as tls:
-                script(tls)
-
-        return self._raw_server(handler).address[1]
-
-    def connect(self, port: int, timeout: float | None = None) -> HTTPConnection:
-        return HTTPConnection("127.0.0.1", port, ssl_context=self._client_context, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
 
 
 @pytest.fixture(params=["plain", "tls"])
-def peer(request: pytest.FixtureRequest, raw_server: RawServerFactory, ca: trustme.CA) -> _Peer:
+def peer(request: pytest.FixtureRequest, raw_server: RawServerFactory, ca: trustme.CA) -> ScriptedPeer:
     if request.param == "plain" and not hasattr(socket, "MSG_DONTWAIT"):
         pytest.skip("plain sockets stay non-blocking without MSG_DONTWAIT")
-    return _Peer(raw_server, ca if request.param == "tls" else None)
+    return ScriptedPeer(raw_server, ca if request.param == "tls" else None)
 
 
-def _slow_server(peer: _Peer, body: bytes = b"x" * 1000) -> int:
+def _slow_server(peer: ScriptedPeer, body: bytes = b"x" * 1000) -> int:
     """A server that answers each request after DELAY, the head and the body DELAY apart."""
 
     def handler(conn: socket.socket) -> None:
@@ -107,7 +77,9 @@ def _slow_server(peer: _Peer, body: bytes = b"x" * 1000) -> int:
     return peer.serve(handler)
 
 
-def test_blocking_reads_without_a_timeout_wait_in_the_receive(peer: _Peer, polls: list[PollNeeded]) -> None:
+def test_blocking_reads_without_a_timeout_wait_in_the_receive(
+    peer: ScriptedPeer, polls: list[PollNeeded]
+) -> None:
     port = _slow_server(peer)
     with peer.connect(port) as conn:
         conn.connect()
@@ -122,7 +94,7 @@ def test_blocking_reads_without_a_timeout_wait_in_the_receive(peer: _Peer, polls
     assert polls == []
 
 
-def test_blocking_reads_with_a_timeout_wait_in_poll(peer: _Peer, polls: list[PollNeeded]) -> None:
+def test_blocking_reads_with_a_timeout_wait_in_poll(peer: ScriptedPeer, polls: list[PollNeeded]) -> None:
     port = _slow_server(peer)
     with peer.connect(port, timeout=30) as conn:
         conn.send_request("GET", "/")
@@ -135,7 +107,7 @@ def test_blocking_reads_with_a_timeout_wait_in_poll(peer: _Peer, polls: list[Pol
     assert len(polls) >= 2  # the head and the body each waited, with the timeout
 
 
-def test_coroutine_reads_never_wait_in_the_receive(peer: _Peer) -> None:
+def test_coroutine_reads_never_wait_in_the_receive(peer: ScriptedPeer) -> None:
     port = _slow_server(peer)
     with peer.connect(port) as conn:
         conn.send_request("GET", "/")  # a blocking exchange first
@@ -170,7 +142,7 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
-def test_a_signal_interrupts_a_waiting_receive_and_coroutines_stay_non_blocking(peer: _Peer) -> None:
+def test_a_signal_interrupts_a_waiting_receive_and_coroutines_stay_non_blocking(peer: ScriptedPeer) -> None:
     port = _slow_server(peer)
     previous = signal.signal(signal.SIGALRM, _raise_interrupted)
     try:
@@ -191,7 +163,7 @@ def test_a_signal_interrupts_a_waiting_receive_and_coroutines_stay_non_blocking(
         signal.signal(signal.SIGALRM, previous)
 
 
-def test_coalesced_heads_go_out_before_a_blocking_read_waits(peer: _Peer) -> None:
+def test_coalesced_heads_go_out_before_a_blocking_read_waits(peer: ScriptedPeer) -> None:
     # After one exchange, the server answers only once it has three more
     # requests: a read that waited in its receive with the heads still held
     # back would never end (until the server's socket timeout, with an error).

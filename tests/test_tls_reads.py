@@ -11,7 +11,6 @@ there when ``readinto`` runs.
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ import trustme
 
 from dugong import HTTPConnection
 from tests.servers.raw import RawServerFactory, make_response, read_request, send_all
+from tests.servers.tls import ScriptedPeer
 
 #: The most one receive on a TLS socket returns: one record's plaintext.
 RECORD: int = 16384
@@ -32,46 +32,14 @@ def _pattern(size: int, seed: int = 0) -> bytes:
     return bytes((i * 7 + seed) % 251 for i in range(size))
 
 
-class _Setup:
-    """A scripted server over TLS or plain TCP, and connections to it."""
-
-    def __init__(self, raw_server: RawServerFactory, ca: trustme.CA | None) -> None:
-        self._raw_server = raw_server
-        self._server_context: ssl.SSLContext | None = None
-        self._client_context: ssl.SSLContext | None = None
-        if ca is not None:
-            self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ca.issue_cert("127.0.0.1").configure_cert(self._server_context)
-            self._client_context = ssl.create_default_context()
-            ca.configure_trust(self._client_context)
-
-    @property
-    def tls(self) -> bool:
-        return self._server_context is not None
-
-    def connect(self, script: Callable[[socket.socket], None]) -> HTTPConnection:
-        """Start a server running *script* on each connection (over TLS if so set up); connect to it."""
-        context = self._server_context
-
-        def handler(conn: socket.socket) -> None:
-            if context is None:
-                script(conn)
-                return
-            with context.wrap_socket(conn, server_side=True) as tls:
-                script(tls)
-
-        server = self._raw_server(handler)
-        return HTTPConnection(server.host, server.port, ssl_context=self._client_context, timeout=10)
-
-
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
 
 
 @pytest.fixture(params=["tls", "plain"])
-def setup(request: pytest.FixtureRequest, raw_server: RawServerFactory, ca: trustme.CA) -> _Setup:
-    return _Setup(raw_server, ca if request.param == "tls" else None)
+def setup(request: pytest.FixtureRequest, raw_server: RawServerFactory, ca: trustme.CA) -> ScriptedPeer:
+    return ScriptedPeer(raw_server, ca if request.param == "tls" else None)
 
 
 def _script(responses: bytes, requests: int, sent: threading.Event) -> Callable[[socket.socket], None]:
@@ -105,12 +73,12 @@ def sent() -> threading.Event:
 
 
 def test_a_large_read_takes_every_record_there_and_stops_at_the_content_length(
-    setup: _Setup, sent: threading.Event
+    setup: ScriptedPeer, sent: threading.Event
 ) -> None:
     first, second = _pattern(100_000), _pattern(3_000, seed=1)
     # Both responses in one send: the records carry the end of one body and the next head.
     responses = make_response(200, first) + make_response(200, second, [("X-Second", "yes")])
-    with setup.connect(_script(responses, 2, sent)) as conn:
+    with setup.connect(setup.serve(_script(responses, 2, sent)), timeout=10) as conn:
         conn.send_request("GET", "/first")
         conn.send_request("GET", "/second")
         assert sent.wait(10)
@@ -125,13 +93,13 @@ def test_a_large_read_takes_every_record_there_and_stops_at_the_content_length(
         assert not conn.response_pending()
 
 
-def test_a_large_read_stops_at_the_end_of_each_chunk(setup: _Setup, sent: threading.Event) -> None:
+def test_a_large_read_stops_at_the_end_of_each_chunk(setup: ScriptedPeer, sent: threading.Event) -> None:
     chunks = [_pattern(40_000, seed=n) for n in range(3)]
     framed = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks)
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     after = make_response(200, b"after the chunked body")
     responses = head + framed + b"0\r\nX-Trailer: t\r\n\r\n" + after
-    with setup.connect(_script(responses, 2, sent)) as conn:
+    with setup.connect(setup.serve(_script(responses, 2, sent)), timeout=10) as conn:
         conn.send_request("GET", "/chunked")
         conn.send_request("GET", "/after")
         assert sent.wait(10)
@@ -148,7 +116,7 @@ def test_a_large_read_stops_at_the_end_of_each_chunk(setup: _Setup, sent: thread
         assert conn.readall() == b"after the chunked body"
 
 
-def test_a_large_read_of_a_body_until_close_takes_all_then_the_end(setup: _Setup) -> None:
+def test_a_large_read_of_a_body_until_close_takes_all_then_the_end(setup: ScriptedPeer) -> None:
     body = _pattern(100_000)
     sent = threading.Event()
 
@@ -158,7 +126,7 @@ def test_a_large_read_of_a_body_until_close_takes_all_then_the_end(setup: _Setup
         conn.close()  # the end of input is there too before the client reads: a read ends with it
         sent.set()
 
-    with setup.connect(script) as conn:
+    with setup.connect(setup.serve(script), timeout=10) as conn:
         conn.send_request("GET", "/until-close")
         assert sent.wait(10)
         assert conn.read_response().length is None
@@ -169,7 +137,7 @@ def test_a_large_read_of_a_body_until_close_takes_all_then_the_end(setup: _Setup
         assert conn.readinto(bytearray(10)) == 0
 
 
-def test_a_read_returns_what_has_arrived_without_waiting_for_more(setup: _Setup) -> None:
+def test_a_read_returns_what_has_arrived_without_waiting_for_more(setup: ScriptedPeer) -> None:
     """readinto returns at least one byte: once it has some, it never waits to fill the buffer."""
     body = _pattern(50_000)
     first_part = threading.Event()
@@ -183,7 +151,7 @@ def test_a_read_returns_what_has_arrived_without_waiting_for_more(setup: _Setup)
         send_all(conn, body[-30_000:])
         conn.recv(1)
 
-    with setup.connect(script) as conn:
+    with setup.connect(setup.serve(script), timeout=10) as conn:
         conn.send_request("GET", "/slow")
         assert first_part.wait(10)
         conn.read_response()

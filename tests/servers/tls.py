@@ -6,14 +6,17 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import trustme
 
+from dugong import HTTPConnection
+from tests.servers.raw import RawServerFactory
 from tests.servers.stdlib import body_for
 
-__all__ = ["TLSServer"]
+__all__ = ["ScriptedPeer", "TLSServer"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -83,3 +86,44 @@ class TLSServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ScriptedPeer:
+    """Scripted raw-socket servers over plain TCP, or over TLS with *ca*'s certificate, and connections to them.
+
+    The same script then runs behind either, so a test can check the same
+    behaviour over plain TCP and over TLS (a ``pytest`` fixture
+    parametrized with ``ca`` or None).
+    """
+
+    def __init__(self, raw_server: RawServerFactory, ca: trustme.CA | None) -> None:
+        self._raw_server = raw_server
+        self._server_context: ssl.SSLContext | None = None
+        self._client_context: ssl.SSLContext | None = None
+        if ca is not None:
+            self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ca.issue_cert("127.0.0.1").configure_cert(self._server_context)
+            self._client_context = ssl.create_default_context()
+            ca.configure_trust(self._client_context)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the servers speak TLS."""
+        return self._server_context is not None
+
+    def serve(self, script: Callable[[socket.socket], None]) -> int:
+        """Start a server running *script* on each connection (over TLS if so set up); return its port."""
+        context = self._server_context
+
+        def handler(conn: socket.socket) -> None:
+            if context is None:
+                script(conn)
+                return
+            with context.wrap_socket(conn, server_side=True) as tls:
+                script(tls)
+
+        return self._raw_server(handler).address[1]
+
+    def connect(self, port: int, timeout: float | None = None) -> HTTPConnection:
+        """A connection (not opened yet) to the server on *port*."""
+        return HTTPConnection("127.0.0.1", port, ssl_context=self._client_context, timeout=timeout)
